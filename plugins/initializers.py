@@ -1,0 +1,198 @@
+"""The bundled weight initialisers: the seed's five ways to start (zeros, one constant, small
+random numbers, variance calibrated by 1/sqrt(n), sparse) and the standard schemes around them.
+
+Each initialiser fills one Conv or Linear weight in place. A weight has shape (out, in) or
+(out, in/groups, *kernel); its fan-in (the inputs each output unit sees) is
+(in/groups) x kernel area. Biases are not touched here: the engine applies the user's separate
+bias choice.
+
+torch is imported inside the functions, not at the top, so that loading the registry (which
+imports every plugin) keeps the CLI fast.
+"""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import ftgui
+from ftgui import Initializer, Param
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+
+def _fan_in(weight: "torch.Tensor") -> int:
+    """Inputs per output unit: (in/groups) x kernel area."""
+    import torch
+
+    return torch.nn.init._calculate_fan_in_and_fan_out(weight)[0]
+
+
+class Zeros(Initializer):
+    name = "zeros"
+    description = (
+        "all weights 0: every unit computes the same thing and gets the same update, so the "
+        "network stays symmetric and cannot learn (the seed's trap)"
+    )
+
+    def init_weight(self, weight, **params):
+        import torch
+
+        with torch.no_grad():
+            weight.zero_()
+
+
+class Constant(Initializer):
+    name = "constant"
+    description = (
+        "every weight the same value: units stay identical copies of each other, the same "
+        "symmetry trap as all zeros (the seed's second trap)"
+    )
+    params = (Param("value", 0.1, "the value every weight gets"),)
+
+    def init_weight(self, weight, value=0.1, **params):
+        import torch
+
+        with torch.no_grad():
+            weight.fill_(value)
+
+
+class SmallRandom(Initializer):
+    name = "small-random"
+    description = (
+        "small Gaussian random numbers (std 0.01): breaks the symmetry, but in a deep network "
+        "the signal shrinks layer after layer - smaller is not always better (the seed's warning)"
+    )
+    params = (Param("std", 0.01, "standard deviation of the Gaussian"),)
+
+    def init_weight(self, weight, std=0.01, **params):
+        import torch
+
+        with torch.no_grad():
+            weight.normal_(0.0, std)
+
+
+class Lecun(Initializer):
+    name = "lecun"
+    description = (
+        "std = 1/sqrt(fan_in), the seed's 'calibrate the variance with 1/sqrt(n)': each unit's "
+        "output has variance about 1 when its inputs do (LeCun init)"
+    )
+    params = (
+        Param("distribution", "normal", "shape of the random values (all with std 1/sqrt(fan_in))",
+              ("normal", "truncated_normal", "uniform")),
+    )
+
+    def init_weight(self, weight, distribution="normal", **params):
+        import torch
+        from timm.layers import variance_scaling_
+
+        with torch.no_grad():
+            variance_scaling_(weight, scale=1.0, mode="fan_in", distribution=distribution)
+
+
+class Xavier(Initializer):
+    name = "xavier"
+    description = (
+        "Glorot/Xavier: std = gain x sqrt(2/(fan_in+fan_out)), keeps the signal's variance "
+        "both forwards and backwards; made for tanh/sigmoid networks"
+    )
+    params = (
+        Param("distribution", "uniform", "uniform or normal random values", ("uniform", "normal")),
+        Param("gain", 1.0, "factor on the standard deviation"),
+    )
+
+    def init_weight(self, weight, distribution="uniform", gain=1.0, **params):
+        import torch
+
+        init = torch.nn.init
+        fill = init.xavier_uniform_ if distribution == "uniform" else init.xavier_normal_
+        with torch.no_grad():
+            fill(weight, gain=gain)
+
+
+class Kaiming(Initializer):
+    name = "kaiming"
+    description = (
+        "He/Kaiming for ReLU: std = sqrt(2/fan_in), the 1/sqrt(n) calibration doubled in "
+        "variance because ReLU zeroes half its inputs; keeps deep ReLU networks stable"
+    )
+    params = (
+        Param("mode", "fan_in", "fan_in keeps the forward signal's variance, fan_out the "
+              "gradient's", ("fan_in", "fan_out")),
+        Param("distribution", "normal", "normal or uniform random values", ("normal", "uniform")),
+    )
+
+    def init_weight(self, weight, mode="fan_in", distribution="normal", **params):
+        import torch
+
+        init = torch.nn.init
+        fill = init.kaiming_normal_ if distribution == "normal" else init.kaiming_uniform_
+        with torch.no_grad():
+            fill(weight, a=0, mode=mode, nonlinearity="relu")
+
+
+class Orthogonal(Initializer):
+    name = "orthogonal"
+    description = (
+        "a random orthogonal matrix (times gain): units are exactly decorrelated and the "
+        "layer preserves the length of its input (Saxe et al.)"
+    )
+    params = (Param("gain", 1.0, "factor on the orthogonal matrix"),)
+
+    def init_weight(self, weight, gain=1.0, **params):
+        import torch
+
+        with torch.no_grad():
+            torch.nn.init.orthogonal_(weight, gain=gain)
+
+
+class Sparse(Initializer):
+    name = "sparse"
+    description = (
+        "the seed's sparse init: all weights 0 except k random incoming weights per unit "
+        "(Gaussian, std scale/sqrt(k)); breaks symmetry, and each unit's output variance is "
+        "about scale^2 whatever the fan-in"
+    )
+    params = (
+        Param("k", 10, "non-zero incoming weights per unit (the seed: as few as 10); "
+              "at most the fan-in"),
+        Param("scale", 1.0, "each unit's output std on unit-variance inputs; the non-zero "
+              "weights have std scale/sqrt(k)"),
+    )
+
+    def init_weight(self, weight, k=10, scale=1.0, **params):
+        import torch
+
+        out = weight.shape[0]
+        fan_in = _fan_in(weight)
+        if k < 1:
+            raise ftgui.FtguiError(f"sparse init needs k >= 1, not {k}")
+        k = min(k, fan_in)
+        with torch.no_grad():
+            # k distinct random positions per row: the k largest of uniform noise.
+            noise = torch.rand(out, fan_in, device=weight.device)
+            cols = noise.topk(k, dim=1).indices
+            values = torch.randn(out, k, device=weight.device, dtype=weight.dtype)
+            values.mul_(scale / math.sqrt(k))
+            rows = torch.zeros(out, fan_in, device=weight.device, dtype=weight.dtype)
+            rows.scatter_(1, cols, values)
+            weight.copy_(rows.view_as(weight))
+
+
+class TimmDefault(Initializer):
+    name = "timm-default"
+    description = (
+        "keep the weights the architecture's own init gives: for a new head, timm's default; "
+        "from scratch, the model's own init scheme"
+    )
+
+    def init_weight(self, weight, **params):
+        return None
+
+
+@ftgui.hookimpl
+def ftgui_register_initializers(register):
+    for init in (Zeros(), Constant(), SmallRandom(), Lecun(), Xavier(), Kaiming(),
+                 Orthogonal(), Sparse(), TimmDefault()):
+        register(init)

@@ -1,0 +1,170 @@
+"""The plugin registry: bundled, entry-point and directory plugins; broken ones recorded."""
+import json
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from ftgui import FtguiError
+from ftgui.registry import load_registry
+
+REPO = Path(__file__).resolve().parents[1]
+INITIALIZERS = {"zeros", "constant", "small-random", "lecun", "xavier", "kaiming",
+                "orthogonal", "sparse", "timm-default"}
+STRATEGIES = {"predict-only", "head-only", "full", "scratch"}
+
+GOOD_PLUGIN = """
+import ftgui
+
+class Halves(ftgui.Initializer):
+    name = "{name}"
+    description = "every weight 0.5"
+    params = (ftgui.Param("value", 0.5, "the value"),)
+
+    def init_weight(self, weight, value=0.5, **params):
+        weight.data.fill_(value)
+
+@ftgui.hookimpl
+def ftgui_register_initializers(register):
+    register(Halves())
+"""
+
+
+def write_plugin(directory: Path, filename: str, source: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / filename
+    path.write_text(textwrap.dedent(source))
+    return path
+
+
+def test_bundled_plugins_are_ordinary_plugins():
+    registry = load_registry(entry_points=False)
+    assert set(registry.initializers) == INITIALIZERS
+    assert set(registry.strategies) == STRATEGIES
+    assert {r.source for r in [*registry.initializers.values(), *registry.strategies.values()]} == {"bundled"}
+    assert registry.broken == []
+    assert registry.initializers["zeros"].plugin == "ftgui.bundled_plugins.initializers"
+
+
+def test_plugin_from_directory_is_loaded_with_its_file_as_source(tmp_path):
+    path = write_plugin(tmp_path / "plugs", "halves.py", GOOD_PLUGIN.format(name="halves"))
+    registry = load_registry([tmp_path / "plugs"], entry_points=False)
+    assert registry.initializers["halves"].source == str(path.resolve())
+    assert registry.initializer("halves").resolve({"value": "0.25"}) == {"value": 0.25}
+
+
+def test_plugins_dir_from_environment_and_never_the_working_directory(tmp_path, monkeypatch):
+    write_plugin(tmp_path / "env", "envplug.py", GOOD_PLUGIN.format(name="from-env"))
+    write_plugin(tmp_path / "cwd", "cwdplug.py", GOOD_PLUGIN.format(name="from-cwd"))
+    monkeypatch.chdir(tmp_path / "cwd")
+    monkeypatch.setenv("FTGUI_PLUGINS_DIR", str(tmp_path / "env"))
+    registry = load_registry(entry_points=False)
+    assert "from-env" in registry.initializers
+    assert "from-cwd" not in registry.initializers
+
+
+def test_plugin_through_an_entry_point(tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    write_plugin(site, "ep_halves.py", GOOD_PLUGIN.format(name="ep-halves"))
+    info = site / "ep_halves-1.2.3.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ep-halves\nVersion: 1.2.3\n")
+    (info / "entry_points.txt").write_text("[ftgui]\nhalves = ep_halves\n")
+    monkeypatch.syspath_prepend(str(site))
+    registry = load_registry()
+    assert registry.initializers["ep-halves"].source == "ep-halves 1.2.3"
+
+
+def test_broken_plugins_are_recorded_and_the_rest_keep_working(tmp_path):
+    plugs = tmp_path / "plugs"
+    write_plugin(plugs, "a_import_error.py", "import no_such_module_xyz\n")
+    write_plugin(plugs, "b_raises.py", """
+        import ftgui
+        @ftgui.hookimpl
+        def ftgui_register_strategies(register):
+            raise RuntimeError("boom in hook")
+    """)
+    write_plugin(plugs, "c_misspelt.py", """
+        import ftgui
+        @ftgui.hookimpl
+        def ftgui_register_initialisers(register):
+            pass
+    """)
+    write_plugin(plugs, "d_not_an_initializer.py", """
+        import ftgui
+        @ftgui.hookimpl
+        def ftgui_register_initializers(register):
+            register("zeros")
+    """)
+    write_plugin(plugs, "e_good.py", GOOD_PLUGIN.format(name="halves"))
+    registry = load_registry([plugs], entry_points=False)
+    errors = {b.plugin: b.error for b in registry.broken}
+    assert "ModuleNotFoundError" in errors["a_import_error"]
+    assert "boom in hook" in errors["b_raises"] and "b_raises.py" in errors["b_raises"]
+    assert "unknown hook 'ftgui_register_initialisers'" in errors["c_misspelt"]
+    assert "did you mean ftgui_register_initializers" in errors["c_misspelt"]
+    assert "not an ftgui.Initializer" in errors["d_not_an_initializer"]
+    assert "halves" in registry.initializers
+    assert set(registry.strategies) == STRATEGIES
+
+
+def test_duplicate_name_is_an_error_naming_both_and_the_first_keeps_it(tmp_path):
+    plugs = tmp_path / "plugs"
+    write_plugin(plugs, "one.py", GOOD_PLUGIN.format(name="halves"))
+    write_plugin(plugs, "two.py", GOOD_PLUGIN.format(name="halves"))
+    write_plugin(plugs, "three.py", GOOD_PLUGIN.format(name="zeros"))
+    registry = load_registry([plugs], entry_points=False)
+    errors = {b.plugin: b.error for b in registry.broken}
+    assert "'halves' is registered twice" in errors["two"] and "one" in errors["two"]
+    assert "ftgui.bundled_plugins.initializers (bundled)" in errors["three"]
+    assert registry.initializers["halves"].plugin == "one"
+    assert registry.initializers["zeros"].source == "bundled"
+
+
+def test_unknown_names_suggest_close_matches():
+    registry = load_registry(entry_points=False)
+    with pytest.raises(FtguiError, match="did you mean kaiming"):
+        registry.initializer("kaimin")
+    with pytest.raises(FtguiError, match="did you mean head-only"):
+        registry.strategy("head_only")
+
+
+def test_cli_plugins_json_lists_everything(tmp_path):
+    plugs = tmp_path / "plugs"
+    write_plugin(plugs, "halves.py", GOOD_PLUGIN.format(name="halves"))
+    write_plugin(plugs, "broken.py", "raise ValueError('bad plugin')\n")
+    out = subprocess.run([sys.executable, "-m", "ftgui", "plugins", "--json", "--plugins-dir", str(plugs)],
+                         capture_output=True, text=True, check=True).stdout
+    listing = json.loads(out)
+    names = {item["name"] for item in listing["initializers"]}
+    assert names == INITIALIZERS | {"halves"}
+    sparse = next(i for i in listing["initializers"] if i["name"] == "sparse")
+    assert {p["name"]: p["default"] for p in sparse["params"]} == {"k": 10, "scale": 1.0}
+    assert sparse["source"] == "bundled" and sparse["description"]
+    assert {s["name"] for s in listing["strategies"]} == STRATEGIES
+    assert listing["broken"][0]["plugin"] == "broken"
+    assert "ValueError: bad plugin" in listing["broken"][0]["error"]
+
+
+def test_a_normal_install_carries_the_bundled_plugins_and_no_top_level_plugins_package(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(tmp_path / "wheel"), str(REPO)], check=True, capture_output=True)
+    wheel = next((tmp_path / "wheel").glob("ftgui-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "ftgui/bundled_plugins/initializers.py" in names
+    assert "ftgui/bundled_plugins/strategies.py" in names
+    assert not any(name.startswith("plugins/") for name in names)
+    assert any(name.startswith("ftgui/sample_data/digits/") for name in names)
+    target = tmp_path / "target"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target",
+                    str(target), str(wheel)], check=True, capture_output=True)
+    probe = ("import json, ftgui, ftgui.registry as r; reg = r.load_registry(entry_points=False);"
+             "print(json.dumps([ftgui.__file__, sorted(reg.initializers), sorted(reg.strategies)]))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
+                         check=True, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}).stdout
+    location, initializers, strategies = json.loads(out)
+    assert location.startswith(str(target))
+    assert set(initializers) == INITIALIZERS and set(strategies) == STRATEGIES
