@@ -34,6 +34,7 @@ _LAZY = {
     "load_registry": "ftgui.registry",
     "load_images": "ftgui.data",
     "SAMPLE_DATA": "ftgui.sample_data",
+    "DEMO_BACKBONE": "ftgui.sample_data",
 }
 
 __all__ = ["FtguiError", "Initializer", "Param", "Strategy", "TrainContext", "hookimpl", *_LAZY]

@@ -41,6 +41,7 @@ class HeadOnly(Strategy):
         "State 2 - train only the last classification layer on frozen pretrained features "
         "(BatchNorm statistics frozen too); quick, good when your images resemble the pretraining ones"
     )
+    default_lr = 1e-2  # a single linear layer on fixed features takes a larger step
 
     def param_groups(self, model, **params) -> list[dict]:
         head, backbone = split_head(model)

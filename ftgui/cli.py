@@ -1,0 +1,322 @@
+"""The ``ftgui`` command. Sub-commands import torch, timm and gradio only when they run,
+so ``ftgui --help`` stays fast."""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import signal
+import sys
+import threading
+from typing import Any, Sequence
+
+from .errors import FtguiError
+
+TRAIN_FLAGS = (
+    # flag, config field, type, help
+    ("--data", "data", str, "folder of class sub-folders, a .zip of one, or sample:digits"),
+    ("--model", "model", str, "timm architecture (default resnet18, or the run's own with --weights RUN)"),
+    ("--strategy", "strategy", str, "predict-only, head-only (default), full, scratch, or a plugin's"),
+    ("--init", "init", str, "initialiser of the new head, or of every layer with scratch (default lecun)"),
+    ("--bias-init", "bias_init", str, "biases of initialised layers: zero (default) or a number such as 0.01"),
+    ("--weights", "weights", str, "hub, none, or PATH (.safetensors, .pth/.pt, or a run folder)"),
+    ("--epochs", "epochs", int, "training epochs (default 5)"),
+    ("--lr", "lr", float, "learning rate (default: 1e-2 for head-only, else 1e-3); AdamW, cosine schedule"),
+    ("--batch-size", "batch_size", int, "images per step (default 32)"),
+    ("--img-size", "img_size", int, "input size in pixels (default: the model's own)"),
+    ("--aug", "aug", str, "augmentation: none, light (default), strong"),
+    ("--val-split", "val_split", float, "fraction of each class held out for validation (default 0.2)"),
+    ("--val-data", "val_data", str, "a separate validation folder or zip instead of a split"),
+    ("--seed", "seed", int, "random seed; the same seed repeats a CPU run (default 0)"),
+    ("--device", "device", str, "auto (default: cuda, then mps, then cpu), cpu, cuda, cuda:N, mps"),
+    ("--out", "out", str, "run folder (default runs/<time>-<model>-<strategy>)"),
+    ("--label-smoothing", "label_smoothing", float, "label smoothing (default 0)"),
+    ("--weight-decay", "weight_decay", float, "AdamW weight decay (default 0.01)"),
+    ("--warmup-epochs", "warmup_epochs", int, "linear warm-up epochs (default 1)"),
+    ("--num-workers", "num_workers", int, "data loading processes (default: automatic)"),
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--plugins-dir", action="append", default=[], metavar="DIR",
+                        help="also load plugins from the .py files in DIR (repeatable; "
+                             "FTGUI_PLUGINS_DIR works too)")
+    common.add_argument("--debug", action="store_true", help="show tracebacks")
+
+    parser = _Parser(prog="ftgui", parents=[common],
+                     description="Fine-tune timm image classifiers on your own images. "
+                                 "Without a command, ftgui opens the GUI (ftgui launch).")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    train = sub.add_parser("train", parents=[common], help="train or fine-tune a model",
+                           description="Train or fine-tune a model; writes a run folder.")
+    for flag, field, kind, help_text in TRAIN_FLAGS:
+        train.add_argument(flag, dest=field, type=kind, default=argparse.SUPPRESS, help=help_text)
+    train.add_argument("--init-arg", action="append", type=_key_value, default=argparse.SUPPRESS,
+                       metavar="KEY=VALUE", help="an initialiser parameter (repeatable)")
+    train.add_argument("--strategy-arg", action="append", type=_key_value, default=argparse.SUPPRESS,
+                       metavar="KEY=VALUE", help="a strategy parameter (repeatable)")
+    train.add_argument("--config", metavar="FILE",
+                       help="start from a saved config (a run's ftgui.json); flags override it")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    pred = sub.add_parser("predict", parents=[common], help="label images with a run or a pretrained model")
+    source = pred.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run", help="a run folder")
+    source.add_argument("--model", help="a pretrained timm model, used as it is (ImageNet labels)")
+    pred.add_argument("paths", nargs="+", metavar="PATH", help="images, folders (recursive) or zips")
+    pred.add_argument("--top-k", type=int, default=5)
+    pred.add_argument("--format", choices=("json", "csv"), default="json",
+                      help="json: one object per line (default); csv: a table")
+    pred.add_argument("--batch-size", type=int, default=32)
+    pred.add_argument("--device", default="auto")
+
+    plugins = sub.add_parser("plugins", parents=[common], help="list initialisers and strategies")
+    plugins.add_argument("--json", action="store_true", help="machine-readable output")
+
+    launch = sub.add_parser("launch", parents=[common], help="open the GUI (what bare `ftgui` does)",
+                            description="Serve the GUI on this computer and open it in the browser.")
+    add_launch_flags(launch)
+
+    models = sub.add_parser("models", parents=[common], help="list timm architectures")
+    models.add_argument("filter", nargs="?", default="", help="e.g. 'resnet*' or 'vit'")
+    models.add_argument("--pretrained", action="store_true", help="only those with pretrained weights")
+    return parser
+
+
+COMMANDS = ("train", "predict", "plugins", "models", "launch")
+
+
+def add_launch_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--demo", action="store_true",
+                        help="start with the bundled sample data and settings that train in seconds, offline")
+    parser.add_argument("--runs-dir", default="runs", metavar="DIR", help="where runs are kept (default ./runs)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1: this computer only)")
+    parser.add_argument("--port", type=int, help="port (default: the first free one from 7860)")
+    parser.add_argument("--share", action="store_true",
+                        help="also serve on a temporary public gradio.live link (always with a login)")
+    parser.add_argument("--auth", metavar="USER:PASS",
+                        help="ask for this login (or set FTGUI_AUTH); shared apps without one get a "
+                             "generated password")
+    parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    parser.add_argument("--window", action="store_true",
+                        help="open in a native window (needs pip install 'ftgui[window]')")
+    parser.add_argument("--max-file-size", default="1gb", metavar="SIZE",
+                        help="largest upload accepted, e.g. 500mb (default 1gb)")
+
+
+def _with_default_command(argv: Sequence[str] | None) -> list[str]:
+    """Bare ``ftgui`` (or ``ftgui --demo``, any flags without a command) means ``ftgui launch``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if any(a in COMMANDS for a in args) or any(a in ("-h", "--help") for a in args):
+        return args
+    return ["launch", *args]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(_with_default_command(argv))
+    try:
+        return {"train": cmd_train, "predict": cmd_predict, "plugins": cmd_plugins,
+                "models": cmd_models, "launch": cmd_launch}[args.command](args)
+    except FtguiError as exc:
+        print(f"ftgui: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ftgui: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"ftgui: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+# -- train -----------------------------------------------------------------------------
+def config_from_args(args: argparse.Namespace):
+    from .config import TrainConfig
+
+    values: dict[str, Any] = {}
+    if args.config:
+        try:
+            with open(args.config, encoding="utf-8") as handle:
+                loaded = json.load(handle)
+        except (OSError, ValueError) as exc:
+            raise FtguiError(f"cannot read --config {args.config}: {exc}") from None
+        values = dict(loaded.get("config", loaded))
+        values.pop("out", None)  # a new run gets a new folder
+    given = vars(args)
+    for _, field, _, _ in TRAIN_FLAGS:
+        if field in given:
+            values[field] = given[field]
+    if "init_arg" in given:
+        values["init_params"] = dict(given["init_arg"])
+    if "strategy_arg" in given:
+        values["strategy_params"] = dict(given["strategy_arg"])
+    values["plugins_dirs"] = list(values.get("plugins_dirs", [])) + args.plugins_dir
+    return TrainConfig.from_dict(values)
+
+
+class _ConsoleProgress:
+    """Prints the engine's events: a progress bar per epoch and one line per epoch."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar = None
+
+    def __call__(self, event: dict) -> None:
+        kind = event["type"]
+        if kind == "log":
+            self._write(event["message"])
+        elif kind == "start":
+            self._write(f"run folder: {event['run_dir']} ({event['train_images']} training, "
+                        f"{event['val_images']} validation images)")
+        elif kind == "step" and event["phase"] == "train" and not self.quiet:
+            if self.bar is None:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=event["steps"], desc=f"epoch {event['epoch']}",
+                                file=sys.stderr, leave=False, dynamic_ncols=True)
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{event['loss']:.4f}")
+        elif kind == "epoch":
+            self._close_bar()
+            self._write(_epoch_line(event))
+        elif kind == "end":
+            self._close_bar()
+            best = event["best"] or {}
+            acc = best.get("val_acc")
+            summary = f"best epoch {best.get('epoch')}, val_acc {acc:.4f}" if acc is not None else "no validation"
+            self._write(f"{event['status']}: {summary}; saved in {event['run_dir']}")
+
+    def _close_bar(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def _write(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stderr)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+
+def _epoch_line(row: dict) -> str:
+    def fmt(value, spec=".4f"):
+        return "-" if value is None else format(value, spec)
+
+    parts = [f"epoch {row['epoch']}", f"train_loss {fmt(row['train_loss'])}",
+             f"train_acc {fmt(row['train_acc'])}", f"val_loss {fmt(row['val_loss'])}",
+             f"val_acc {fmt(row['val_acc'])}", f"{row['seconds']:.1f}s"]
+    if row.get("images_per_s"):
+        parts.append(f"{row['images_per_s']:.0f} img/s")
+    return "  ".join(parts)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    from .engine import train
+
+    stop = threading.Event()
+
+    def on_interrupt(signum, frame) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        print("\nftgui: stopping after this step (Ctrl-C again to abort)", file=sys.stderr)
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        result = train(config, listener=_ConsoleProgress(args.quiet), stop=stop)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    print(json.dumps({"run_dir": str(result.run_dir), "status": result.status, "best": result.best}))
+    return 0
+
+
+# -- predict -----------------------------------------------------------------------------
+def cmd_predict(args: argparse.Namespace) -> int:
+    if args.top_k < 1 or args.batch_size < 1:
+        raise FtguiError("--top-k and --batch-size must be at least 1")
+    from .predict import Predictor
+
+    predictor = (Predictor.from_run(args.run, args.device) if args.run
+                 else Predictor.from_pretrained(args.model, args.device))
+    rows = predictor.predict_paths(args.paths, top_k=args.top_k, batch_size=args.batch_size)
+    failures = 0
+    writer = None
+    for row in rows:
+        failures += "error" in row
+        if args.format == "json":
+            print(json.dumps(row, ensure_ascii=False), flush=True)
+            continue
+        if writer is None:
+            writer = csv.writer(sys.stdout)
+            writer.writerow(["path", "label", "score", "topk", "error"])
+        topk = ";".join(f"{label}:{score:.6f}" for label, score in row.get("topk", []))
+        writer.writerow([row["path"], row.get("label", ""), row.get("score", ""), topk, row.get("error", "")])
+    if failures:
+        print(f"ftgui: {failures} file(s) could not be read (see their 'error')", file=sys.stderr)
+    return 0
+
+
+# -- listings ----------------------------------------------------------------------------
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from .registry import load_registry
+
+    listing = load_registry(args.plugins_dir).describe()
+    if args.json:
+        print(json.dumps(listing, indent=2, ensure_ascii=False))
+        return 0
+    for kind in ("strategies", "initializers"):
+        print(f"{kind}:")
+        for item in listing[kind]:
+            params = ", ".join(f"{p['name']}={p['default']!r}" for p in item["params"])
+            print(f"  {item['name']:<14} {item['description']}")
+            print(f"  {'':<14} [{item['source']}]" + (f" params: {params}" if params else ""))
+    if listing["broken"]:
+        print("broken plugins:")
+        for broken in listing["broken"]:
+            print(f"  {broken['plugin']} ({broken['source']}): {broken['error']}")
+    return 0
+
+
+def cmd_launch(args: argparse.Namespace) -> int:
+    from .ui.launch import run
+
+    return run(runs_dir=args.runs_dir, plugins_dirs=args.plugins_dir, host=args.host, port=args.port,
+               share=args.share, auth=args.auth, demo=args.demo, open_browser=not args.no_browser,
+               window=args.window, max_file_size=args.max_file_size)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    import timm
+
+    pattern = args.filter or ""
+    if pattern and not any(ch in pattern for ch in "*?["):
+        pattern = f"*{pattern}*"
+    names = timm.list_models(pattern or "", pretrained=args.pretrained)
+    if not names:
+        raise FtguiError(f"no timm model matches '{args.filter}'")
+    print("\n".join(names))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,528 @@
+"""The training loop: from a TrainConfig to a run folder.
+
+``train`` is what the CLI, the GUI and Python all call. It reports progress as plain event
+dicts to an optional listener, stops cooperatively when ``stop`` is set (finishing the
+current step and saving), and keeps the best epoch by validation accuracy.
+
+Events (``type`` key): ``log`` (message), ``start`` (run_dir, epochs, steps_per_epoch),
+``step`` (phase, epoch, step, steps, loss), ``epoch`` (one metrics row), ``end`` (status,
+best, run_dir).
+"""
+from __future__ import annotations
+
+import math
+import platform
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+import timm
+from timm.data import create_transform, resolve_model_data_config
+from timm.optim import create_optimizer_v2
+from timm.scheduler import create_scheduler_v2
+
+from . import __version__, models, runs
+from .config import DEFAULT_MODEL, TrainConfig
+from .data import ImageCollection, ImageDataset, load_images, stratified_split
+from .errors import FtguiError
+from .plugin_types import TrainContext
+from .registry import Registry, load_registry
+
+Listener = Callable[[dict], None]
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    status: str
+    """completed, stopped, or evaluated (a strategy that does not train)."""
+    best: dict | None
+    metrics: list[dict] = field(default_factory=list)
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` picks cuda, then mps, then cpu; an explicit device must exist."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise FtguiError(f"unknown device '{name}': use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise FtguiError("--device cuda asked for, but no CUDA GPU is available; use --device cpu")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise FtguiError("--device mps asked for, but MPS is not available; use --device cpu")
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def make_transforms(model: nn.Module, img_size: int | None, aug: str) -> tuple:
+    """(train transform, eval transform, data config) from timm's data config for the model.
+
+    ``light`` (the default) is a fine-tuning recipe for small data sets: a mild random crop
+    and horizontal flips, no colour jitter, no erasing. ``strong`` is closer to an ImageNet
+    recipe (RandAugment, random erasing); ``none`` uses the evaluation transform.
+    """
+    data_config = resolve_model_data_config(model)
+    if img_size:
+        data_config["input_size"] = (data_config["input_size"][0], img_size, img_size)
+    eval_tf = create_transform(**data_config, is_training=False)
+    if aug == "none":
+        return eval_tf, eval_tf, data_config
+    if aug == "light":
+        train_tf = create_transform(**data_config, is_training=True, scale=(0.6, 1.0),
+                                    hflip=0.5, color_jitter=None)
+    else:
+        train_tf = create_transform(**data_config, is_training=True, scale=(0.08, 1.0),
+                                    hflip=0.5, color_jitter=0.4,
+                                    auto_augment="rand-m9-mstd0.5-inc1", re_prob=0.25)
+    return train_tf, eval_tf, data_config
+
+
+def _optimizer_groups(groups: list[dict], weight_decay: float) -> list[dict]:
+    """Split each strategy group into decayed weights and undecayed biases/norm scales
+    (timm's convention), keeping the group's other keys such as lr_scale."""
+    out = []
+    for group in groups:
+        extra = {k: v for k, v in group.items() if k != "params"}
+        params = [p for p in group["params"] if p.requires_grad]
+        decay = [p for p in params if p.ndim > 1]
+        no_decay = [p for p in params if p.ndim <= 1]
+        if decay:
+            out.append({**extra, "params": decay, "weight_decay": weight_decay})
+        if no_decay:
+            out.append({**extra, "params": no_decay, "weight_decay": 0.0})
+    return out
+
+
+def _freeze_norm_stats(model: nn.Module) -> None:
+    """Put norm layers whose parameters are all frozen in eval mode, so a frozen part of
+    the network keeps its BatchNorm running statistics too."""
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._NormBase):
+            params = list(module.parameters(recurse=False))
+            if params and not any(p.requires_grad for p in params):
+                module.eval()
+
+
+class _Loop:
+    """One training run's state; ``train`` below is the public entry point."""
+
+    def __init__(self, config: TrainConfig, listener: Listener | None,
+                 stop: threading.Event | None, registry: Registry | None) -> None:
+        config.validate()
+        self.config = config
+        self.emit: Listener = listener or (lambda event: None)
+        self.stop = stop or threading.Event()
+        self.registry = registry or load_registry(config.plugins_dirs)
+        self.strategy = self.registry.strategy(config.strategy)
+        self.strategy_params = self.strategy.resolve(config.strategy_params)
+        self.initializer = self.registry.initializer(config.init)
+        self.init_params = self.initializer.resolve(config.init_params)
+        self.bias = config.bias_value()
+        self.lr = config.lr or self.strategy.default_lr
+        self.weights = self._resolve_weights()
+        self.architecture = self._resolve_architecture()
+        if self.weights == "none":
+            models.check_model_name(self.architecture)
+        else:
+            models.check_weights(self.architecture, self.weights)
+        self.device = pick_device(config.device)
+
+    # -- set-up ------------------------------------------------------------------------
+    def _resolve_weights(self) -> str:
+        weights = self.config.weights
+        if self.strategy.needs_pretrained:
+            if weights is None:
+                return "hub"
+            if weights == "none":
+                raise FtguiError(
+                    f"strategy '{self.strategy.name}' starts from pretrained weights: give "
+                    "--weights hub or PATH, or train from scratch with --strategy scratch"
+                )
+            return weights
+        if weights not in (None, "none"):
+            raise FtguiError(
+                f"strategy '{self.strategy.name}' trains from scratch and loads no weights: "
+                "leave out --weights, or pick a fine-tuning strategy such as full"
+            )
+        return "none"
+
+    def _resolve_architecture(self) -> str:
+        if self.config.model:
+            return self.config.model
+        path = Path(self.weights).expanduser()
+        if self.weights not in ("hub", "none") and models.is_run_dir(path):
+            return models.run_architecture(path)
+        return DEFAULT_MODEL
+
+    def log(self, message: str) -> None:
+        self.emit({"type": "log", "message": message})
+
+    def load_data(self) -> None:
+        config = self.config
+        self.collection: ImageCollection | None = None
+        self.val_collection: ImageCollection | None = None
+        if config.data is None:
+            if self.strategy.trains:
+                raise FtguiError(f"strategy '{self.strategy.name}' needs --data: a folder of class sub-folders or a .zip")
+            return
+        self.log(f"reading images from {config.data}")
+        self.collection = load_images(config.data)
+        for skipped in self.collection.skipped:
+            self.log(f"skipped {skipped.path}: {skipped.reason}")
+        for warning in self.collection.warnings:
+            self.log(f"warning: {warning}")
+        if config.val_data:
+            self.val_collection = load_images(config.val_data)
+            extra = sorted(set(self.val_collection.classes) - set(self.collection.classes))
+            if extra:
+                raise FtguiError(
+                    f"--val-data has classes the training data lacks: {', '.join(extra)}; "
+                    "use the same class folders in both"
+                )
+            self.train_idx = list(range(len(self.collection.paths)))
+            self.val_idx = list(range(len(self.val_collection.paths)))
+        else:
+            self.train_idx, self.val_idx = stratified_split(
+                self.collection.labels, config.val_split, config.seed)
+
+    def build_model(self) -> None:
+        classes = self.collection.classes if self.collection else []
+        if not self.strategy.needs_pretrained:
+            self.log(f"creating {self.architecture} from scratch for {len(classes)} classes")
+            loaded = models.create_untrained(self.architecture, len(classes))
+            self.new_layers = list(loaded.model.modules())
+            self.label_names = list(classes)
+        else:
+            self.log(f"loading {self.architecture} weights from {self.weights}")
+            loaded = models.load_weights(self.architecture, self.weights)
+            source_labels = loaded.label_names
+            if self.strategy.keeps_head or (
+                source_labels is not None and set(source_labels) == set(classes)
+                and len(source_labels) == loaded.model.num_classes
+            ):
+                self.label_names = source_labels or [f"class_{i}" for i in range(loaded.model.num_classes)]
+                self.new_layers = []
+                if not self.strategy.keeps_head:
+                    self.log("the data has the weights' own classes: training continues their head")
+            else:
+                loaded.model.reset_classifier(len(classes))
+                self.new_layers = models.head_modules(loaded.model)
+                self.label_names = list(classes)
+                self.log(f"new {len(classes)}-class head, initialised with '{self.initializer.name}'")
+        self.model = loaded.model
+        self.weights_source = loaded.source
+        self.label_map = [self.label_names.index(c) if c in self.label_names else -1 for c in classes]
+        if self.collection and self.strategy.keeps_head and max(self.label_map, default=-1) < 0:
+            self.log("warning: none of the data's classes is among the model's labels; "
+                     "its accuracy on them is 0 by definition")
+
+    def init_new_layers(self, eval_tf) -> None:
+        if not self.new_layers:
+            return
+        batch = None
+        if self.collection and self.train_idx:
+            sample = ImageDataset(self.collection, self.train_idx[: self.config.batch_size], eval_tf)
+            batch = torch.stack([sample[i][0] for i in range(len(sample))])
+        models.init_layers(self.new_layers, self.initializer, self.init_params, self.bias, batch)
+
+    def loaders(self, train_tf, eval_tf) -> None:
+        config = self.config
+        workers = config.num_workers
+        if workers is None:
+            workers = 0 if len(self.train_idx) < 512 else min(4, max(1, (torch.get_num_threads() or 2) - 1))
+        common = dict(batch_size=config.batch_size, num_workers=workers,
+                      pin_memory=self.device.type == "cuda", persistent_workers=workers > 0)
+        generator = torch.Generator().manual_seed(config.seed)
+        self.train_loader = self.val_loader = None
+        if self.collection and self.train_idx:
+            dataset = ImageDataset(self.collection, self.train_idx, train_tf, self.label_map)
+            self.train_loader = torch.utils.data.DataLoader(
+                dataset, shuffle=True, drop_last=len(dataset) > config.batch_size,
+                generator=generator, **common)
+        val_collection = self.val_collection or self.collection
+        if val_collection and self.val_idx:
+            val_map = [self.label_names.index(c) if c in self.label_names else -1
+                       for c in val_collection.classes]
+            self.val_dataset = ImageDataset(val_collection, self.val_idx, eval_tf, val_map)
+            self.val_loader = torch.utils.data.DataLoader(self.val_dataset, shuffle=False, **common)
+
+    # -- the record --------------------------------------------------------------------
+    def record(self, status: str, **extra) -> dict:
+        collection = self.collection
+        data = None
+        if collection is not None:
+            val_collection = self.val_collection or collection
+            data = {
+                "source": collection.source,
+                "content_hash": collection.content_hash,
+                "classes": collection.classes,
+                "val_source": val_collection.source,
+                "val_content_hash": val_collection.content_hash,
+                "split": {
+                    "train": [collection.paths[i] for i in self.train_idx],
+                    "val": [val_collection.paths[i] for i in self.val_idx],
+                },
+            }
+        config = {**self.config.to_dict(), "model": self.architecture, "weights": self.weights,
+                  "lr": self.lr}
+        return {
+            "ftgui_version": __version__,
+            "created": self.created,
+            "status": status,
+            "config": config,
+            "architecture": self.architecture,
+            "weights_source": self.weights_source,
+            "label_names": self.label_names,
+            "new_head": bool(self.new_layers) and self.strategy.needs_pretrained,
+            "strategy": {"name": self.strategy.name, "params": self.strategy_params,
+                         "source": self.registry.source_of(self.strategy)},
+            "initializer": {"name": self.initializer.name, "params": self.init_params,
+                            "source": self.registry.source_of(self.initializer),
+                            "bias": self.bias, "applied_to": self._init_scope()},
+            "data": data,
+            "data_config": {k: list(v) if isinstance(v, tuple) else v
+                            for k, v in self.data_config.items()},
+            "device": str(self.device),
+            "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                         "timm": timm.__version__, "ftgui": __version__,
+                         "platform": platform.platform()},
+            "best": self.best,
+            "epochs_done": len(self.metrics),
+            **extra,
+        }
+
+    def _init_scope(self) -> str:
+        if not self.strategy.needs_pretrained:
+            return "every layer"
+        return "new head" if self.new_layers else "nothing (pretrained head kept)"
+
+    def save_record(self, status: str, **extra) -> None:
+        runs.atomic_write_json(self.run_dir / runs.RUN_FILE, self.record(status, **extra))
+
+    def save_best(self, predictions: list | None) -> None:
+        runs.save_model(self.run_dir, self.model, self.label_names, self.data_config)
+        if predictions is not None:
+            val_collection = self.val_collection or self.collection
+            rows = [
+                {"path": val_collection.paths[i],
+                 "true": val_collection.classes[val_collection.labels[i]],
+                 "pred": self.label_names[pred], "score": score}
+                for i, (pred, score) in zip(self.val_idx, predictions)
+            ]
+            runs.atomic_write_json(self.run_dir / runs.VAL_PREDICTIONS_FILE, rows)
+
+    # -- the loop ----------------------------------------------------------------------
+    def autocast(self):
+        if self.device.type == "cuda":
+            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            return torch.autocast("cuda", dtype=dtype)
+        return torch.autocast(self.device.type, enabled=False)
+
+    def evaluate(self, epoch: int) -> tuple[float | None, float | None, list | None]:
+        if self.val_loader is None:
+            return None, None, None
+        self.model.eval()
+        loss_fn = nn.CrossEntropyLoss(ignore_index=-1, reduction="sum")
+        total_loss, correct, counted, seen, predictions = 0.0, 0, 0, 0, []
+        steps = len(self.val_loader)
+        with torch.inference_mode():
+            for step, (images, targets) in enumerate(self.val_loader):
+                images = images.to(self.device, non_blocking=True)
+                targets = targets.to(self.device, non_blocking=True)
+                with self.autocast():
+                    logits = self.model(images)
+                logits = logits.float()
+                known = targets >= 0
+                if known.any():
+                    total_loss += loss_fn(logits, targets).item()
+                    counted += int(known.sum())
+                probs = logits.softmax(dim=1)
+                scores, preds = probs.max(dim=1)
+                correct += int((preds == targets).sum())
+                seen += len(targets)
+                predictions += [(int(p), float(s)) for p, s in zip(preds.cpu(), scores.cpu())]
+                self.emit({"type": "step", "phase": "eval", "epoch": epoch, "step": step + 1, "steps": steps})
+        return (total_loss / counted if counted else None), correct / max(seen, 1), predictions
+
+    def build_optimizer(self, groups: list[dict], updates: int) -> None:
+        config = self.config
+        self.optimizer = create_optimizer_v2(
+            _optimizer_groups(groups, config.weight_decay), opt="adamw", lr=self.lr,
+            weight_decay=config.weight_decay)
+        self.scheduler, _ = create_scheduler_v2(
+            self.optimizer, sched="cosine", num_epochs=config.epochs,
+            warmup_epochs=min(config.warmup_epochs, config.epochs // 4), warmup_lr=self.lr * 0.01,
+            min_lr=self.lr * 0.01, step_on_epochs=False, updates_per_epoch=len(self.train_loader))
+        self.scheduler.step_update(updates)
+
+    def is_better(self, row: dict) -> bool:
+        if self.best is None:
+            return True
+        if row["val_acc"] is None:
+            return True
+        key = lambda r: (r["val_acc"], -(r["val_loss"] if r["val_loss"] is not None else math.inf))
+        return key(row) > key(self.best)
+
+    def train_epoch(self, epoch: int, updates: int, loss_fn, scaler) -> tuple[dict, int, bool]:
+        self.model.train()
+        _freeze_norm_stats(self.model)
+        steps = len(self.train_loader)
+        total_loss, correct, seen, stopped = 0.0, 0, 0, False
+        for step, (images, targets) in enumerate(self.train_loader):
+            images = images.to(self.device, non_blocking=True)
+            targets = targets.to(self.device, non_blocking=True)
+            with self.autocast():
+                logits = self.model(images)
+                loss = loss_fn(logits, targets)
+            if not torch.isfinite(loss):
+                raise _NonFinite(epoch, step + 1)
+            self.optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(self.optimizer)
+            scaler.update()
+            updates += 1
+            self.scheduler.step_update(updates)
+            total_loss += loss.item() * len(targets)
+            correct += int((logits.argmax(dim=1) == targets).sum())
+            seen += len(targets)
+            self.emit({"type": "step", "phase": "train", "epoch": epoch, "step": step + 1,
+                       "steps": steps, "loss": loss.item()})
+            if self.stop.is_set():
+                stopped = True
+                break
+        stats = {"train_loss": total_loss / max(seen, 1), "train_acc": correct / max(seen, 1),
+                 "images": seen}
+        return stats, updates, stopped
+
+    def run(self) -> TrainResult:
+        self.created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        self.metrics: list[dict] = []
+        self.best: dict | None = None
+        self.load_data()
+        seed_everything(self.config.seed)
+        self.build_model()
+        train_tf, eval_tf, self.data_config = make_transforms(self.model, self.config.img_size, self.config.aug)
+        self.init_new_layers(eval_tf)
+        self.model.to(self.device)
+        self.loaders(train_tf, eval_tf)
+        self.run_dir = runs.new_run_dir(self.config.out, self.architecture, self.strategy.name)
+        if self.collection:
+            report = self.collection.report()
+            if self.val_collection:
+                report["val_data"] = self.val_collection.report()
+            report["split"] = {"train": len(self.train_idx), "val": len(self.val_idx)}
+            runs.atomic_write_json(self.run_dir / runs.REPORT_FILE, report)
+        self.save_record("running")
+        self.emit({"type": "start", "run_dir": str(self.run_dir), "epochs": self.config.epochs,
+                   "steps_per_epoch": len(self.train_loader) if self.train_loader else 0,
+                   "train_images": len(self.train_idx) if self.collection else 0,
+                   "val_images": len(self.val_idx) if self.collection else 0})
+        if not self.strategy.trains:
+            return self.finish_without_training()
+        if self.train_loader is None:
+            raise FtguiError("no training images left after the split; add images or lower --val-split")
+        return self.fit()
+
+    def finish_without_training(self) -> TrainResult:
+        self.strategy.param_groups(self.model, **self.strategy_params)
+        start = time.perf_counter()
+        val_loss, val_acc, predictions = self.evaluate(0)
+        row = {"epoch": 0, "train_loss": None, "train_acc": None, "val_loss": val_loss,
+               "val_acc": val_acc, "lr": 0.0, "seconds": round(time.perf_counter() - start, 3)}
+        self.metrics.append(row)
+        self.best = row
+        runs.atomic_write_jsonl(self.run_dir / runs.METRICS_FILE, self.metrics)
+        self.save_best(predictions)
+        self.save_record("evaluated")
+        self.emit({"type": "epoch", **row})
+        self.emit({"type": "end", "status": "evaluated", "best": self.best, "run_dir": str(self.run_dir)})
+        return TrainResult(self.run_dir, "evaluated", self.best, self.metrics)
+
+    def fit(self) -> TrainResult:
+        config = self.config
+        loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing, ignore_index=-1)
+        scaler = torch.amp.GradScaler("cuda", enabled=self.device.type == "cuda"
+                                      and not torch.cuda.is_bf16_supported())
+        groups = self.strategy.param_groups(self.model, **self.strategy_params)
+        self.build_optimizer(groups, 0)
+        context = TrainContext(self.model, self.train_loader, self.val_loader, self.device,
+                               config.epochs, self.lr, self.emit, self.stop.is_set)
+        if self.strategy.fit(context, **self.strategy_params):
+            self.log(f"strategy '{self.strategy.name}' ran its own fitting procedure")
+        updates, status = 0, "completed"
+        try:
+            for epoch in range(1, config.epochs + 1):
+                new_groups = self.strategy.on_epoch_start(self.model, epoch - 1, **self.strategy_params)
+                if new_groups is not None:
+                    self.build_optimizer(new_groups, updates)
+                start = time.perf_counter()
+                stats, updates, stopped = self.train_epoch(epoch, updates, loss_fn, scaler)
+                train_seconds = time.perf_counter() - start
+                val_loss, val_acc, predictions = self.evaluate(epoch)
+                row = {"epoch": epoch, "train_loss": stats["train_loss"], "train_acc": stats["train_acc"],
+                       "val_loss": val_loss, "val_acc": val_acc,
+                       "lr": self.optimizer.param_groups[0]["lr"],
+                       "seconds": round(time.perf_counter() - start, 3),
+                       "images_per_s": round(stats["images"] / max(train_seconds, 1e-9), 1)}
+                if stopped:
+                    row["stopped"] = True
+                self.metrics.append(row)
+                runs.atomic_write_jsonl(self.run_dir / runs.METRICS_FILE, self.metrics)
+                if self.is_better(row):
+                    self.best = row
+                    self.save_best(predictions)
+                self.save_record("running")
+                self.emit({"type": "epoch", **row})
+                if stopped:
+                    status = "stopped"
+                    self.log(f"stopped during epoch {epoch}; the best epoch so far is kept")
+                    break
+        except _NonFinite as exc:
+            message = (f"the loss became {exc.kind} at epoch {exc.epoch}, step {exc.step}: "
+                       f"lower --lr (now {self.lr:g}, try {self.lr / 10:g})"
+                       + ("; the best epoch so far is kept" if self.best else ""))
+            self.save_record("failed", error=message)
+            raise FtguiError(message) from None
+        except BaseException as exc:
+            self.save_record("failed", error=f"{type(exc).__name__}: {exc}")
+            raise
+        self.save_record(status)
+        self.emit({"type": "end", "status": status, "best": self.best, "run_dir": str(self.run_dir)})
+        return TrainResult(self.run_dir, status, self.best, self.metrics)
+
+
+class _NonFinite(Exception):
+    def __init__(self, epoch: int, step: int, kind: str = "NaN or infinite") -> None:
+        super().__init__(f"non-finite loss at epoch {epoch}, step {step}")
+        self.epoch, self.step, self.kind = epoch, step, kind
+
+
+def train(
+    config: TrainConfig,
+    listener: Listener | None = None,
+    stop: threading.Event | None = None,
+    registry: Registry | None = None,
+) -> TrainResult:
+    """Train (or, for a strategy that does not train, evaluate) and write a run folder.
+
+    ``listener`` receives every event; set ``stop`` to stop after the current step.
+    """
+    return _Loop(config, listener, stop, registry).run()

@@ -1,0 +1,97 @@
+"""Prediction: a Predictor loads a model once and labels images in batches."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import torch
+from PIL import Image
+
+import timm
+from timm.data import create_transform, resolve_model_data_config
+
+from . import models
+from .data import iter_prediction_inputs, to_rgb
+from .engine import pick_device
+from .errors import FtguiError
+
+
+class Predictor:
+    """A model ready to label images: from a run folder, or a pretrained timm model as it is
+    (the seed's state 1)."""
+
+    def __init__(self, model: torch.nn.Module, label_names: list[str], device: str = "auto") -> None:
+        self.device = pick_device(device)
+        self.model = model.eval().to(self.device)
+        self.label_names = label_names
+        self.data_config = resolve_model_data_config(model)
+        self.transform = create_transform(**self.data_config, is_training=False)
+
+    @classmethod
+    def from_run(cls, run_dir: str | os.PathLike, device: str = "auto") -> "Predictor":
+        path = Path(run_dir)
+        if not models.is_run_dir(path) or not (path / "model.safetensors").is_file():
+            raise FtguiError(f"{path} holds no trained model (config.json + model.safetensors)")
+        model = timm.create_model(f"local-dir:{path.resolve()}", pretrained=True)
+        labels = model.pretrained_cfg.get("label_names") or [f"class_{i}" for i in range(model.num_classes)]
+        return cls(model, list(labels), device)
+
+    @classmethod
+    def from_pretrained(cls, model_name: str, device: str = "auto") -> "Predictor":
+        loaded = models.load_weights(model_name, "hub")
+        labels = loaded.label_names or [f"class_{i}" for i in range(loaded.model.num_classes)]
+        return cls(loaded.model, labels, device)
+
+    def _autocast(self):
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+        return torch.autocast(self.device.type, enabled=False)
+
+    def predict_images(self, images: list[Image.Image], top_k: int = 5) -> list[dict]:
+        """Label PIL images; one dict per image with label, score and topk."""
+        if not images:
+            return []
+        batch = torch.stack([self.transform(to_rgb(img)) for img in images]).to(self.device)
+        with torch.inference_mode(), self._autocast():
+            probs = self.model(batch).float().softmax(dim=1).cpu()
+        k = max(1, min(top_k, probs.shape[1]))
+        scores, indices = probs.topk(k, dim=1)
+        rows = []
+        for score_row, index_row in zip(scores.tolist(), indices.tolist()):
+            topk = [[self.label_names[i], round(s, 6)] for i, s in zip(index_row, score_row)]
+            rows.append({"label": topk[0][0], "score": topk[0][1], "topk": topk})
+        return rows
+
+    def predict_paths(self, paths: Iterable[str], top_k: int = 5, batch_size: int = 32) -> Iterator[dict]:
+        """Label every image found under ``paths`` (files, folders searched recursively, zips).
+
+        Yields ``{"path", "label", "score", "topk"}`` per image, or ``{"path", "error"}`` for a
+        file that cannot be read, in input order.
+        """
+        pending: list[tuple[str, Image.Image]] = []
+        for display, loader in iter_prediction_inputs(list(paths)):
+            try:
+                pending.append((display, loader()))
+            except FtguiError as exc:
+                yield from self._flush(pending, top_k)
+                pending = []
+                yield {"path": display, "error": str(exc)}
+                continue
+            if len(pending) >= batch_size:
+                yield from self._flush(pending, top_k)
+                pending = []
+        yield from self._flush(pending, top_k)
+
+    def _flush(self, pending: list[tuple[str, Image.Image]], top_k: int) -> Iterator[dict]:
+        for (display, _), row in zip(pending, self.predict_images([img for _, img in pending], top_k)):
+            yield {"path": display, **row}
+
+
+def predict(run_or_model: str | os.PathLike, paths: Iterable[str], top_k: int = 5,
+            batch_size: int = 32, device: str = "auto") -> list[dict]:
+    """Label images with a run folder's model, or with a pretrained timm model by name."""
+    source = Path(run_or_model)
+    predictor = (Predictor.from_run(source, device) if source.is_dir()
+                 else Predictor.from_pretrained(str(run_or_model), device))
+    return list(predictor.predict_paths(paths, top_k, batch_size))

@@ -1,0 +1,156 @@
+"""The run folder: every file written atomically, and read back for listing and loading.
+
+A run folder holds::
+
+    config.json, model.safetensors   timm's save_for_hf layout (label_names included), so
+                                     timm.create_model("local-dir:RUN", pretrained=True) works
+    ftgui.json                       what reproduces the run, and its status and best epoch
+    metrics.jsonl                    one JSON object per epoch
+    data_report.json                 images per class, skipped files and why, warnings
+    val_predictions.json             the best epoch's prediction for each validation image
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from .errors import FtguiError
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+RUN_FILE = "ftgui.json"
+METRICS_FILE = "metrics.jsonl"
+REPORT_FILE = "data_report.json"
+VAL_PREDICTIONS_FILE = "val_predictions.json"
+DEFAULT_ROOT = Path("runs")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a reader (or a crash) sees the old file or the new
+    one, never half of one: write a temporary file beside it, fsync, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "xb") as handle:  # 'x': a fresh file, with the usual permissions
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, value: Any) -> None:
+    atomic_write_bytes(path, json.dumps(value, indent=2, ensure_ascii=False).encode("utf-8"))
+
+
+def atomic_write_jsonl(path: Path, rows: Iterable[dict]) -> None:
+    text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def new_run_dir(out: str | None, model: str, strategy: str, root: Path = DEFAULT_ROOT) -> Path:
+    """Create the run folder: ``out`` if given (it must be empty or new), else
+    ``runs/<time>-<model>-<strategy>``."""
+    if out:
+        path = Path(out).expanduser()
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise FtguiError(f"--out {path} already exists and is not empty; choose a new folder")
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    safe_model = re.sub(r"[^A-Za-z0-9_.-]+", "_", model.split(":")[-1].split("/")[-1])
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for attempt in range(1000):
+        suffix = f"-{attempt}" if attempt else ""
+        path = root / f"{stamp}-{safe_model}-{strategy}{suffix}"
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            continue
+    raise FtguiError(f"cannot create a new run folder under {root}")
+
+
+def save_model(run_dir: Path, model, label_names: list[str], data_config: dict) -> None:
+    """Write config.json + model.safetensors with timm's save_for_hf, atomically: both are
+    written to a scratch folder inside the run, then renamed into place."""
+    from timm.models import save_for_hf
+
+    scratch = Path(tempfile.mkdtemp(prefix=".save-", dir=run_dir))
+    try:
+        save_for_hf(
+            model, str(scratch), model_config={"label_names": list(label_names)},
+            safe_serialization=True, data_config=data_config,
+        )
+        for name in ("model.safetensors", "config.json"):
+            with open(scratch / name, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.chmod(scratch / name, 0o666 & ~_UMASK)
+            os.replace(scratch / name, run_dir / name)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+@dataclass
+class Run:
+    """A run folder as read back."""
+
+    path: Path
+    record: dict
+    metrics: list[dict]
+
+    @property
+    def label_names(self) -> list[str]:
+        return list(self.record.get("label_names") or [])
+
+    @property
+    def best(self) -> dict | None:
+        return self.record.get("best")
+
+    @property
+    def status(self) -> str:
+        return self.record.get("status", "unknown")
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    path = Path(run_dir) / METRICS_FILE
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def load_run(path: str | os.PathLike) -> Run:
+    run_dir = Path(path)
+    record_path = run_dir / RUN_FILE
+    if not record_path.is_file():
+        raise FtguiError(f"{run_dir} is not an ftgui run folder (no {RUN_FILE})")
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except ValueError:
+        raise FtguiError(f"{record_path} is damaged (not JSON)") from None
+    return Run(run_dir, record, read_metrics(run_dir))
+
+
+def list_runs(root: str | os.PathLike = DEFAULT_ROOT) -> list[Run]:
+    """Every readable run under ``root``, newest first."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    runs = []
+    for child in root.iterdir():
+        if (child / RUN_FILE).is_file():
+            try:
+                runs.append(load_run(child))
+            except FtguiError:
+                continue
+    return sorted(runs, key=lambda r: r.record.get("created", ""), reverse=True)
