@@ -126,6 +126,8 @@ class Strategy(Plugin):
     """
 
     kind = "strategy"
+    default_lr: float = 1e-3
+    """The learning rate used when the user gives none."""
     needs_pretrained: bool = True
     trains: bool = True
     keeps_head: bool = False
