@@ -34,6 +34,14 @@ TRAIN_FLAGS = (
     ("--weight-decay", "weight_decay", float, "AdamW weight decay (default 0.01)"),
     ("--warmup-epochs", "warmup_epochs", int, "linear warm-up epochs (default 1)"),
     ("--num-workers", "num_workers", int, "data loading processes (default: automatic)"),
+    ("--feature-views", "feature_views", int,
+     "head-only: cache K augmented views per image (default 0: un-augmented features)"),
+)
+SWITCHES = (
+    # flag, config field, value when given, help
+    ("--no-feature-cache", "feature_cache", False,
+     "head-only: run the frozen backbone every epoch instead of caching its features"),
+    ("--compile", "compile", True, "torch.compile the model (worth it on a GPU)"),
 )
 
 
@@ -67,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Train or fine-tune a model; writes a run folder.")
     for flag, field, kind, help_text in TRAIN_FLAGS:
         train.add_argument(flag, dest=field, type=kind, default=argparse.SUPPRESS, help=help_text)
+    for flag, field, value, help_text in SWITCHES:
+        train.add_argument(flag, dest=field, action="store_const", const=value,
+                           default=argparse.SUPPRESS, help=help_text)
     train.add_argument("--init-arg", action="append", type=_key_value, default=argparse.SUPPRESS,
                        metavar="KEY=VALUE", help="an initialiser parameter (repeatable)")
     train.add_argument("--strategy-arg", action="append", type=_key_value, default=argparse.SUPPRESS,
@@ -162,7 +173,7 @@ def config_from_args(args: argparse.Namespace):
         values = dict(loaded.get("config", loaded))
         values.pop("out", None)  # a new run gets a new folder
     given = vars(args)
-    for _, field, _, _ in TRAIN_FLAGS:
+    for _, field, _, _ in (*TRAIN_FLAGS, *SWITCHES):
         if field in given:
             values[field] = given[field]
     if "init_arg" in given:

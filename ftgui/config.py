@@ -48,6 +48,13 @@ class TrainConfig:
     warmup_epochs: int = 1
     """Linear warm-up, capped at a quarter of the epochs so short runs are not mostly warm-up."""
     num_workers: int | None = None
+    feature_cache: bool = True
+    """While only the head learns, run the frozen backbone once per image, not per epoch."""
+    feature_views: int = 0
+    """With the feature cache: 0 trains the head on un-augmented images; K > 0 caches K
+    augmented views per image and cycles through them, one per epoch."""
+    compile: bool = False
+    """torch.compile the model (worth it on a GPU for longer runs)."""
     plugins_dirs: list[str] = field(default_factory=list)
 
     def validate(self) -> None:
@@ -64,6 +71,7 @@ class TrainConfig:
             (0 <= self.label_smoothing < 1,
              f"--label-smoothing must be in [0, 1), not {self.label_smoothing}"),
             (self.warmup_epochs >= 0, "--warmup-epochs must not be negative"),
+            (self.feature_views >= 0, "--feature-views must not be negative"),
         ]
         for ok, message in checks:
             if not ok:

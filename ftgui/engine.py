@@ -10,6 +10,7 @@ best, run_dir).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import platform
 import random
@@ -24,13 +25,12 @@ import torch
 from torch import nn
 
 import timm
-from timm.data import create_transform, resolve_model_data_config
 from timm.optim import create_optimizer_v2
 from timm.scheduler import create_scheduler_v2
 
-from . import __version__, models, runs
+from . import __version__, features, models, pipeline, runs
 from .config import DEFAULT_MODEL, TrainConfig
-from .data import ImageCollection, ImageDataset, load_images, stratified_split
+from .data import ImageCollection, load_images, stratified_split
 from .errors import FtguiError
 from .plugin_types import TrainContext
 from .registry import Registry, load_registry
@@ -72,27 +72,21 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def make_transforms(model: nn.Module, img_size: int | None, aug: str) -> tuple:
-    """(train transform, eval transform, data config) from timm's data config for the model.
-
-    ``light`` (the default) is a fine-tuning recipe for small data sets: a mild random crop
-    and horizontal flips, no colour jitter, no erasing. ``strong`` is closer to an ImageNet
-    recipe (RandAugment, random erasing); ``none`` uses the evaluation transform.
-    """
-    data_config = resolve_model_data_config(model)
-    if img_size:
-        data_config["input_size"] = (data_config["input_size"][0], img_size, img_size)
-    eval_tf = create_transform(**data_config, is_training=False)
-    if aug == "none":
-        return eval_tf, eval_tf, data_config
-    if aug == "light":
-        train_tf = create_transform(**data_config, is_training=True, scale=(0.6, 1.0),
-                                    hflip=0.5, color_jitter=None)
-    else:
-        train_tf = create_transform(**data_config, is_training=True, scale=(0.08, 1.0),
-                                    hflip=0.5, color_jitter=0.4,
-                                    auto_augment="rand-m9-mstd0.5-inc1", re_prob=0.25)
-    return train_tf, eval_tf, data_config
+@contextlib.contextmanager
+def _seeded(seed: int | None):
+    """Run a block with every RNG seeded by ``seed`` (None: untouched), then restore them,
+    so an augmented feature view is repeatable without disturbing the training's RNG."""
+    if seed is None:
+        yield
+        return
+    states = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    seed_everything(seed)
+    try:
+        yield
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+        torch.set_rng_state(states[2])
 
 
 def _optimizer_groups(groups: list[dict], weight_decay: float) -> list[dict]:
@@ -234,35 +228,121 @@ class _Loop:
             self.log("warning: none of the data's classes is among the model's labels; "
                      "its accuracy on them is 0 by definition")
 
-    def init_new_layers(self, eval_tf) -> None:
+    def prepare_images(self) -> None:
+        """Decode every image once (up to the memory budget) and set up the batch sources."""
+        self.transforms = pipeline.build_transforms(self.model, self.config.img_size, self.config.aug)
+        self.data_config = self.transforms.data_config
+        self.train_images = self.val_images = None
+        self.train_labels: list[int] = []
+        self.val_labels: list[int] = []
+        if self.collection is None:
+            return
+        side = self.transforms.cache_side
+        collection = self.collection
+        val_collection = self.val_collection or collection
+        self.train_images = pipeline.DecodedImages(collection, self.train_idx, side)
+        self.train_labels = [self.label_map[collection.labels[i]] for i in self.train_idx]
+        if self.val_idx:
+            val_map = [self.label_names.index(c) if c in self.label_names else -1
+                       for c in val_collection.classes]
+            self.val_images = pipeline.DecodedImages(val_collection, self.val_idx, side)
+            self.val_labels = [val_map[val_collection.labels[i]] for i in self.val_idx]
+
+    def init_new_layers(self) -> None:
         if not self.new_layers:
             return
         batch = None
-        if self.collection and self.train_idx:
-            sample = ImageDataset(self.collection, self.train_idx[: self.config.batch_size], eval_tf)
-            batch = torch.stack([sample[i][0] for i in range(len(sample))])
+        if self.train_images is not None and len(self.train_images):
+            count = min(len(self.train_images), self.config.batch_size)
+            uint8 = torch.stack([self.transforms.eval(self.train_images[i]) for i in range(count)])
+            batch = pipeline.Normalizer(self.data_config, torch.device("cpu"))(uint8)
         models.init_layers(self.new_layers, self.initializer, self.init_params, self.bias, batch)
 
-    def loaders(self, train_tf, eval_tf) -> None:
-        config = self.config
-        workers = config.num_workers
-        if workers is None:
-            workers = 0 if len(self.train_idx) < 512 else min(4, max(1, (torch.get_num_threads() or 2) - 1))
-        common = dict(batch_size=config.batch_size, num_workers=workers,
-                      pin_memory=self.device.type == "cuda", persistent_workers=workers > 0)
-        generator = torch.Generator().manual_seed(config.seed)
+    def loader(self, dataset, shuffle: bool, fully_cached: bool) -> torch.utils.data.DataLoader:
+        options = pipeline.loader_options(self.device, fully_cached, self.config.num_workers)
+        if shuffle:
+            return torch.utils.data.DataLoader(
+                dataset, batch_size=self.config.batch_size, shuffle=True,
+                drop_last=len(dataset) > self.config.batch_size, generator=self.generator, **options)
+        return torch.utils.data.DataLoader(dataset, batch_size=self.config.batch_size, **options)
+
+    def loaders(self) -> None:
         self.train_loader = self.val_loader = None
-        if self.collection and self.train_idx:
-            dataset = ImageDataset(self.collection, self.train_idx, train_tf, self.label_map)
-            self.train_loader = torch.utils.data.DataLoader(
-                dataset, shuffle=True, drop_last=len(dataset) > config.batch_size,
-                generator=generator, **common)
-        val_collection = self.val_collection or self.collection
-        if val_collection and self.val_idx:
-            val_map = [self.label_names.index(c) if c in self.label_names else -1
-                       for c in val_collection.classes]
-            self.val_dataset = ImageDataset(val_collection, self.val_idx, eval_tf, val_map)
-            self.val_loader = torch.utils.data.DataLoader(self.val_dataset, shuffle=False, **common)
+        if self.train_images is not None and len(self.train_images):
+            dataset = pipeline.ImageBatches(self.train_images, self.train_labels, self.transforms.train,
+                                            self.transforms.train_needs_pil)
+            self.train_loader = self.loader(dataset, True, self.train_images.fully_cached)
+        if self.val_images is not None:
+            dataset = pipeline.ImageBatches(self.val_images, self.val_labels, self.transforms.eval)
+            self.val_loader = self.loader(dataset, False, self.val_images.fully_cached)
+
+    # -- the feature cache -------------------------------------------------------------
+    def feature_mode(self) -> bool:
+        return self.config.feature_cache and features.only_head_learns(self.model)
+
+    def features_of(self, images: "pipeline.DecodedImages", labels: list[int], transform,
+                    needs_pil: bool, view: int | None) -> torch.Tensor:
+        """Pre-logits of ``images`` under ``transform``: computed once, then cached.
+
+        ``view`` numbers an augmented view (its randomness is seeded by it); None is the
+        deterministic evaluation transform."""
+        collection = images.collection
+        key = features.feature_key(
+            collection.content_hash, [collection.paths[i] for i in images.indices],
+            self.architecture, features.backbone_digest(self.model), repr(transform),
+            view if view is None else (self.config.seed, view), self.device.type)
+
+        def batches():
+            dataset = pipeline.ImageBatches(images, labels, transform, needs_pil)
+            loader = torch.utils.data.DataLoader(
+                dataset, batch_size=self.config.batch_size * 2,
+                **pipeline.loader_options(self.device, images.fully_cached, self.config.num_workers))
+            self.model.eval()
+            with _seeded(None if view is None else self.config.seed * 1000 + view), torch.inference_mode():
+                for step, (uint8, _) in enumerate(loader):
+                    with self.autocast():
+                        yield features.pre_logits(self.model, self.normalize(uint8))
+                    self.emit({"type": "step", "phase": "features", "epoch": 0, "step": step + 1,
+                               "steps": len(loader)})
+
+        return features.cached_features(key, len(images), batches)
+
+    def feature_loader(self, feats: torch.Tensor, labels: list[int], shuffle: bool):
+        """Batches of cached features, drawn exactly as the image loader would draw them."""
+        rows = features.FeatureRows(feats, labels)
+        if shuffle:
+            sampler = torch.utils.data.RandomSampler(rows, generator=self.generator)
+            drop_last = len(rows) > self.config.batch_size
+        else:
+            sampler, drop_last = torch.utils.data.SequentialSampler(rows), False
+        batches = torch.utils.data.BatchSampler(sampler, self.config.batch_size, drop_last)
+        return torch.utils.data.DataLoader(rows, sampler=batches, batch_size=None,
+                                           generator=self.generator if shuffle else None)
+
+    def train_source(self, epoch: int):
+        """(loader, forward) for this epoch: cached features into the head while only the
+        head learns, else images through the whole model."""
+        if not self.feature_mode():
+            return self.train_loader, self.forward_images
+        views = self.config.feature_views
+        if views:
+            view = (epoch - 1) % views
+            feats = self.features_of(self.train_images, self.train_labels, self.transforms.train,
+                                     self.transforms.train_needs_pil, view)
+        else:
+            feats = self.features_of(self.train_images, self.train_labels, self.transforms.eval, False, None)
+        return self.feature_loader(feats, self.train_labels, True), self.model.get_classifier()
+
+    def val_source(self):
+        if self.val_images is None:
+            return None, None
+        if not (self.config.feature_cache and (self.feature_mode() or not self.strategy.trains)):
+            return self.val_loader, self.forward_images
+        feats = self.features_of(self.val_images, self.val_labels, self.transforms.eval, False, None)
+        return self.feature_loader(feats, self.val_labels, False), self.model.get_classifier()
+
+    def forward_images(self, uint8: torch.Tensor) -> torch.Tensor:
+        return self.forward_model(self.normalize(uint8))
 
     # -- the record --------------------------------------------------------------------
     def record(self, status: str, **extra) -> dict:
@@ -337,25 +417,24 @@ class _Loop:
         return torch.autocast(self.device.type, enabled=False)
 
     def evaluate(self, epoch: int) -> tuple[float | None, float | None, list | None]:
-        if self.val_loader is None:
+        loader, forward = self.val_source()
+        if loader is None:
             return None, None, None
         self.model.eval()
         loss_fn = nn.CrossEntropyLoss(ignore_index=-1, reduction="sum")
         total_loss, correct, counted, seen, predictions = 0.0, 0, 0, 0, []
-        steps = len(self.val_loader)
+        steps = len(loader)
         with torch.inference_mode():
-            for step, (images, targets) in enumerate(self.val_loader):
-                images = images.to(self.device, non_blocking=True)
+            for step, (inputs, targets) in enumerate(loader):
                 targets = targets.to(self.device, non_blocking=True)
                 with self.autocast():
-                    logits = self.model(images)
+                    logits = forward(inputs.to(self.device, non_blocking=True))
                 logits = logits.float()
                 known = targets >= 0
                 if known.any():
                     total_loss += loss_fn(logits, targets).item()
                     counted += int(known.sum())
-                probs = logits.softmax(dim=1)
-                scores, preds = probs.max(dim=1)
+                scores, preds = logits.softmax(dim=1).max(dim=1)
                 correct += int((preds == targets).sum())
                 seen += len(targets)
                 predictions += [(int(p), float(s)) for p, s in zip(preds.cpu(), scores.cpu())]
@@ -382,15 +461,15 @@ class _Loop:
         return key(row) > key(self.best)
 
     def train_epoch(self, epoch: int, updates: int, loss_fn, scaler) -> tuple[dict, int, bool]:
+        loader, forward = self.train_source(epoch)
         self.model.train()
         _freeze_norm_stats(self.model)
-        steps = len(self.train_loader)
+        steps = len(loader)
         total_loss, correct, seen, stopped = 0.0, 0, 0, False
-        for step, (images, targets) in enumerate(self.train_loader):
-            images = images.to(self.device, non_blocking=True)
+        for step, (inputs, targets) in enumerate(loader):
             targets = targets.to(self.device, non_blocking=True)
             with self.autocast():
-                logits = self.model(images)
+                logits = forward(inputs.to(self.device, non_blocking=True))
                 loss = loss_fn(logits, targets)
             if not torch.isfinite(loss):
                 raise _NonFinite(epoch, step + 1)
@@ -400,11 +479,12 @@ class _Loop:
             scaler.update()
             updates += 1
             self.scheduler.step_update(updates)
-            total_loss += loss.item() * len(targets)
+            loss_value = loss.item()
+            total_loss += loss_value * len(targets)
             correct += int((logits.argmax(dim=1) == targets).sum())
             seen += len(targets)
             self.emit({"type": "step", "phase": "train", "epoch": epoch, "step": step + 1,
-                       "steps": steps, "loss": loss.item()})
+                       "steps": steps, "loss": loss_value})
             if self.stop.is_set():
                 stopped = True
                 break
@@ -419,10 +499,16 @@ class _Loop:
         self.load_data()
         seed_everything(self.config.seed)
         self.build_model()
-        train_tf, eval_tf, self.data_config = make_transforms(self.model, self.config.img_size, self.config.aug)
-        self.init_new_layers(eval_tf)
+        self.prepare_images()
+        self.init_new_layers()
+        self.generator = torch.Generator().manual_seed(self.config.seed)
+        channels_last = self.device.type == "cuda"
         self.model.to(self.device)
-        self.loaders(train_tf, eval_tf)
+        if channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        self.forward_model = torch.compile(self.model) if self.config.compile else self.model
+        self.normalize = pipeline.Normalizer(self.data_config, self.device, channels_last)
+        self.loaders()
         self.run_dir = runs.new_run_dir(self.config.out, self.architecture, self.strategy.name)
         if self.collection:
             report = self.collection.report()
@@ -464,7 +550,7 @@ class _Loop:
         groups = self.strategy.param_groups(self.model, **self.strategy_params)
         self.build_optimizer(groups, 0)
         context = TrainContext(self.model, self.train_loader, self.val_loader, self.device,
-                               config.epochs, self.lr, self.emit, self.stop.is_set)
+                               config.epochs, self.lr, self.emit, self.stop.is_set, self.normalize)
         if self.strategy.fit(context, **self.strategy_params):
             self.log(f"strategy '{self.strategy.name}' ran its own fitting procedure")
         updates, status = 0, "completed"
@@ -481,7 +567,8 @@ class _Loop:
                        "val_loss": val_loss, "val_acc": val_acc,
                        "lr": self.optimizer.param_groups[0]["lr"],
                        "seconds": round(time.perf_counter() - start, 3),
-                       "images_per_s": round(stats["images"] / max(train_seconds, 1e-9), 1)}
+                       "images_per_s": round(stats["images"] / max(train_seconds, 1e-9), 1),
+                       "cached_features": self.feature_mode()}
                 if stopped:
                     row["stopped"] = True
                 self.metrics.append(row)

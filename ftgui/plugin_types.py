@@ -113,6 +113,8 @@ class TrainContext:
     lr: float
     emit: Callable[[dict], None]
     should_stop: Callable[[], bool]
+    prepare: Callable[["torch.Tensor"], "torch.Tensor"]
+    """Turns a loader's uint8 image batch into the model's normalised input on ``device``."""
     extra: dict = field(default_factory=dict)
 
 
