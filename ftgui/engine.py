@@ -36,6 +36,8 @@ from .plugin_types import TrainContext
 from .registry import Registry, load_registry
 
 Listener = Callable[[dict], None]
+SAVE_INTERVAL_S = 2.0
+"""The best model is written at most this often while training (always at the end)."""
 
 
 @dataclass
@@ -286,6 +288,9 @@ class _Loop:
 
         ``view`` numbers an augmented view (its randomness is seeded by it); None is the
         deterministic evaluation transform."""
+        memo_key = (id(images), id(transform), view)
+        if memo_key in self.feature_memo:
+            return self.feature_memo[memo_key]
         collection = images.collection
         key = features.feature_key(
             collection.content_hash, [collection.paths[i] for i in images.indices],
@@ -305,7 +310,8 @@ class _Loop:
                     self.emit({"type": "step", "phase": "features", "epoch": 0, "step": step + 1,
                                "steps": len(loader)})
 
-        return features.cached_features(key, len(images), batches)
+        self.feature_memo[memo_key] = features.cached_features(key, len(images), batches)
+        return self.feature_memo[memo_key]
 
     def feature_loader(self, feats: torch.Tensor, labels: list[int], shuffle: bool):
         """Batches of cached features, drawn exactly as the image loader would draw them."""
@@ -397,8 +403,26 @@ class _Loop:
     def save_record(self, status: str, **extra) -> None:
         runs.atomic_write_json(self.run_dir / runs.RUN_FILE, self.record(status, **extra))
 
-    def save_best(self, predictions: list | None) -> None:
-        runs.save_model(self.run_dir, self.model, self.label_names, self.data_config)
+    def keep_best(self, predictions: list | None) -> None:
+        """Write the new best epoch's model now or, when the last write was under
+        SAVE_INTERVAL_S ago, keep a copy in memory and write it at the next chance: with epochs
+        of milliseconds (cached features) writing every epoch would cost more than training."""
+        if time.monotonic() - self.last_save >= SAVE_INTERVAL_S:
+            self.pending_best = None
+            self.save_best(None, predictions)
+        else:
+            state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+            self.pending_best = (state, predictions)
+
+    def flush_best(self) -> None:
+        if self.pending_best is not None:
+            state, predictions = self.pending_best
+            self.pending_best = None
+            self.save_best(state, predictions)
+
+    def save_best(self, state: dict | None, predictions: list | None) -> None:
+        runs.save_model(self.run_dir, self.model, self.label_names, self.data_config, state)
+        self.last_save = time.monotonic()
         if predictions is not None:
             val_collection = self.val_collection or self.collection
             rows = [
@@ -496,6 +520,9 @@ class _Loop:
         self.created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self.metrics: list[dict] = []
         self.best: dict | None = None
+        self.last_save = -math.inf
+        self.pending_best: tuple[dict, list | None] | None = None
+        self.feature_memo: dict[tuple, torch.Tensor] = {}
         self.load_data()
         seed_everything(self.config.seed)
         self.build_model()
@@ -536,7 +563,7 @@ class _Loop:
         self.metrics.append(row)
         self.best = row
         runs.atomic_write_jsonl(self.run_dir / runs.METRICS_FILE, self.metrics)
-        self.save_best(predictions)
+        self.save_best(None, predictions)
         self.save_record("evaluated")
         self.emit({"type": "epoch", **row})
         self.emit({"type": "end", "status": "evaluated", "best": self.best, "run_dir": str(self.run_dir)})
@@ -559,6 +586,7 @@ class _Loop:
                 new_groups = self.strategy.on_epoch_start(self.model, epoch - 1, **self.strategy_params)
                 if new_groups is not None:
                     self.build_optimizer(new_groups, updates)
+                    self.feature_memo.clear()  # what is frozen may have changed
                 start = time.perf_counter()
                 stats, updates, stopped = self.train_epoch(epoch, updates, loss_fn, scaler)
                 train_seconds = time.perf_counter() - start
@@ -575,7 +603,9 @@ class _Loop:
                 runs.atomic_write_jsonl(self.run_dir / runs.METRICS_FILE, self.metrics)
                 if self.is_better(row):
                     self.best = row
-                    self.save_best(predictions)
+                    self.keep_best(predictions)
+                if time.monotonic() - self.last_save >= SAVE_INTERVAL_S:
+                    self.flush_best()
                 self.save_record("running")
                 self.emit({"type": "epoch", **row})
                 if stopped:
@@ -586,11 +616,14 @@ class _Loop:
             message = (f"the loss became {exc.kind} at epoch {exc.epoch}, step {exc.step}: "
                        f"lower --lr (now {self.lr:g}, try {self.lr / 10:g})"
                        + ("; the best epoch so far is kept" if self.best else ""))
+            self.flush_best()
             self.save_record("failed", error=message)
             raise FtguiError(message) from None
         except BaseException as exc:
+            self.flush_best()
             self.save_record("failed", error=f"{type(exc).__name__}: {exc}")
             raise
+        self.flush_best()
         self.save_record(status)
         self.emit({"type": "end", "status": status, "best": self.best, "run_dir": str(self.run_dir)})
         return TrainResult(self.run_dir, status, self.best, self.metrics)

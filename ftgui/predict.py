@@ -1,7 +1,9 @@
 """Prediction: a Predictor loads a model once and labels images in batches."""
 from __future__ import annotations
 
+import itertools
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -67,25 +69,26 @@ class Predictor:
         """Label every image found under ``paths`` (files, folders searched recursively, zips).
 
         Yields ``{"path", "label", "score", "topk"}`` per image, or ``{"path", "error"}`` for a
-        file that cannot be read, in input order.
+        file that cannot be read, in input order. Each batch is decoded in threads (Pillow
+        releases the GIL) and predicted in one forward pass.
         """
-        pending: list[tuple[str, Image.Image]] = []
-        for display, loader in iter_prediction_inputs(list(paths)):
-            try:
-                pending.append((display, loader()))
-            except FtguiError as exc:
-                yield from self._flush(pending, top_k)
-                pending = []
-                yield {"path": display, "error": str(exc)}
-                continue
-            if len(pending) >= batch_size:
-                yield from self._flush(pending, top_k)
-                pending = []
-        yield from self._flush(pending, top_k)
+        inputs = iter_prediction_inputs(list(paths))
+        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 2)) as pool:
+            while chunk := list(itertools.islice(inputs, batch_size)):
+                loaded = list(pool.map(_load, chunk))
+                good = [(display, image) for display, image in loaded if not isinstance(image, str)]
+                rows = iter(self.predict_images([image for _, image in good], top_k))
+                for display, image in loaded:
+                    yield {"path": display, "error": image} if isinstance(image, str) else {"path": display, **next(rows)}
 
-    def _flush(self, pending: list[tuple[str, Image.Image]], top_k: int) -> Iterator[dict]:
-        for (display, _), row in zip(pending, self.predict_images([img for _, img in pending], top_k)):
-            yield {"path": display, **row}
+
+def _load(item: tuple[str, Callable[[], Image.Image]]) -> tuple[str, Image.Image | str]:
+    """(display path, image) or (display path, the reason it cannot be read)."""
+    display, loader = item
+    try:
+        return display, loader()
+    except FtguiError as exc:
+        return display, str(exc)
 
 
 def predict(run_or_model: str | os.PathLike, paths: Iterable[str], top_k: int = 5,

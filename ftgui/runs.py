@@ -81,17 +81,23 @@ def new_run_dir(out: str | None, model: str, strategy: str, root: Path = DEFAULT
     raise FtguiError(f"cannot create a new run folder under {root}")
 
 
-def save_model(run_dir: Path, model, label_names: list[str], data_config: dict) -> None:
-    """Write config.json + model.safetensors with timm's save_for_hf, atomically: both are
-    written to a scratch folder inside the run, then renamed into place."""
-    from timm.models import save_for_hf
+def save_model(run_dir: Path, model, label_names: list[str], data_config: dict,
+               state: dict | None = None) -> None:
+    """Write config.json + model.safetensors in timm's save_for_hf layout, atomically: both
+    are written to a scratch folder inside the run, then renamed into place.
+
+    ``state`` (default: the model's current state_dict) is what goes into the weights file.
+    """
+    from safetensors.torch import save_file
+    from timm.models._hub import save_config_for_hf
 
     scratch = Path(tempfile.mkdtemp(prefix=".save-", dir=run_dir))
     try:
-        save_for_hf(
-            model, str(scratch), model_config={"label_names": list(label_names)},
-            safe_serialization=True, data_config=data_config,
-        )
+        save_config_for_hf(model, str(scratch / "config.json"),
+                           model_config={"label_names": list(label_names)}, data_config=data_config)
+        tensors = state if state is not None else model.state_dict()
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()},
+                  str(scratch / "model.safetensors"))
         for name in ("model.safetensors", "config.json"):
             with open(scratch / name, "rb") as handle:
                 os.fsync(handle.fileno())

@@ -241,3 +241,18 @@ def test_bad_settings_are_one_line_errors(three_classes, tmp_path, kwargs, messa
         train(config)
     assert "\n" not in str(info.value)
     assert not (tmp_path / "run").exists()  # nothing written for a run that could not start
+
+
+def test_deferred_saves_still_write_the_best_epoch(three_classes, tmp_path, monkeypatch):
+    """Short epochs save the best model at most every SAVE_INTERVAL_S; the end writes it."""
+    from ftgui import engine
+    from ftgui.predict import predict
+
+    monkeypatch.setattr(engine, "SAVE_INTERVAL_S", 1e9)
+    result = train(TrainConfig(data=str(three_classes), strategy="scratch", init="kaiming", lr=3e-3,
+                               out=str(tmp_path / "run"), **{**TINY, "epochs": 4}))
+    saved = json.loads((result.run_dir / "val_predictions.json").read_text())
+    assert sum(p["true"] == p["pred"] for p in saved) / len(saved) == result.best["val_acc"]
+    again = predict(result.run_dir, [str(three_classes / p["path"]) for p in saved])
+    assert [r["label"] for r in again] == [p["pred"] for p in saved]
+    assert [r["score"] for r in again] == pytest.approx([p["score"] for p in saved], abs=1e-2)
