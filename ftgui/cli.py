@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
                        metavar="KEY=VALUE", help="an initialiser parameter (repeatable)")
     train.add_argument("--strategy-arg", action="append", type=_key_value, default=argparse.SUPPRESS,
                        metavar="KEY=VALUE", help="a strategy parameter (repeatable)")
+    train.add_argument("--resume", metavar="RUN",
+                       help="carry on an interrupted run from its last checkpoint (only --device may be added)")
     train.add_argument("--config", metavar="FILE",
                        help="start from a saved config (a run's ftgui.json); flags override it")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -241,8 +243,19 @@ def _epoch_line(row: dict) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
-    from .engine import train
+    if args.resume:
+        extra = [flag for flag, field, _, _ in (*TRAIN_FLAGS, *SWITCHES)
+                 if field in vars(args) and field != "device"]
+        if extra or args.config or "init_arg" in vars(args) or "strategy_arg" in vars(args):
+            raise FtguiError(f"--resume carries on with the run's own settings; drop {', '.join(extra) or '--config'}")
+        from .engine import resume
+
+        run = lambda listener, stop: resume(args.resume, listener, stop, device=vars(args).get("device"))
+    else:
+        config = config_from_args(args)
+        from .engine import train
+
+        run = lambda listener, stop: train(config, listener=listener, stop=stop)
 
     stop = threading.Event()
 
@@ -254,7 +267,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
-        result = train(config, listener=_ConsoleProgress(args.quiet), stop=stop)
+        result = run(_ConsoleProgress(args.quiet), stop)
     finally:
         signal.signal(signal.SIGINT, previous)
     print(json.dumps({"run_dir": str(result.run_dir), "status": result.status, "best": result.best}))

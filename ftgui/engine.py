@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import platform
 import random
 import threading
@@ -26,9 +27,10 @@ from torch import nn
 
 import timm
 from timm.optim import create_optimizer_v2
+from timm.utils import decay_batch_step
 from timm.scheduler import create_scheduler_v2
 
-from . import __version__, features, models, pipeline, runs
+from . import __version__, checkpoint, features, models, pipeline, runs
 from .config import DEFAULT_MODEL, TrainConfig
 from .data import ImageCollection, load_images, stratified_split
 from .errors import FtguiError
@@ -36,8 +38,10 @@ from .plugin_types import TrainContext
 from .registry import Registry, load_registry
 
 Listener = Callable[[dict], None]
-SAVE_INTERVAL_S = 2.0
-"""The best model is written at most this often while training (always at the end)."""
+SAVE_INTERVAL_S = float(os.environ.get("FTGUI_SAVE_INTERVAL_S", 2.0))
+"""The best model and the resume checkpoint are written at most this often while training
+(the best model always at the end): with epochs of milliseconds (cached features), writing
+every epoch would cost more than the training."""
 
 
 @dataclass
@@ -121,9 +125,11 @@ class _Loop:
     """One training run's state; ``train`` below is the public entry point."""
 
     def __init__(self, config: TrainConfig, listener: Listener | None,
-                 stop: threading.Event | None, registry: Registry | None) -> None:
+                 stop: threading.Event | None, registry: Registry | None,
+                 resume_dir: Path | None = None) -> None:
         config.validate()
         self.config = config
+        self.resume_dir = resume_dir
         self.emit: Listener = listener or (lambda event: None)
         self.stop = stop or threading.Event()
         self.registry = registry or load_registry(config.plugins_dirs)
@@ -272,7 +278,7 @@ class _Loop:
         self.train_loader = self.val_loader = None
         if self.train_images is not None and len(self.train_images):
             dataset = pipeline.ImageBatches(self.train_images, self.train_labels, self.transforms.train,
-                                            self.transforms.train_needs_pil)
+                                            self.transforms.train_on_pil)
             self.train_loader = self.loader(dataset, True, self.train_images.fully_cached)
         if self.val_images is not None:
             dataset = pipeline.ImageBatches(self.val_images, self.val_labels, self.transforms.eval)
@@ -334,7 +340,7 @@ class _Loop:
         if views:
             view = (epoch - 1) % views
             feats = self.features_of(self.train_images, self.train_labels, self.transforms.train,
-                                     self.transforms.train_needs_pil, view)
+                                     self.transforms.train_on_pil, view)
         else:
             feats = self.features_of(self.train_images, self.train_labels, self.transforms.eval, False, None)
         return self.feature_loader(feats, self.train_labels, True), self.model.get_classifier()
@@ -411,14 +417,20 @@ class _Loop:
             self.pending_best = None
             self.save_best(None, predictions)
         else:
-            state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
-            self.pending_best = (state, predictions)
+            self.pending_best = (self.changing_tensors(), predictions)
+
+    def changing_tensors(self) -> dict[str, torch.Tensor]:
+        """A copy of what training can still change: trainable parameters and buffers
+        (frozen weights stay as they are until what is frozen changes, which flushes)."""
+        frozen = {id(p) for p in self.model.parameters() if not p.requires_grad}
+        return {k: v.detach().to("cpu", copy=True)
+                for k, v in self.model.state_dict(keep_vars=True).items() if id(v) not in frozen}
 
     def flush_best(self) -> None:
         if self.pending_best is not None:
-            state, predictions = self.pending_best
+            changed, predictions = self.pending_best
             self.pending_best = None
-            self.save_best(state, predictions)
+            self.save_best({**self.model.state_dict(), **changed}, predictions)
 
     def save_best(self, state: dict | None, predictions: list | None) -> None:
         runs.save_model(self.run_dir, self.model, self.label_names, self.data_config, state)
@@ -470,6 +482,10 @@ class _Loop:
         self.optimizer = create_optimizer_v2(
             _optimizer_groups(groups, config.weight_decay), opt="adamw", lr=self.lr,
             weight_decay=config.weight_decay)
+        self.build_scheduler(updates)
+
+    def build_scheduler(self, updates: int) -> None:
+        config = self.config
         self.scheduler, _ = create_scheduler_v2(
             self.optimizer, sched="cosine", num_epochs=config.epochs,
             warmup_epochs=min(config.warmup_epochs, config.epochs // 4), warmup_lr=self.lr * 0.01,
@@ -521,6 +537,7 @@ class _Loop:
         self.metrics: list[dict] = []
         self.best: dict | None = None
         self.last_save = -math.inf
+        self.resume_state: dict = {}
         self.pending_best: tuple[dict, list | None] | None = None
         self.feature_memo: dict[tuple, torch.Tensor] = {}
         self.load_data()
@@ -536,23 +553,43 @@ class _Loop:
         self.forward_model = torch.compile(self.model) if self.config.compile else self.model
         self.normalize = pipeline.Normalizer(self.data_config, self.device, channels_last)
         self.loaders()
-        self.run_dir = runs.new_run_dir(self.config.out, self.architecture, self.strategy.name)
+        if self.resume_dir is not None:
+            self.run_dir = self.resume_dir
+            runs.remove_partial_writes(self.run_dir)
+            self.check_resumable()
+        else:
+            self.run_dir = runs.new_run_dir(self.config.out, self.architecture, self.strategy.name)
+            self.write_report()
+        self.save_record("running")
+        self.emit({"type": "start", "run_dir": str(self.run_dir), "epochs": self.config.epochs,
+                   "steps_per_epoch": len(self.train_loader) if self.train_loader else 0,
+                   "train_images": len(self.train_idx) if self.collection else 0,
+                   "val_images": len(self.val_idx) if self.collection else 0,
+                   "resumed_from_epoch": self.resume_state["epoch"] if self.resume_dir else None})
+        if not self.strategy.trains:
+            return self.finish_without_training()
+        if self.train_loader is None:
+            raise FtguiError("no training images left after the split; add images or lower --val-split")
+        return self.fit()
+
+    def check_resumable(self) -> None:
+        record = runs.load_run(self.run_dir).record
+        self.created = record.get("created", self.created)
+        old = record.get("data") or {}
+        if self.collection and old.get("content_hash") != self.collection.content_hash:
+            raise FtguiError(
+                f"the images in {self.config.data} changed since {self.run_dir} started, so it cannot "
+                "carry on exactly; start a new run on the new data"
+            )
+        self.resume_state = checkpoint.load(self.run_dir)
+
+    def write_report(self) -> None:
         if self.collection:
             report = self.collection.report()
             if self.val_collection:
                 report["val_data"] = self.val_collection.report()
             report["split"] = {"train": len(self.train_idx), "val": len(self.val_idx)}
             runs.atomic_write_json(self.run_dir / runs.REPORT_FILE, report)
-        self.save_record("running")
-        self.emit({"type": "start", "run_dir": str(self.run_dir), "epochs": self.config.epochs,
-                   "steps_per_epoch": len(self.train_loader) if self.train_loader else 0,
-                   "train_images": len(self.train_idx) if self.collection else 0,
-                   "val_images": len(self.val_idx) if self.collection else 0})
-        if not self.strategy.trains:
-            return self.finish_without_training()
-        if self.train_loader is None:
-            raise FtguiError("no training images left after the split; add images or lower --val-split")
-        return self.fit()
 
     def finish_without_training(self) -> TrainResult:
         self.strategy.param_groups(self.model, **self.strategy_params)
@@ -569,6 +606,50 @@ class _Loop:
         self.emit({"type": "end", "status": "evaluated", "best": self.best, "run_dir": str(self.run_dir)})
         return TrainResult(self.run_dir, "evaluated", self.best, self.metrics)
 
+    def save_checkpoint(self, epoch: int, updates: int, scaler) -> None:
+        self.flush_best()  # the best model on disk must match the checkpoint's best epoch
+        checkpoint.save(self.run_dir, {
+            "epoch": epoch, "updates": updates, "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+            "scaler": scaler.state_dict(), "rng": checkpoint.rng_state(self.generator),
+            "metrics": self.metrics, "best": self.best,
+        })
+        self.last_checkpoint = time.monotonic()
+
+    def restore_checkpoint(self, scaler) -> tuple[int, int]:
+        """Put model, optimiser, scheduler, metrics and every RNG back as they were after the
+        checkpoint's epoch; return (next epoch, updates so far)."""
+        state = self.resume_state
+        for epoch in range(state["epoch"]):  # replay what the strategy froze or unfroze
+            groups = self.strategy.on_epoch_start(self.model, epoch, **self.strategy_params)
+            if groups is not None:
+                self.build_optimizer(groups, 0)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        self.metrics, self.best = list(state["metrics"]), state["best"]
+        runs.atomic_write_jsonl(self.run_dir / runs.METRICS_FILE, self.metrics)
+        checkpoint.restore_rng(state["rng"], self.generator)
+        self.log(f"resuming {self.run_dir} after epoch {state['epoch']}")
+        return state["epoch"] + 1, state["updates"]
+
+    def shrink_batch(self, epoch: int) -> int:
+        """After running out of memory: a smaller batch, new loaders and schedule; returns the
+        updates count at the start of ``epoch``. The epoch is then run again."""
+        old = self.config.batch_size
+        if old <= 1:
+            raise FtguiError("out of memory even with batch size 1: use a smaller --img-size or a smaller model")
+        self.config.batch_size = decay_batch_step(old)
+        self.log(f"out of memory with batch size {old}: retrying epoch {epoch} with batch size "
+                 f"{self.config.batch_size}")
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        self.loaders()
+        updates = (epoch - 1) * len(self.train_loader)
+        self.build_scheduler(updates)
+        return updates
+
     def fit(self) -> TrainResult:
         config = self.config
         loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing, ignore_index=-1)
@@ -576,21 +657,33 @@ class _Loop:
                                       and not torch.cuda.is_bf16_supported())
         groups = self.strategy.param_groups(self.model, **self.strategy_params)
         self.build_optimizer(groups, 0)
-        context = TrainContext(self.model, self.train_loader, self.val_loader, self.device,
-                               config.epochs, self.lr, self.emit, self.stop.is_set, self.normalize)
-        if self.strategy.fit(context, **self.strategy_params):
-            self.log(f"strategy '{self.strategy.name}' ran its own fitting procedure")
-        updates, status = 0, "completed"
+        self.last_checkpoint = time.monotonic()
+        if self.resume_dir is not None:
+            epoch, updates = self.restore_checkpoint(scaler)
+        else:
+            epoch, updates = 1, 0
+            context = TrainContext(self.model, self.train_loader, self.val_loader, self.device,
+                                   config.epochs, self.lr, self.emit, self.stop.is_set, self.normalize)
+            if self.strategy.fit(context, **self.strategy_params):
+                self.log(f"strategy '{self.strategy.name}' ran its own fitting procedure")
+        status = "completed"
         try:
-            for epoch in range(1, config.epochs + 1):
+            while epoch <= config.epochs:
                 new_groups = self.strategy.on_epoch_start(self.model, epoch - 1, **self.strategy_params)
                 if new_groups is not None:
+                    self.flush_best()  # a pending copy assumes the frozen weights stay put
                     self.build_optimizer(new_groups, updates)
                     self.feature_memo.clear()  # what is frozen may have changed
                 start = time.perf_counter()
-                stats, updates, stopped = self.train_epoch(epoch, updates, loss_fn, scaler)
-                train_seconds = time.perf_counter() - start
-                val_loss, val_acc, predictions = self.evaluate(epoch)
+                try:
+                    stats, updates, stopped = self.train_epoch(epoch, updates, loss_fn, scaler)
+                    train_seconds = time.perf_counter() - start
+                    val_loss, val_acc, predictions = self.evaluate(epoch)
+                except Exception as exc:
+                    if not _is_out_of_memory(exc):
+                        raise
+                    updates = self.shrink_batch(epoch)
+                    continue
                 row = {"epoch": epoch, "train_loss": stats["train_loss"], "train_acc": stats["train_acc"],
                        "val_loss": val_loss, "val_acc": val_acc,
                        "lr": self.optimizer.param_groups[0]["lr"],
@@ -601,32 +694,52 @@ class _Loop:
                     row["stopped"] = True
                 self.metrics.append(row)
                 runs.atomic_write_jsonl(self.run_dir / runs.METRICS_FILE, self.metrics)
-                if self.is_better(row):
+                # a stopped, partial epoch is kept only when no epoch was completed
+                if self.is_better(row) and not (stopped and self.best is not None):
                     self.best = row
                     self.keep_best(predictions)
-                if time.monotonic() - self.last_save >= SAVE_INTERVAL_S:
-                    self.flush_best()
+                if not stopped and epoch < config.epochs and \
+                        time.monotonic() - self.last_checkpoint >= SAVE_INTERVAL_S:
+                    self.save_checkpoint(epoch, updates, scaler)
                 self.save_record("running")
                 self.emit({"type": "epoch", **row})
                 if stopped:
                     status = "stopped"
-                    self.log(f"stopped during epoch {epoch}; the best epoch so far is kept")
+                    self.log(f"stopped during epoch {epoch}; the best epoch so far is kept"
+                             + (f" (resume with: ftgui train --resume {self.run_dir})"
+                                if (self.run_dir / checkpoint.CHECKPOINT_FILE).is_file() else ""))
                     break
+                epoch += 1
         except _NonFinite as exc:
             message = (f"the loss became {exc.kind} at epoch {exc.epoch}, step {exc.step}: "
                        f"lower --lr (now {self.lr:g}, try {self.lr / 10:g})"
                        + ("; the best epoch so far is kept" if self.best else ""))
-            self.flush_best()
-            self.save_record("failed", error=message)
+            self.fail(message)
             raise FtguiError(message) from None
         except BaseException as exc:
-            self.flush_best()
-            self.save_record("failed", error=f"{type(exc).__name__}: {exc}")
+            self.fail(str(exc) if isinstance(exc, FtguiError) else f"{type(exc).__name__}: {exc}")
             raise
         self.flush_best()
+        if status == "completed":
+            checkpoint.remove(self.run_dir)
         self.save_record(status)
         self.emit({"type": "end", "status": status, "best": self.best, "run_dir": str(self.run_dir)})
         return TrainResult(self.run_dir, status, self.best, self.metrics)
+
+    def fail(self, message: str) -> None:
+        """Record a failed run, keeping whatever can still be saved (the disk may be full)."""
+        try:
+            self.flush_best()
+            self.save_record("failed", error=message)
+        except (OSError, FtguiError):
+            pass
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    text = str(exc)
+    return isinstance(exc, torch.OutOfMemoryError) or (
+        isinstance(exc, RuntimeError)
+        and ("out of memory" in text or "can't allocate memory" in text))
 
 
 class _NonFinite(Exception):
@@ -646,3 +759,26 @@ def train(
     ``listener`` receives every event; set ``stop`` to stop after the current step.
     """
     return _Loop(config, listener, stop, registry).run()
+
+
+def resume(
+    run_dir: str | Path,
+    listener: Listener | None = None,
+    stop: threading.Event | None = None,
+    registry: Registry | None = None,
+    device: str | None = None,
+) -> TrainResult:
+    """Carry on an interrupted run from its last checkpoint, in its own folder.
+
+    Model, optimiser, scheduler, every RNG and the data order are restored, so on the same
+    device the run ends as it would have without the interruption.
+    """
+    run = runs.load_run(run_dir)
+    if run.status == "completed":
+        raise FtguiError(f"{run_dir} already completed all its epochs; nothing to resume")
+    values = dict(run.record["config"])
+    values["out"] = str(run.path)
+    if device:
+        values["device"] = device
+    loop = _Loop(TrainConfig.from_dict(values), listener, stop, registry, resume_dir=Path(run.path))
+    return loop.run()

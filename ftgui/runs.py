@@ -11,6 +11,7 @@ A run folder holds::
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -45,9 +46,32 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if _is_disk_full(exc):
+            raise _disk_full(exc, path) from None
         raise
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def _disk_full(exc: BaseException, path: Path) -> FtguiError:
+    return FtguiError(
+        f"the disk is full: could not write {path.name} in {path.parent} (the previous version "
+        "is intact); free some space, then `ftgui train --resume` the run"
+    )
+
+
+def remove_partial_writes(run_dir: Path) -> None:
+    """Delete what a killed process left half-written (temporary files and save folders);
+    the files they were meant to replace are intact."""
+    for leftover in Path(run_dir).glob(".*"):
+        if leftover.name.endswith(".tmp") and leftover.is_file():
+            leftover.unlink(missing_ok=True)
+        elif leftover.name.startswith(".save-") and leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def atomic_write_json(path: Path, value: Any) -> None:
@@ -103,6 +127,10 @@ def save_model(run_dir: Path, model, label_names: list[str], data_config: dict,
                 os.fsync(handle.fileno())
             os.chmod(scratch / name, 0o666 & ~_UMASK)
             os.replace(scratch / name, run_dir / name)
+    except OSError as exc:
+        if _is_disk_full(exc):
+            raise _disk_full(exc, run_dir / "model.safetensors") from None
+        raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
