@@ -13,6 +13,7 @@ c. ftgui's Predictor over a folder (load + decode + predict) / a plain script: P
 d. cold ``ftgui --help``, seconds. Target < 0.5.
 e. the CLI check: ``ftgui train --strategy head-only`` 20 epochs / 1 epoch. Target <= 1.5.
 
+Every measurement is cold (a fresh model's first pass), as ftgui's own runs are.
 With a CUDA GPU it repeats a-c there and adds full fine-tune images/s against a plain loop with
 AMP and channels_last. Timings use nothing from the network: the "pretrained" weights are a
 randomly initialised backbone saved to a file (speed does not depend on the values).
@@ -89,8 +90,7 @@ def plain_forward(model, batches, device, amp: bool = False) -> float:
                 model(x)
         sync(device)
 
-    run()  # warm-up
-    return timed(run)
+    return timed(run)  # cold, like ftgui's own first pass
 
 
 def plain_train_epoch(model, batches, device, amp: bool = False, channels_last: bool = False) -> float:
@@ -113,8 +113,7 @@ def plain_train_epoch(model, batches, device, amp: bool = False, channels_last: 
             optimizer.step()
         sync(device)
 
-    run()  # warm-up (allocations, cudnn autotune)
-    return timed(run)
+    return timed(run)  # cold, like ftgui's single epoch
 
 
 def ftgui_train(data: Path, weights: Path, out: Path, device: str, **settings) -> tuple[float, object]:

@@ -73,14 +73,14 @@ def build_transforms(model: nn.Module, img_size: int | None, aug: str) -> Transf
 def _decode(collection: ImageCollection, index: int, short_side: int) -> torch.Tensor:
     image = collection.open_image(index)
     scale = short_side / min(image.size)
-    if scale < 1:
-        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-        image = image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
+    if scale != 1:  # to exactly the evaluation size, so the eval resize is a no-op later
+        size = (max(short_side, round(image.width * scale)), max(short_side, round(image.height * scale)))
+        image = image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0 if scale < 1 else None)
     return torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1).contiguous()
 
 
 class DecodedImages:
-    """``collection``'s images at ``indices`` as uint8 CHW tensors, shorter side at most
+    """``collection``'s images at ``indices`` as uint8 CHW tensors with shorter side
     ``short_side``: decoded up front (in threads: Pillow releases the GIL) until the budget
     is spent; the rest are decoded on each use."""
 
