@@ -1,0 +1,71 @@
+"""``build_app``: the Gradio Blocks with one tab per module, and how it is served.
+
+Gradio 6 takes the theme and CSS in ``launch()``, not in ``Blocks()``; :func:`launch_kwargs`
+returns them with the safety settings (upload cap, served paths, no monitoring), so every
+way of launching the app serves it the same way.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from . import data_tab, plugins_tab, predict_tab, runs_tab, train_tab
+from .context import AppContext, AppOptions
+
+__all__ = ["AppOptions", "build_app", "launch_kwargs"]
+
+CSS = """
+.gradio-container { width: 100% !important; max-width: 1240px !important; margin: 0 auto; }
+.ftgui-help, .ftgui-help p { font-size: var(--text-sm); }
+.ftgui-pad { padding: 0 var(--block-padding); }
+.ftgui-progress { height: 14px; border-radius: 7px; overflow: hidden;
+  background: var(--neutral-200); }
+.dark .ftgui-progress { background: var(--neutral-700); }
+.ftgui-progress-fill { height: 100%; background: var(--color-accent); transition: width .4s; }
+.ftgui-progress-text { margin-top: 4px; font-size: var(--text-sm); font-variant-numeric: tabular-nums; }
+.ftgui-confusion { overflow-x: auto; max-width: 100%; }
+.ftgui-confusion table { border-collapse: collapse; font-size: var(--text-sm);
+  font-variant-numeric: tabular-nums; }
+.ftgui-confusion th, .ftgui-confusion td { padding: 3px 7px; text-align: center;
+  border: 1px solid var(--border-color-primary); }
+.ftgui-confusion td.hit { background: rgba(34, 160, 90, calc(var(--share) * 0.85)); }
+.ftgui-confusion td.miss { background: rgba(220, 60, 60, calc(var(--share) * 0.85)); }
+.ftgui-plot { overflow: visible !important; padding-bottom: 28px !important; }
+#plugins-list table { font-size: var(--text-sm); }
+#plugins-list td:first-child { white-space: nowrap; }
+#plugins-list td:last-child { min-width: 6em; overflow-wrap: anywhere; }
+"""
+
+INTRO = ("# ftgui\nFine-tune an image classifier on your own images: **1** choose images, "
+         "**2** train, **3** try the model, **4** compare runs.")
+
+
+def build_app(options: AppOptions | None = None, context: AppContext | None = None) -> gr.Blocks:
+    """The whole app; ``context`` (made from ``options`` when not given) is what its
+    handlers share."""
+    ctx = context or AppContext(options or AppOptions())
+    with gr.Blocks(title="ftgui", analytics_enabled=False) as demo:
+        gr.Markdown(INTRO)
+        with gr.Tabs() as tabs:
+            data = data_tab.layout(ctx, demo)
+            train_tab.layout(ctx, demo, data)
+            predict_tab.layout(ctx, demo, tabs)
+            runs_tab.layout(ctx, demo, tabs)
+            plugins_tab.layout(ctx)
+    demo.ftgui_context = ctx  # launch() and tests reach the job manager through it
+    return demo
+
+
+def launch_kwargs(options: AppOptions) -> dict[str, Any]:
+    """The ``Blocks.launch`` settings every ftgui app is served with."""
+    return {
+        "theme": gr.themes.Default(primary_hue="indigo", secondary_hue="slate"),
+        "css": CSS,
+        "max_file_size": options.max_file_size,
+        "allowed_paths": [str(options.runs_dir.expanduser().resolve())],
+        "enable_monitoring": False,
+        "ssr_mode": False,
+        "server_name": options.host,
+        "share": options.share,
+    }

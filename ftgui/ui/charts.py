@@ -1,0 +1,94 @@
+"""What the tabs draw: curves as tables for ``gr.LinePlot``, the progress bar, the
+confusion matrix. Plain data in, plain data (DataFrames, HTML) out."""
+from __future__ import annotations
+
+import html
+
+import gradio as gr
+import pandas as pd
+
+SPLITS = (("train", "training"), ("val", "validation"))
+PHASES = {"train": "step", "eval": "validating", "features": "computing features"}
+CURVE_COLOURS = {"training": "#6366f1", "validation": "#f97316"}
+METRICS = {"val_acc": "validation accuracy", "val_loss": "validation loss",
+           "train_acc": "training accuracy", "train_loss": "training loss"}
+
+
+def curves(metrics: list[dict], kind: str) -> pd.DataFrame:
+    """Training and validation ``kind`` ('loss' or 'acc') per epoch, one row per point."""
+    rows = [{"epoch": row["epoch"], "value": row[f"{split}_{kind}"], "curve": label}
+            for row in metrics for split, label in SPLITS if row.get(f"{split}_{kind}") is not None]
+    return _typed(pd.DataFrame(rows, columns=["epoch", "value", "curve"]))
+
+
+def overlay(runs: dict[str, list[dict]], metric: str) -> pd.DataFrame:
+    """One ``metric`` (a key of METRICS) per epoch for several runs, to draw them together."""
+    rows = [{"epoch": row["epoch"], "value": row[metric], "run": name}
+            for name, metrics in runs.items() for row in metrics if row.get(metric) is not None]
+    return _typed(pd.DataFrame(rows, columns=["epoch", "value", "run"]))
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Numeric epochs and values even when empty: the plot picks its axis type from the
+    column types of the first data it gets."""
+    return frame.astype({"epoch": "int64", "value": "float64"})
+
+
+def epoch_plot(frame: pd.DataFrame, epochs: int) -> dict:
+    """A LinePlot update whose epoch axis spans the whole run (0 to ``epochs``), so curves
+    grow from left to right while training. No points yet: an empty plot (the LinePlot
+    draws an empty table as a collapsed chart that later data does not repair)."""
+    return gr.update(value=frame if len(frame) else None, x_lim=[0, max(epochs, 1)])
+
+
+def duration(seconds: float) -> str:
+    """``0:07``, ``12:30``, ``1:02:03``."""
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def progress_html(status: dict | None) -> str:
+    """A progress bar with epoch, step, current loss and time left, from Job.status()."""
+    if status is None:
+        return _bar(0, "No training yet")
+    step = status["step"]
+    parts = [f"epoch {status['epoch']}/{status['epochs']}"]
+    if step and status["state"] in ("preparing", "running", "stopping"):
+        parts.append(f"{PHASES.get(step['phase'], step['phase'])} {step['step']}/{step['steps']}")
+        if step.get("loss") is not None:
+            parts.append(f"loss {step['loss']:.4f}")
+    parts.append(f"{status['fraction']:.0%}")
+    if status["elapsed_s"]:
+        parts.append(f"{duration(status['elapsed_s'])} elapsed")
+    if status["eta_s"] is not None:
+        parts.append(f"about {duration(status['eta_s'])} left")
+    return _bar(status["fraction"], " · ".join(parts))
+
+
+def _bar(fraction: float, text: str) -> str:
+    return (f'<div class="ftgui-progress" role="progressbar" aria-valuenow="{fraction * 100:.0f}" '
+            f'aria-valuemin="0" aria-valuemax="100"><div class="ftgui-progress-fill" '
+            f'style="width:{fraction * 100:.1f}%"></div></div>'
+            f'<div class="ftgui-progress-text">{html.escape(text)}</div>')
+
+
+def confusion_html(labels: list[str], matrix: list[list[int]]) -> str:
+    """The confusion matrix as a table, rows = true class, columns = predicted; each cell is
+    shaded by its share of the row (works on light and dark themes)."""
+    if not labels:
+        return "<p>No validation predictions for this run.</p>"
+    head = "".join(f"<th>{html.escape(name)}</th>" for name in labels)
+    body = []
+    for name, row in zip(labels, matrix):
+        total = sum(row) or 1
+        cells = []
+        for j, count in enumerate(row):
+            share = count / total
+            kind = "hit" if labels[j] == name else "miss"
+            cells.append(f'<td class="{kind}" style="--share:{share:.3f}" '
+                         f'title="{html.escape(name)} → {html.escape(labels[j])}: {count}">{count or ""}</td>')
+        body.append(f"<tr><th>{html.escape(name)}</th>{''.join(cells)}</tr>")
+    return ('<div class="ftgui-confusion"><table><thead><tr><th>true ↓ / predicted →</th>'
+            f"{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")

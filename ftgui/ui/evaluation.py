@@ -1,0 +1,44 @@
+"""What a run's validation predictions say: confusion matrix, per-class accuracy, the most
+confused pairs. Input: the rows of ``val_predictions.json`` (path, true, pred, score)."""
+from __future__ import annotations
+
+from collections import Counter
+
+
+def class_order(rows: list[dict], labels: list[str]) -> list[str]:
+    """The classes to show: the run's labels that occur in ``rows`` (true or predicted), in
+    label order, then any others (a predict-only model's labels are many; only those that
+    occur are shown)."""
+    seen = {r["true"] for r in rows} | {r["pred"] for r in rows}
+    ordered = [name for name in labels if name in seen]
+    return ordered + sorted(seen - set(ordered))
+
+
+def confusion(rows: list[dict], labels: list[str]) -> tuple[list[str], list[list[int]]]:
+    """(classes, matrix) with ``matrix[i][j]`` = images of class i predicted as class j."""
+    names = class_order(rows, labels)
+    index = {name: i for i, name in enumerate(names)}
+    matrix = [[0] * len(names) for _ in names]
+    for row in rows:
+        matrix[index[row["true"]]][index[row["pred"]]] += 1
+    return names, matrix
+
+
+def per_class(rows: list[dict], labels: list[str]) -> list[dict]:
+    """Validation images, correct predictions and accuracy for each true class."""
+    totals = Counter(r["true"] for r in rows)
+    correct = Counter(r["true"] for r in rows if r["true"] == r["pred"])
+    return [{"class": name, "images": totals[name], "correct": correct[name],
+             "accuracy": round(correct[name] / totals[name], 4)}
+            for name in class_order(rows, labels) if totals[name]]
+
+
+def confused_pairs(rows: list[dict], top: int = 10) -> list[dict]:
+    """The ``top`` most frequent (true, predicted) mistakes."""
+    pairs = Counter((r["true"], r["pred"]) for r in rows if r["true"] != r["pred"])
+    return [{"true": t, "predicted": p, "images": n} for (t, p), n in pairs.most_common(top)]
+
+
+def mistakes(rows: list[dict]) -> list[dict]:
+    """Misclassified rows, the most confidently wrong first."""
+    return sorted((r for r in rows if r["true"] != r["pred"]), key=lambda r: -r["score"])

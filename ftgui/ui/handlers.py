@@ -1,0 +1,50 @@
+"""Turning the tabs' plain handler functions into Gradio event handlers."""
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any, Callable, Mapping
+
+import gradio as gr
+
+from ..errors import FtguiError
+
+log = logging.getLogger(__name__)
+
+
+def bind(fn: Callable[..., Any], *args: Any) -> Callable[..., Any]:
+    """``fn`` with its first arguments fixed (usually the AppContext), as an event handler.
+
+    An FtguiError is shown to the user as it is (a red notice; an API client gets it as the
+    error message); any other exception is logged and shown as an internal error.
+    The signature of the result is ``fn``'s without the fixed arguments, so Gradio names
+    the API parameters after ``fn``'s own.
+    """
+    bound = functools.partial(fn, *args)
+
+    @functools.wraps(bound)
+    def handler(*values: Any) -> Any:
+        try:
+            return bound(*values)
+        except FtguiError as exc:
+            raise gr.Error(str(exc), duration=None, title="ftgui") from None
+        except gr.Error:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            log.exception("handler %s failed", getattr(fn, "__name__", fn))
+            raise gr.Error(f"internal error: {type(exc).__name__}: {exc}", duration=None,
+                           title="ftgui") from None
+
+    handler.__name__ = getattr(fn, "__name__", "handler")
+    return handler
+
+
+def show_only(sections: Mapping[str, Any]) -> Callable[[str], Any]:
+    """A handler for a choice that shows the section named by the chosen value and hides the
+    others (outputs: ``sections.values()``)."""
+
+    def show(chosen: str) -> Any:
+        updates = [gr.update(visible=name == chosen) for name in sections]
+        return updates[0] if len(updates) == 1 else updates  # one output takes a bare update
+
+    return show

@@ -1,0 +1,197 @@
+"""The GUI's training job: ``engine.train`` in a background thread owned by the app.
+
+The job belongs to the app, not to a browser session, so closing or reloading a page does
+not touch it: every page polls the same :class:`Job` and redraws its progress and curves.
+One training runs at a time; a second start is refused with a ``busy`` message.
+
+The engine writes ``metrics.jsonl`` itself; here the events are kept in memory. Step events
+arrive many times a second, so only the latest one is kept (as :attr:`Job.last_step`);
+every other event (log, start, epoch, end) is kept in order and read with
+:meth:`Job.events_since`.
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from ..config import TrainConfig
+from ..errors import FtguiError
+
+log = logging.getLogger(__name__)
+
+TrainFn = Callable[..., Any]
+FINISHED = ("completed", "stopped", "evaluated", "failed")
+_ids = itertools.count(1)
+
+
+class Busy(FtguiError):
+    """A training is already running in this app."""
+
+
+class Job:
+    """One training run in a background thread, and what it has reported so far."""
+
+    def __init__(self, config: TrainConfig, train_fn: TrainFn) -> None:
+        self.id = next(_ids)
+        self.config = config
+        self.stop_event = threading.Event()
+        self.events: list[dict] = []
+        self.last_step: dict | None = None
+        self.state = "preparing"
+        """preparing, running, stopping, then one of FINISHED."""
+        self.error: str | None = None
+        self.run_dir: Path | None = Path(config.out) if config.out else None
+        self.created = time.time()
+        self._train_started: float | None = None
+        self._ended: float | None = None
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, args=(train_fn,),
+                                        name=f"ftgui-train-{self.id}", daemon=True)
+
+    # -- the thread ----------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self, train_fn: TrainFn) -> None:
+        try:
+            result = train_fn(self.config, listener=self._on_event, stop=self.stop_event)
+            final, error = result.status, None
+        except FtguiError as exc:
+            final, error = "failed", str(exc)
+        except Exception as exc:  # noqa: BLE001 - shown in the UI instead of killing the app
+            log.exception("training failed")
+            final, error = "failed", f"internal error: {type(exc).__name__}: {exc}"
+        if error and self.run_dir is not None and self.run_dir.is_dir() and not any(self.run_dir.iterdir()):
+            self.run_dir.rmdir()  # the engine failed before writing anything: leave no empty run
+        with self._lock:
+            self.state, self.error, self._ended = final, error, time.time()
+            if error:
+                self.events.append({"type": "log", "message": f"error: {error}"})
+
+    def _on_event(self, event: dict) -> None:
+        with self._lock:
+            kind = event.get("type")
+            if kind == "step":
+                self.last_step = event
+                return
+            if kind == "start":
+                self.run_dir = Path(event["run_dir"])
+                self._train_started = time.time()
+                if self.state == "preparing":
+                    self.state = "running"
+            self.events.append(event)
+
+    # -- what pages read -----------------------------------------------------------------
+    @property
+    def alive(self) -> bool:
+        return self.state not in FINISHED
+
+    @property
+    def name(self) -> str:
+        """The run folder's name, or what is being trained while there is none yet."""
+        if self.run_dir is not None:
+            return self.run_dir.name
+        return f"{self.config.model or 'a model'} ({self.config.strategy})"
+
+    def events_since(self, n: int) -> list[dict]:
+        """Events after the first ``n`` (step events excluded, see the module docstring)."""
+        with self._lock:
+            return list(self.events[n:])
+
+    def stop(self) -> None:
+        """Ask the engine to stop after the current step; it saves and ends as 'stopped'."""
+        self.stop_event.set()
+        with self._lock:
+            if self.alive:
+                self.state = "stopping"
+
+    def join(self, timeout: float | None = None) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def status(self) -> dict:
+        """A snapshot for display: state, progress, ETA, metrics rows so far."""
+        with self._lock:
+            events = list(self.events)
+            step = dict(self.last_step) if self.last_step else None
+            state, error, started, ended = self.state, self.error, self._train_started, self._ended
+        start = next((e for e in events if e["type"] == "start"), None)
+        epochs = start["epochs"] if start else self.config.epochs
+        metrics = [{k: v for k, v in e.items() if k != "type"} for e in events if e["type"] == "epoch"]
+        fraction = _fraction(step, len(metrics), epochs, state)
+        elapsed = (ended or time.time()) - started if started else 0.0
+        eta = elapsed * (1 - fraction) / fraction if 0 < fraction < 1 and state == "running" else None
+        return {
+            "id": self.id, "name": self.name, "state": state, "error": error,
+            "model": self.config.model, "strategy": self.config.strategy,
+            "run_dir": str(self.run_dir) if self.run_dir else None,
+            "epochs": epochs, "epoch": step["epoch"] if step else len(metrics),
+            "step": step, "metrics": metrics, "fraction": fraction,
+            "elapsed_s": elapsed, "eta_s": eta, "n_events": len(events),
+            "log": [e["message"] for e in events if e["type"] == "log"],
+        }
+
+
+def _fraction(step: dict | None, epochs_done: int, epochs: int, state: str) -> float:
+    """How much of the training is done, from the latest step event (evaluation counts as
+    the end of its epoch)."""
+    if state in ("completed", "evaluated"):
+        return 1.0
+    if epochs <= 0:
+        return 0.0
+    done = float(epochs_done)
+    if step is not None and step["epoch"] > epochs_done:
+        within = 1.0 if step["phase"] == "eval" else step["step"] / max(step["steps"], 1)
+        done = step["epoch"] - 1 + within
+    return min(done / epochs, 1.0)
+
+
+class JobManager:
+    """Owns at most one running :class:`Job` per app, and remembers the latest one."""
+
+    def __init__(self, train_fn: TrainFn | None = None) -> None:
+        self._train_fn = train_fn
+        self._lock = threading.Lock()
+        self.current: Job | None = None
+
+    def running(self) -> Job | None:
+        """The job that is training now, if any."""
+        job = self.current
+        return job if job is not None and job.alive else None
+
+    def ensure_idle(self) -> None:
+        """Raise :class:`Busy` while a training runs."""
+        job = self.running()
+        if job is not None:
+            raise Busy(f"busy: {job.name} is training; stop it or wait until it ends "
+                       "(one training at a time)")
+
+    def start(self, config: TrainConfig) -> Job:
+        """Start training ``config`` in the background, or raise :class:`Busy`."""
+        with self._lock:
+            self.ensure_idle()
+            train_fn = self._train_fn
+            if train_fn is None:
+                from . import heavy
+
+                heavy.load()
+                from ..engine import train as train_fn
+            job = Job(config, train_fn)
+            self.current = job
+        job.start()
+        return job
+
+    def is_training(self, run_dir: str | Path) -> bool:
+        job = self.running()
+        return bool(job and job.run_dir and Path(job.run_dir).resolve() == Path(run_dir).resolve())
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Stop the running job (if any) and wait for it to save."""
+        job = self.running()
+        if job is not None:
+            job.stop()
+            job.join(timeout)

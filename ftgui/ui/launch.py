@@ -1,0 +1,124 @@
+"""From ``ftgui launch`` flags to a served app.
+
+Safety rules: the app listens on 127.0.0.1 unless ``--host`` says otherwise. An app served
+beyond this computer (``--share``, or a host other than loopback) always asks for a login:
+``--auth USER:PASS`` or ``FTGUI_AUTH``, else a strong password is generated and printed
+once. Such an app hides every input that names a folder on the server.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import FtguiError
+from .context import AppOptions, demo_backbone, demo_settings
+
+AUTH_ENV = "FTGUI_AUTH"
+GENERATED_USER = "ftgui"
+
+
+def parse_auth(text: str) -> tuple[str, str]:
+    """``USER:PASS`` -> (user, password)."""
+    user, sep, password = (text or "").partition(":")
+    if not sep or not user or not password:
+        raise FtguiError(f"--auth (or {AUTH_ENV}) takes USER:PASS, e.g. --auth me:long-secret")
+    return user, password
+
+
+@dataclass
+class Login:
+    user: str
+    password: str
+    generated: bool = False
+
+
+def resolve_login(auth: str | None, options: AppOptions) -> Login | None:
+    """The login the app asks for: ``--auth``, then FTGUI_AUTH, then, when the app is served
+    beyond this computer, a generated password (never an open public app)."""
+    given = auth or os.environ.get(AUTH_ENV)
+    if given:
+        return Login(*parse_auth(given))
+    if options.local_only:
+        return None
+    return Login(GENERATED_USER, secrets.token_urlsafe(18), generated=True)
+
+
+def make_options(runs_dir: str, plugins_dirs: list[str], host: str, share: bool, demo: bool,
+                 max_file_size: str) -> AppOptions:
+    defaults: dict[str, Any] = {}
+    if demo:
+        from ..models import hub_reachable
+
+        defaults = demo_settings(hub_reachable(), demo_backbone())
+    return AppOptions(runs_dir=Path(runs_dir), plugins_dirs=list(plugins_dirs), host=host, share=share,
+                      defaults=defaults, max_file_size=max_file_size)
+
+
+def _warm_up() -> None:
+    """Import torch and timm and list timm's models in the background, so that the first
+    Start or model search does not wait for them."""
+    from . import catalog
+
+    catalog.model_names(True)
+
+
+def serve(options: AppOptions, login: Login | None = None, port: int | None = None,
+          open_browser: bool = False, prevent_thread_lock: bool = False, quiet: bool = False):
+    """Build and launch the app; returns the Blocks (``.local_url``, ``.share_url``)."""
+    from .app import build_app, launch_kwargs
+
+    demo = build_app(options)
+    demo.launch(server_port=port, inbrowser=open_browser, prevent_thread_lock=prevent_thread_lock,
+                auth=(login.user, login.password) if login else None,
+                auth_message="Log in to ftgui" if login else None, quiet=quiet, **launch_kwargs(options))
+    return demo
+
+
+def run(runs_dir: str = "runs", plugins_dirs: list[str] | None = None, host: str = "127.0.0.1",
+        port: int | None = None, share: bool = False, auth: str | None = None, demo: bool = False,
+        open_browser: bool = True, window: bool = False, max_file_size: str = "1gb") -> int:
+    """``ftgui launch``: serve until Ctrl-C (or until the native window closes)."""
+    options = make_options(runs_dir, plugins_dirs or [], host, share, demo, max_file_size)
+    login = resolve_login(auth, options)
+    if login and login.generated:
+        print(f"ftgui: this app is reachable beyond this computer, so it asks for a login:\n"
+              f"       user {login.user}  password {login.password}\n"
+              f"       (shown only now; choose your own with --auth USER:PASS or {AUTH_ENV})", flush=True)
+    webview = _webview() if window else None
+    app = None
+    try:  # Ctrl-C, at any moment, is how a person ends the app
+        app = serve(options, login, port, open_browser=open_browser and webview is None,
+                    prevent_thread_lock=True)
+        threading.Thread(target=_warm_up, name="ftgui-warm-up", daemon=True).start()
+        if share and not app.share_url:
+            print("ftgui: could not create a share link (no internet, or the share server is down); "
+                  f"the app keeps running on this computer at {app.local_url}", file=sys.stderr, flush=True)
+        if webview is not None:
+            webview.create_window("ftgui", app.local_url, width=1280, height=900)
+            webview.start()
+        else:
+            app.block_thread()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if app is not None:
+            print("ftgui: shutting down; a running training stops after its current step and is saved",
+                  file=sys.stderr, flush=True)
+            app.ftgui_context.jobs.shutdown()
+            app.close()
+    return 0
+
+
+def _webview():
+    try:
+        import webview
+    except ImportError:
+        print("ftgui: --window needs pywebview: pip install 'ftgui[window]'; opening the browser instead",
+              file=sys.stderr)
+        return None
+    return webview

@@ -1,0 +1,126 @@
+"""The Predict tab: label one image (upload, webcam, clipboard) or a batch (images, zips) with
+a run's model or a pretrained timm model as it is (the seed's state 1).
+
+Loaded models are kept in the app's PredictorCache, so the next image is labelled at once.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+from PIL import Image
+
+from .. import runs
+from ..errors import FtguiError
+from . import catalog
+from .context import AppContext
+from .handlers import bind
+
+PRETRAINED = "pretrained"
+BATCH_COLUMNS = ["file", "label", "score", "top_k", "error"]
+
+
+def source_choices(ctx: AppContext) -> list[tuple[str, str]]:
+    """Runs that hold a model (newest first), then a pretrained timm model."""
+    choices = []
+    for run in runs.list_runs(ctx.runs_root):
+        if (run.path / "model.safetensors").is_file():
+            acc = (run.best or {}).get("val_acc")
+            choices.append((f"{run.path.name}" + (f" · {acc:.0%}" if acc is not None else ""), run.path.name))
+    choices.append(("a pretrained timm model, as it is (ImageNet labels)", PRETRAINED))
+    return choices
+
+
+def _predictor(ctx: AppContext, source: str | None, model_name: str | None):
+    if source == PRETRAINED:
+        name = (model_name or "").strip()
+        if not name:
+            raise FtguiError("choose a pretrained model")
+        if name.startswith("local-dir:") and not ctx.options.local_only:
+            raise FtguiError("local-dir: models are only available when the app is not shared")
+        return ctx.predictors.for_pretrained(name)
+    return ctx.predictors.for_run(ctx.run_path(source))
+
+
+def predict_image(ctx: AppContext, source: str | None, model_name: str | None,
+                  image: Image.Image | None, top_k: int) -> dict[str, float]:
+    """The top-k labels of one image, as ``{label: probability}`` for gr.Label."""
+    if image is None:
+        raise FtguiError("drop an image, paste one, or take a webcam shot first")
+    row = _predictor(ctx, source, model_name).predict_images([image], top_k=int(top_k))[0]
+    return {label: score for label, score in row["topk"]}
+
+
+def predict_batch(ctx: AppContext, source: str | None, model_name: str | None,
+                  files: list[str] | None, top_k: int) -> tuple[pd.DataFrame, str]:
+    """Label every image among ``files`` (images and zips): a table and the same as CSV."""
+    if not files:
+        raise FtguiError("add images or .zip files first")
+    predictor = _predictor(ctx, source, model_name)
+    parents = sorted({str(Path(f).parent) + os.sep for f in files}, key=len, reverse=True)
+    table = []
+    for row in predictor.predict_paths(files, top_k=int(top_k)):
+        shown = next((row["path"][len(p):] for p in parents if row["path"].startswith(p)), row["path"])
+        top = "; ".join(f"{label}: {score:.3f}" for label, score in row.get("topk", []))
+        table.append([shown, row.get("label", ""), row.get("score"), top, row.get("error", "")])
+    frame = pd.DataFrame(table, columns=BATCH_COLUMNS)
+    path = Path(tempfile.mkdtemp(prefix="ftgui-predictions-")) / "predictions.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(BATCH_COLUMNS)
+        writer.writerows(table)
+    return frame, str(path)
+
+
+def refresh(ctx: AppContext, source: str | None, model_name: str | None) -> tuple:
+    """The model choices (runs come and go), and the pretrained-model picker to match."""
+    choices = source_choices(ctx)
+    values = [value for _, value in choices]
+    if source not in values or (source == PRETRAINED and not model_name):
+        source = values[0]  # the newest run, once there is one
+    return gr.update(choices=choices, value=source), on_source(source, model_name)
+
+
+def on_source(source: str | None, model_name: str | None) -> dict:
+    """Show the model picker for a pretrained model, filled with timm's names."""
+    if source != PRETRAINED:
+        return gr.update(visible=False)
+    return gr.update(visible=True, choices=list(catalog.model_names(True)), value=model_name or None)
+
+
+def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs) -> None:
+    """Build the Predict tab's components and wire its events."""
+    with gr.Tab("3 · Predict", id="predict"):
+        choices = source_choices(ctx)
+        with gr.Row():
+            source = gr.Dropdown(choices, value=choices[0][1], label="Model", scale=3, elem_id="predict-source",
+                                 allow_custom_value=True,
+                                 info="a run you trained, or a pretrained model with its own labels")
+            model_name = gr.Dropdown([], label="Pretrained model", allow_custom_value=True, filterable=True,
+                                     visible=False, scale=3, info="downloaded from the hub on first use")
+            top_k = gr.Slider(1, 10, value=5, step=1, label="Top-k", scale=1, min_width=160)
+        with gr.Tabs():
+            with gr.Tab("One image", id="predict-one-tab"):
+                with gr.Row(equal_height=False):
+                    with gr.Column():
+                        image = gr.Image(label="Image", type="pil", sources=["upload", "webcam", "clipboard"],
+                                         height=300, elem_id="predict-image")
+                        button = gr.Button("Predict", variant="primary", elem_id="predict-button")
+                    label = gr.Label(label="Prediction", elem_id="predict-label")
+            with gr.Tab("Many images", id="predict-many-tab"):
+                files = gr.File(label="Images or .zip files", file_count="multiple",
+                                file_types=["image", ".zip"], elem_id="predict-files")
+                batch_button = gr.Button("Label them all", variant="primary")
+                table = gr.Dataframe(headers=BATCH_COLUMNS, interactive=False, max_height=360)
+                csv_file = gr.File(label="Download as CSV", interactive=False)
+    button.click(bind(predict_image, ctx), [source, model_name, image, top_k], [label], api_name="predict_image")
+    batch_button.click(bind(predict_batch, ctx), [source, model_name, files, top_k], [table, csv_file],
+                       api_name="predict_batch")
+    source.change(on_source, [source, model_name], [model_name], api_visibility="private")
+    for event in (tabs.select, demo.load):
+        event(bind(refresh, ctx), [source, model_name], [source, model_name], api_visibility="private",
+              show_progress="hidden")

@@ -1,0 +1,197 @@
+"""The Runs tab: every run with its settings and best accuracy, curves of several runs
+overlaid, and for one run its confusion matrix, per-class accuracy, most confused pairs,
+misclassified validation images, model files, and deletion."""
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+
+import gradio as gr
+import pandas as pd
+
+from .. import runs
+from ..errors import FtguiError
+from . import charts, evaluation, heavy
+from .context import AppContext
+from .handlers import bind
+
+TABLE_COLUMNS = ["run", "status", "model", "mode", "initialiser", "epochs", "best val acc", "created"]
+PER_CLASS = ["class", "images", "correct", "accuracy"]
+PAIRS = ["true", "predicted", "images"]
+MAX_MISTAKES = 24
+
+
+def runs_table(ctx: AppContext) -> pd.DataFrame:
+    rows = []
+    for run in runs.list_runs(ctx.runs_root):
+        record, best = run.record, run.best or {}
+        config = record.get("config", {})
+        acc = best.get("val_acc")
+        rows.append([run.path.name, run.status, record.get("architecture", config.get("model")),
+                     (record.get("strategy") or {}).get("name", config.get("strategy")),
+                     (record.get("initializer") or {}).get("name", config.get("init")),
+                     f"{record.get('epochs_done', len(run.metrics))}/{config.get('epochs', '?')}",
+                     f"{acc:.1%}" if acc is not None else "", record.get("created", "")[:19].replace("T", " ")])
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+
+def run_names(ctx: AppContext) -> list[str]:
+    return [run.path.name for run in runs.list_runs(ctx.runs_root)]
+
+
+def compare(ctx: AppContext, names: list[str] | None, metric: str) -> dict:
+    """``metric`` per epoch of each chosen run, to overlay them (a LinePlot update)."""
+    if metric not in charts.METRICS:
+        raise FtguiError(f"unknown metric {metric!r}")
+    metrics = {name: runs.read_metrics(ctx.run_path(name)) for name in names or []}
+    epochs = max((row["epoch"] for rows in metrics.values() for row in rows), default=1)
+    return {**charts.epoch_plot(charts.overlay(metrics, metric), epochs), "y_title": charts.METRICS[metric]}
+
+
+def _params(params: dict | None) -> str:
+    return f" ({', '.join(f'{k}={v}' for k, v in params.items())})" if params else ""
+
+
+def _summary(run: runs.Run) -> str:
+    record, best = run.record, run.best or {}
+    strategy, init = record.get("strategy") or {}, record.get("initializer") or {}
+    data = record.get("data") or {}
+    split = data.get("split") or {}
+    lines = [f"**{run.path.name}** · {run.status}",
+             f"- model `{record.get('architecture')}`, weights from `{record.get('weights_source')}`",
+             f"- mode **{strategy.get('name')}**{_params(strategy.get('params'))}; initialiser "
+             f"**{init.get('name')}**{_params(init.get('params'))} on {init.get('applied_to')}, "
+             f"bias {init.get('bias')}",
+             f"- data `{data.get('source')}`: {len(data.get('classes') or [])} classes, "
+             f"{len(split.get('train', []))} training / {len(split.get('val', []))} validation images"]
+    if best.get("val_acc") is not None:
+        lines.append(f"- best validation accuracy **{best['val_acc']:.1%}** at epoch {best['epoch']}")
+    if record.get("error"):
+        lines.append(f"- ✗ {record['error']}")
+    return "\n".join(lines)
+
+
+@functools.lru_cache(maxsize=2)
+def _collection(source: str):
+    heavy.load()
+    from ..data import load_images
+
+    return load_images(source)
+
+
+def _mistake_images(run: runs.Run, rows: list[dict]) -> list:
+    """(image, caption) for the most confidently wrong validation images still readable."""
+    data = run.record.get("data") or {}
+    source = data.get("val_source") or data.get("source")
+    wrong = evaluation.mistakes(rows)[:MAX_MISTAKES]
+    if not wrong or not source:
+        return []
+    try:
+        collection = _collection(source)
+    except FtguiError:
+        return []  # the data moved or was deleted; the tables still show the mistakes
+    index = {path: i for i, path in enumerate(collection.paths)}
+    return [(collection.open_image(index[r["path"]]), f"{r['true']} → {r['pred']} ({r['score']:.0%})")
+            for r in wrong if r["path"] in index]
+
+
+def run_details(ctx: AppContext, name: str | None) -> tuple:
+    """(summary, confusion matrix HTML, per-class accuracy, most confused pairs, mistakes)."""
+    if not name:
+        return "Choose a run.", "", pd.DataFrame(columns=PER_CLASS), pd.DataFrame(columns=PAIRS), gr.update(value=[])
+    run = runs.load_run(ctx.run_path(name))
+    path = run.path / runs.VAL_PREDICTIONS_FILE
+    rows = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+    labels = run.label_names
+    names, matrix = evaluation.confusion(rows, labels)
+    mistakes = _mistake_images(run, rows)
+    return (_summary(run), charts.confusion_html(names, matrix),
+            pd.DataFrame(evaluation.per_class(rows, labels), columns=PER_CLASS),
+            pd.DataFrame(evaluation.confused_pairs(rows), columns=PAIRS),
+            gr.update(value=mistakes, label=f"Misclassified validation images (true → predicted): "
+                                            f"{len(evaluation.mistakes(rows))}"))
+
+
+def model_files(ctx: AppContext, name: str | None) -> list[str]:
+    """The run's config.json and model.safetensors (what timm's ``local-dir:`` loads)."""
+    path = ctx.run_path(name)
+    files = [path / "config.json", path / "model.safetensors"]
+    if not all(f.is_file() for f in files):
+        raise FtguiError(f"{name} holds no saved model (it may have failed before its first epoch)")
+    return [str(f) for f in files]
+
+
+def delete_run(ctx: AppContext, name: str | None) -> str:
+    path = ctx.run_path(name)
+    if ctx.jobs.is_training(path):
+        raise FtguiError(f"{name} is training; stop it first")
+    shutil.rmtree(path)
+    return f"Deleted {name}."
+
+
+def ask_to_delete(name: str | None) -> tuple:
+    """Show the confirmation row for ``name``."""
+    return gr.update(visible=bool(name)), f"Delete **{name}** for good?" if name else ""
+
+
+def refresh(ctx: AppContext, chosen: list[str] | None, one: str | None) -> tuple:
+    """The table and both run pickers, keeping what is still there; with nothing chosen to
+    compare, the two newest runs."""
+    names = run_names(ctx)
+    keep = [n for n in chosen or [] if n in names] or names[:2]
+    return (runs_table(ctx), gr.update(choices=names, value=keep),
+            gr.update(choices=names, value=one if one in names else (names[0] if names else None)))
+
+
+def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs) -> None:
+    """Build the Runs tab's components and wire its events."""
+    with gr.Tab("4 · Runs", id="runs"):
+        table = gr.Dataframe(headers=TABLE_COLUMNS, label="Runs (newest first)", interactive=False,
+                             max_height=300, elem_id="runs-table")
+        gr.Markdown("### Compare")
+        with gr.Row():
+            chosen = gr.Dropdown([], multiselect=True, allow_custom_value=True, label="Runs to overlay", scale=3,
+                                 elem_id="runs-compare", info="e.g. pretrained vs scratch, initialiser A vs B")
+            metric = gr.Radio([(label, key) for key, label in charts.METRICS.items()], value="val_acc",
+                              label="Curve", scale=2)
+        overlay = gr.LinePlot(x="epoch", y="value", color="run", color_title="", height=280,
+                              label="Curves",
+                              elem_id="runs-plot", elem_classes="ftgui-plot")
+        gr.Markdown("### One run")
+        one = gr.Dropdown([], label="Run", elem_id="runs-one", allow_custom_value=True)
+        summary = gr.Markdown()
+        with gr.Row(equal_height=False):
+            confusion = gr.HTML(label="Confusion matrix", elem_id="runs-confusion")
+            with gr.Column():
+                per_class = gr.Dataframe(headers=PER_CLASS, label="Accuracy per class", interactive=False,
+                                         max_height=260)
+                pairs = gr.Dataframe(headers=PAIRS, label="Most confused", interactive=False, max_height=200)
+        mistakes = gr.Gallery(label="Misclassified validation images (true → predicted)", columns=8,
+                              height=240, object_fit="contain")
+        with gr.Row():
+            files_button = gr.Button("Get the model files")
+            delete_button = gr.Button("Delete this run…", variant="stop")
+        files = gr.File(label="config.json + model.safetensors (load with timm: local-dir:FOLDER)",
+                        file_count="multiple", interactive=False, visible=False)
+        with gr.Row(visible=False) as confirm_row:
+            confirm = gr.Button("Yes, delete it", variant="stop")
+            cancel = gr.Button("Cancel")
+        notice = gr.Markdown()
+
+    details = [summary, confusion, per_class, pairs, mistakes]
+    pickers = [table, chosen, one]
+    private = dict(api_visibility="private", show_progress="hidden")
+    # the API events first: a private event with the same function would take its name
+    gr.on([chosen.change, metric.change], bind(compare, ctx), [chosen, metric], [overlay], api_name="compare_runs")
+    one.change(bind(run_details, ctx), [one], details, api_name="run_details")
+    files_button.click(bind(model_files, ctx), [one], [files], api_name="model_files").success(
+        lambda: gr.update(visible=True), None, [files], **private)
+    confirm.click(bind(delete_run, ctx), [one], [notice], api_name="delete_run").then(
+        lambda: gr.update(visible=False), None, [confirm_row], **private).then(
+        bind(refresh, ctx), [chosen, one], pickers, **private)
+    delete_button.click(ask_to_delete, [one], [confirm_row, notice], **private)
+    cancel.click(lambda: (gr.update(visible=False), ""), None, [confirm_row, notice], **private)
+    for event in (tabs.select, demo.load):  # runs come and go; a shown run may have finished since
+        event(bind(refresh, ctx), [chosen, one], pickers, **private).then(
+            bind(run_details, ctx), [one], details, **private)

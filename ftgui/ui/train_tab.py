@@ -1,0 +1,330 @@
+"""The Train tab: the form (see :mod:`.train_form`), Start/Stop, and the live job.
+
+The handlers take the form as a dict keyed by field name; the Gradio handler made by
+:func:`form_handler` has those names as its parameters, so API clients can pass any of
+them by name. The job itself lives in the app's JobManager; every page polls it with a
+``gr.Timer``, which is how a reloaded page or a second tab re-attaches to it.
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import gradio as gr
+
+from .. import runs
+from ..config import AUGMENTATIONS
+from ..errors import FtguiError
+from . import catalog, charts
+from .command import train_command
+from .context import AppContext
+from .data_tab import DataTab
+from .handlers import bind, show_only
+from .plugins_tab import one_liners
+from .train_form import (config_from_form, form_from_config, initial_form, param_key, weights_architecture,
+                         weights_choices)
+
+SEED_STATES = ("predict-only", "head-only", "full", "scratch")
+LOG_LINES = 200
+POLL_SECONDS = 1.0
+
+
+def reattach(ctx: AppContext, names: list[str]) -> list:
+    """On page load while a training runs: its settings (values for ``names``), so the
+    reloaded page shows what is training; else nothing changes."""
+    job = ctx.jobs.running()
+    if job is None:
+        return [gr.skip()] * len(names)
+    values = form_from_config(ctx, job.config)
+    return [values[name] for name in names]
+
+
+def preview_command(ctx: AppContext, data: str | None, val_split: float, form: dict[str, Any]) -> str:
+    """The equivalent ``ftgui train`` command, or what is still missing, as a comment."""
+    try:
+        return train_command(config_from_form(ctx, data, val_split, form))
+    except FtguiError as exc:
+        return f"# {exc}"
+
+
+def start_training(ctx: AppContext, data: str | None, val_split: float, form: dict[str, Any]) -> tuple[str, str]:
+    """Start a training in the background; returns (notice, command).
+
+    Raises jobs.Busy (an FtguiError) while another training runs."""
+    config = config_from_form(ctx, data, val_split, form)
+    ctx.jobs.ensure_idle()
+    run_dir = runs.new_run_dir(None, config.model, config.strategy, root=ctx.runs_root)
+    config.out = str(run_dir)
+    try:
+        job = ctx.jobs.start(config)
+    except FtguiError:
+        run_dir.rmdir()
+        raise
+    return f"Started **{job.name}**.", train_command(config)
+
+
+def stop_training(ctx: AppContext) -> str:
+    job = ctx.jobs.running()
+    if job is None:
+        return "Nothing is training."
+    job.stop()
+    return f"Stopping **{job.name}** after the current step; the best epoch so far is kept."
+
+
+def data_line_text(source: str | None) -> str:
+    if not source:
+        return "**Data:** none yet; choose it in the **Data** tab."
+    return f"**Data:** `{source}` (change it in the **Data** tab)"
+
+
+def form_handler(fn, ctx: AppContext, initial: dict[str, Any]):
+    """An event handler taking (data, validation share, *form values in ``initial``'s order)
+    that calls ``fn(ctx, data, val_split, form)``. Its signature names every form field, with
+    the form's initial value as default."""
+    names = list(initial)
+
+    def handler(data_source, val_split, *values):
+        return fn(ctx, data_source, val_split, dict(zip(names, values)))
+
+    keyword = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    handler.__signature__ = inspect.Signature(
+        [inspect.Parameter("data_source", keyword, default=None), inspect.Parameter("val_split", keyword, default=0.2)]
+        + [inspect.Parameter(name, keyword, default=value) for name, value in initial.items()])
+    handler.__name__ = fn.__name__
+    return bind(handler)
+
+
+# -- the live job -----------------------------------------------------------------------
+def describe_job(status: dict | None) -> str:
+    if status is None:
+        return "No training yet: choose data, a model and a mode, then **Start**."
+    name, state = f"**{status['name']}**", status["state"]
+    what = f" ({status['model']}, {status['strategy']}, {status['epochs']} epochs)"
+    best = max((m for m in status["metrics"] if m.get("val_acc") is not None),
+               key=lambda m: m["val_acc"], default=None)
+    best_text = f"best validation accuracy {best['val_acc']:.1%} (epoch {best['epoch']})" if best else ""
+    return {
+        "preparing": f"… Preparing {name}{what}: reading the images and loading the model…",
+        "running": f"▶ Training {name}{what}…" + (f" {best_text}" if best else ""),
+        "stopping": f"■ Stopping {name} after the current step…",
+        "completed": f"✓ Finished {name}: {best_text}. Try it in the **Predict** tab.",
+        "stopped": f"■ Stopped {name}; kept the best epoch so far{': ' + best_text if best else ''}.",
+        "evaluated": f"✓ Evaluated {name} without training: {best_text or 'no validation images'}.",
+        "failed": f"✗ {name} failed: {status['error']}",
+    }[state]
+
+
+def poll(ctx: AppContext, seen: Any) -> tuple:
+    """Everything the job shows, for the timer: (status, progress, loss curves, accuracy
+    curves, log, start button, stop button, seen). Curves and log are only sent when an
+    event arrived since ``seen`` (per page), so a quiet tick sends almost nothing."""
+    job = ctx.jobs.current
+    status = job.status() if job else None
+    key = (status["id"], status["n_events"]) if status else None
+    alive = bool(job and job.alive)
+    if key == seen and key is not None:
+        curves = (gr.skip(), gr.skip(), gr.skip())
+    else:
+        metrics = status["metrics"] if status else []
+        log = "\n".join(status["log"][-LOG_LINES:]) if status else ""
+        epochs = status["epochs"] if status else 1
+        curves = (charts.epoch_plot(charts.curves(metrics, "loss"), epochs),
+                  charts.epoch_plot(charts.curves(metrics, "acc"), epochs), log)
+    return (describe_job(status), charts.progress_html(status), *curves,
+            gr.update(interactive=not alive), gr.update(interactive=alive), key)
+
+
+# -- plugin choices --------------------------------------------------------------------------
+def strategy_order(ctx: AppContext) -> list[str]:
+    """The seed's three states and training from scratch first, then every other strategy."""
+    names = list(ctx.registry.strategies)
+    return [n for n in SEED_STATES if n in names] + [n for n in names if n not in SEED_STATES]
+
+
+def lr_info(strategy) -> str:
+    return f"AdamW, cosine schedule; {strategy.default_lr:g} suits this mode"
+
+
+def on_strategy(ctx: AppContext, name: str) -> tuple:
+    """Updates for (mode, weights section, initialiser section, training settings,
+    initialiser, learning rate) when the mode changes."""
+    strategy = ctx.registry.strategy(name)
+    init_label = "Initialiser of the new head" if strategy.needs_pretrained else "Initialiser of every layer"
+    return (gr.update(info=strategy.description), gr.update(visible=strategy.needs_pretrained),
+            gr.update(visible=strategy.trains and not strategy.keeps_head), gr.update(visible=strategy.trains),
+            gr.update(label=init_label), gr.update(info=lr_info(strategy)))
+
+
+def mode_learning_rate(ctx: AppContext, name: str) -> float:
+    """When a person picks another mode: that mode's usual learning rate."""
+    return ctx.registry.strategy(name).default_lr
+
+
+def on_weights(choice: str) -> tuple:
+    """Show the upload or path input the weights choice needs."""
+    return gr.update(visible=choice == "upload"), gr.update(visible=choice == "path")
+
+
+def weights_model(ctx: AppContext, choice: str) -> dict:
+    """When a person picks a run or the demo backbone: the architecture it holds."""
+    architecture = weights_architecture(ctx, choice)
+    return gr.update(value=architecture) if architecture else gr.update()
+
+
+def load_choices(ctx: AppContext, pretrained_only: bool, model: str) -> tuple:
+    """Model and weights choices, filled after the page is shown (timm loads on first use)."""
+    names = list(catalog.model_names(bool(pretrained_only)))
+    if model and model not in names:
+        names.insert(0, model)
+    return gr.update(choices=names, value=model), gr.update(choices=weights_choices(ctx))
+
+
+# -- layout ----------------------------------------------------------------------------------
+def _param_input(param, kind: str, plugin: str) -> gr.components.Component:
+    common = dict(label=param.name, info=param.help, elem_id=param_key(kind, plugin, param.name))
+    if param.choices:
+        return gr.Dropdown(list(param.choices), value=param.default, **common)
+    if isinstance(param.default, bool):
+        return gr.Checkbox(value=param.default, **common)
+    if isinstance(param.default, (int, float)):
+        return gr.Number(value=param.default, precision=0 if isinstance(param.default, int) else None, **common)
+    return gr.Textbox(value=str(param.default), **common)
+
+
+def _plugin_params(table: dict, kind: str, selected: str, form: dict) -> dict[str, gr.Group]:
+    """One group of inputs per plugin with parameters, shown while that plugin is chosen;
+    the inputs go into ``form``."""
+    groups = {}
+    for name, registered in table.items():
+        if registered.item.params:
+            with gr.Group(visible=name == selected) as groups[name]:
+                for param in registered.item.params:
+                    form[param_key(kind, name, param.name)] = _param_input(param, kind, name)
+    return groups
+
+
+def _backbone(ctx: AppContext, values: dict, strategy, form: dict, ui: dict) -> None:
+    gr.Markdown("### Backbone")
+    with gr.Row():
+        form["model"] = gr.Dropdown([values["model"]], value=values["model"], label="Model", scale=3,
+                                    allow_custom_value=True, filterable=True, elem_id="model",
+                                    info="type to search timm's models")
+        ui["pretrained_only"] = gr.Checkbox(value=True, label="pretrained only", scale=1, min_width=110)
+    ui["model_info"] = gr.Markdown(elem_classes="ftgui-help", elem_id="model-info")
+    with gr.Group(visible=strategy.needs_pretrained) as ui["weights_group"]:
+        form["weights"] = gr.Dropdown(weights_choices(ctx), value=values["weights"], label="Start from weights",
+                                      allow_custom_value=True, elem_id="weights")
+        form["weights_file"] = gr.File(label="Weights file", visible=False,
+                                       file_types=[".safetensors", ".pth", ".pt", ".bin"])
+        form["weights_path"] = gr.Textbox(label="Weights path", visible=False,
+                                          placeholder="a .safetensors/.pth file or a run folder")
+
+
+def _mode(ctx: AppContext, values: dict, strategy, form: dict, ui: dict) -> None:
+    gr.Markdown("### Mode")
+    form["strategy"] = gr.Radio(strategy_order(ctx), value=strategy.name, label="What to train",
+                                info=strategy.description, elem_id="strategy")
+    with gr.Accordion("What do the modes mean?", open=False):
+        gr.Markdown(one_liners(ctx.registry.strategy(name) for name in strategy_order(ctx)),
+                    elem_classes="ftgui-help")
+    ui["strategy_groups"] = _plugin_params(ctx.registry.strategies, "strategy", strategy.name, form)
+    initializer = ctx.registry.initializer(values["init"])
+    with gr.Group(visible=strategy.trains and not strategy.keeps_head) as ui["init_group"]:
+        form["init"] = gr.Dropdown(list(ctx.registry.initializers), value=initializer.name,
+                                   label="Initialiser of the new head" if strategy.needs_pretrained
+                                   else "Initialiser of every layer", info=initializer.description, elem_id="init")
+        with gr.Accordion("What do the initialisers do?", open=False):
+            gr.Markdown(one_liners(r.item for r in ctx.registry.initializers.values()), elem_classes="ftgui-help")
+        ui["init_groups"] = _plugin_params(ctx.registry.initializers, "init", initializer.name, form)
+        form["bias_init"] = gr.Dropdown(["zero", "0.01"], value=values["bias_init"], allow_custom_value=True,
+                                        label="Bias start value", info="zero, or a number such as 0.01")
+
+
+def _settings(values: dict, strategy, form: dict, ui: dict) -> None:
+    with gr.Group(visible=strategy.trains) as ui["settings_group"]:
+        with gr.Row():
+            form["epochs"] = gr.Number(values["epochs"], label="Epochs", precision=0, minimum=1)
+            form["lr"] = gr.Number(values["lr"], label="Learning rate", info=lr_info(strategy))
+            form["batch_size"] = gr.Number(values["batch_size"], label="Batch size", precision=0, minimum=1)
+            form["img_size"] = gr.Number(values["img_size"], label="Image size", precision=0, minimum=0,
+                                         info="pixels; 0 = the model's own")
+    with gr.Accordion("More settings", open=False):
+        with gr.Row():
+            form["aug"] = gr.Radio(list(AUGMENTATIONS), value=values["aug"], label="Augmentation")
+            form["device"] = gr.Dropdown(["auto", "cpu", "cuda", "mps"], value=values["device"], label="Device",
+                                         allow_custom_value=True, info="auto: the GPU if there is one")
+            form["seed"] = gr.Number(values["seed"], label="Seed", precision=0, info="same seed, same split")
+        with gr.Row():
+            form["weight_decay"] = gr.Number(values["weight_decay"], label="Weight decay")
+            form["warmup_epochs"] = gr.Number(values["warmup_epochs"], label="Warm-up epochs", precision=0,
+                                              minimum=0)
+            form["label_smoothing"] = gr.Number(values["label_smoothing"], label="Label smoothing", minimum=0)
+
+
+def _job_view(ui: dict) -> None:
+    with gr.Row():
+        ui["start"] = gr.Button("Start training", variant="primary", elem_id="start")
+        ui["stop"] = gr.Button("Stop", variant="stop", interactive=False, elem_id="stop")
+    ui["notice"] = gr.Markdown(elem_id="train-notice")
+    ui["status"] = gr.Markdown(describe_job(None), elem_id="train-status")
+    ui["progress"] = gr.HTML(charts.progress_html(None), elem_id="train-progress")
+    curve = dict(x="epoch", y="value", color="curve", color_map=charts.CURVE_COLOURS, color_title="",
+                 x_title="epoch", height=260, elem_classes="ftgui-plot")
+    with gr.Row():
+        ui["loss"] = gr.LinePlot(label="Loss", y_title="loss", elem_id="loss-plot", **curve)
+        ui["acc"] = gr.LinePlot(label="Accuracy", y_title="accuracy", y_lim=[0, 1], elem_id="acc-plot", **curve)
+    with gr.Accordion("Log", open=False):
+        ui["log"] = gr.Textbox(show_label=False, lines=8, max_lines=8, autoscroll=True, interactive=False,
+                               elem_id="train-log")
+    ui["command"] = gr.Textbox(label="The same training from a terminal", lines=1, max_lines=4,
+                               interactive=False, buttons=["copy"], elem_id="train-command")
+
+
+def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> None:
+    """Build the Train tab's components and wire its events."""
+    values = initial_form(ctx)
+    strategy = ctx.registry.strategy(values["strategy"])
+    form: dict[str, Any] = {}
+    ui: dict[str, Any] = {}
+    with gr.Tab("2 · Train", id="train"):
+        seen = gr.State(None)
+        timer = gr.Timer(POLL_SECONDS)
+        data_line = gr.Markdown(elem_classes="ftgui-help")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=320):
+                _backbone(ctx, values, strategy, form, ui)
+            with gr.Column(scale=1, min_width=320):
+                _mode(ctx, values, strategy, form, ui)
+        _settings(values, strategy, form, ui)
+        _job_view(ui)
+
+    inputs = [data.source, data.val_split, *form.values()]
+    initial = {name: values[name] for name in form}
+    job_outputs = [ui[k] for k in ("status", "progress", "loss", "acc", "log", "start", "stop")] + [seen]
+    timer.tick(bind(poll, ctx), [seen], job_outputs, show_progress="hidden", api_name="poll", concurrency_limit=None)
+    ui["start"].click(form_handler(start_training, ctx, initial), inputs, [ui["notice"], ui["command"]],
+                      api_name="start_training")
+    ui["stop"].click(bind(stop_training, ctx), None, [ui["notice"]], api_name="stop_training")
+
+    private = dict(api_visibility="private", show_progress="hidden")
+    choices = [form["model"], form["weights"]]
+    demo.load(bind(poll, ctx), [seen], job_outputs, **private)
+    demo.load(bind(load_choices, ctx), [ui["pretrained_only"], form["model"]], choices, **private)
+    ui["pretrained_only"].change(bind(load_choices, ctx), [ui["pretrained_only"], form["model"]], choices, **private)
+    gr.on([form["model"].change, demo.load], bind(catalog.model_summary), [form["model"]], [ui["model_info"]],
+          trigger_mode="always_last", **private)
+    gr.on([f.change for f in form.values()] + [data.source.change, data.val_split.change, demo.load],
+          form_handler(preview_command, ctx, initial), inputs, [ui["command"]], trigger_mode="always_last", **private)
+    gr.on([data.source.change, demo.load], data_line_text, [data.source], [data_line], **private)
+    form["weights"].change(on_weights, [form["weights"]], [form["weights_file"], form["weights_path"]], **private)
+    form["weights"].input(bind(weights_model, ctx), [form["weights"]], [form["model"]], **private)
+    form["strategy"].change(bind(on_strategy, ctx), [form["strategy"]],
+                            [form["strategy"], ui["weights_group"], ui["init_group"], ui["settings_group"],
+                             form["init"], form["lr"]], **private)
+    form["strategy"].input(bind(mode_learning_rate, ctx), [form["strategy"]], [form["lr"]], **private)
+    form["strategy"].change(show_only(ui["strategy_groups"]), [form["strategy"]],
+                            list(ui["strategy_groups"].values()), **private)
+    demo.load(bind(reattach, ctx, list(form)), None, list(form.values()), **private)
+    form["init"].change(lambda name: gr.update(info=ctx.registry.initializer(name).description), [form["init"]],
+                        [form["init"]], **private)
+    form["init"].change(show_only(ui["init_groups"]), [form["init"]], list(ui["init_groups"].values()), **private)

@@ -1,0 +1,133 @@
+"""The GUI in a real browser (Playwright driving Debian's Chromium), clicked through as a
+person would: data, train, a page reload during training, stop, predict, runs, plugins.
+
+Screenshots of every tab (light and dark) are written to ``test-artifacts/``.
+"""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from ftgui.ui.context import AppOptions
+from ftgui.ui.launch import serve
+
+from conftest import COLOURS, THREE, draw_shape, make_dataset, zip_folder
+from test_ui_e2e import free_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+TABS = ("1 · Data", "2 · Train", "3 · Predict", "4 · Runs", "5 · Plugins")
+WIDTH = 1280
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("browser") / "runs"
+    # what --demo does with its own settings: a tiny model at 32 px, so a CPU trains it in seconds
+    options = AppOptions(runs_dir=runs, defaults={"model": "test_resnet", "img_size": 32, "batch_size": 8,
+                                                  "aug": "none"})
+    demo = serve(options, port=free_port(), prevent_thread_lock=True, quiet=True)
+    yield demo
+    demo.ftgui_context.jobs.shutdown()
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield chromium
+        chromium.close()
+
+
+def open_tab(page, name: str) -> None:
+    page.locator("button[role=tab]:visible", has_text=name).first.click()
+    page.wait_for_timeout(600)
+
+
+def shoot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH, f"{name} scrolls sideways"
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def wait_for_text(page, selector: str, text: str, timeout: float = 120_000) -> None:
+    page.wait_for_function("([s, t]) => document.querySelector(s)?.innerText.includes(t)", arg=[selector, text],
+                           timeout=timeout)
+
+
+def curves_drawn(page) -> bool:
+    return page.locator("#loss-plot svg .mark-line path").count() > 0
+
+
+def test_a_person_trains_reloads_stops_and_predicts(app, browser, tmp_path):
+    data = zip_folder(make_dataset(tmp_path / "shapes", THREE, per_class=30), tmp_path / "shapes.zip")
+    picture = tmp_path / "circle.png"
+    draw_shape("circle", COLOURS["red"], 32, random.Random(11)).save(picture)
+    page = browser.new_page(viewport={"width": WIDTH, "height": 900})
+    page.goto(app.local_url)
+
+    # 1. data: drop a zip
+    page.locator("#data-zip input[type=file]").set_input_files(str(data))
+    wait_for_text(page, "#data-summary", "90 images in 3 classes")
+    shoot(page, "1-data")
+
+    # 2. train from scratch, long enough to reload the page in the middle
+    open_tab(page, "2 · Train")
+    page.locator("#strategy label", has_text="scratch").click()
+    page.get_by_label("Epochs").fill("300")
+    page.get_by_label("Epochs").press("Tab")
+    page.locator("#start").click()
+    wait_for_text(page, "#train-status", "Training")
+    page.wait_for_function("document.querySelectorAll('#loss-plot svg .mark-line path').length > 0",
+                           timeout=120_000)
+    shoot(page, "2-train")
+
+    page.reload()
+    open_tab(page, "2 · Train")
+    wait_for_text(page, "#train-status", "Training")  # re-attached to the same job
+    wait_for_text(page, "#train-progress", "epoch")
+    page.wait_for_function("document.querySelectorAll('#loss-plot svg .mark-line path').length > 0",
+                           timeout=60_000)
+    assert curves_drawn(page)
+    page.wait_for_function("document.querySelector('#strategy input[value=scratch]')?.checked", timeout=30_000)
+    assert page.get_by_label("Epochs").input_value() == "300"  # the form shows what is training
+    shoot(page, "2-train-after-reload")
+    page.locator("#stop").click()
+    wait_for_text(page, "#train-status", "Stopped")
+    run_name = app.ftgui_context.jobs.current.name
+    assert (app.ftgui_context.runs_root / run_name / "model.safetensors").is_file()
+
+    # 3. predict one image with that run
+    open_tab(page, "3 · Predict")
+    page.locator("#predict-image input[type=file]").set_input_files(str(picture))
+    page.wait_for_timeout(500)
+    page.locator("#predict-button").click()
+    page.wait_for_function("['circle', 'square', 'triangle'].some(c => "
+                           "document.querySelector('#predict-label')?.innerText.includes(c))", timeout=60_000)
+    shoot(page, "3-predict")
+
+    # 4. runs: the confusion matrix of the run; 5. plugins
+    open_tab(page, "4 · Runs")
+    page.wait_for_selector("#runs-confusion table", timeout=60_000)
+    assert run_name in page.locator("#runs-table").inner_text()
+    shoot(page, "4-runs")
+    open_tab(page, "5 · Plugins")
+    wait_for_text(page, "#plugins-list", "head-only")
+    shoot(page, "5-plugins")
+
+    # the same tabs in the dark theme
+    page.goto(app.local_url + "?__theme=dark")
+    page.wait_for_selector("#data-summary")
+    for tab in TABS:
+        open_tab(page, tab)
+        shoot(page, f"dark-{tab[0]}")
+    page.close()

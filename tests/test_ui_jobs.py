@@ -1,0 +1,107 @@
+"""The GUI's training job manager, with a stand-in for engine.train (no torch needed)."""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from ftgui import FtguiError
+from ftgui.config import TrainConfig
+from ftgui.ui.jobs import Busy, JobManager
+
+
+class FakeResult:
+    def __init__(self, status: str) -> None:
+        self.status = status
+
+
+def fake_train(epochs_done: threading.Event | None = None, steps: int = 4, fail: Exception | None = None):
+    """A train function that emits engine-like events and honours the stop event."""
+
+    def train(config: TrainConfig, listener, stop):
+        if fail is not None:
+            raise fail
+        listener({"type": "log", "message": "reading images"})
+        listener({"type": "start", "run_dir": config.out or "runs/x", "epochs": config.epochs,
+                  "steps_per_epoch": steps, "train_images": 8, "val_images": 2})
+        for epoch in range(1, config.epochs + 1):
+            for step in range(1, steps + 1):
+                listener({"type": "step", "phase": "train", "epoch": epoch, "step": step, "steps": steps,
+                          "loss": 1.0 / step})
+                time.sleep(0.01)
+                if stop.is_set():
+                    listener({"type": "epoch", "epoch": epoch, "train_loss": 1.0, "train_acc": 0.5,
+                              "val_loss": 1.0, "val_acc": 0.5, "stopped": True})
+                    listener({"type": "end", "status": "stopped", "best": None, "run_dir": config.out})
+                    return FakeResult("stopped")
+            listener({"type": "epoch", "epoch": epoch, "train_loss": 1.0 / epoch, "train_acc": 0.5,
+                      "val_loss": 1.0 / epoch, "val_acc": epoch / config.epochs})
+            if epochs_done is not None:
+                epochs_done.wait(5)
+        listener({"type": "end", "status": "completed", "best": None, "run_dir": config.out})
+        return FakeResult("completed")
+
+    return train
+
+
+def test_events_status_and_completion(tmp_path):
+    manager = JobManager(fake_train())
+    job = manager.start(TrainConfig(epochs=2, out=str(tmp_path / "run")))
+    assert job.join(10)
+    status = job.status()
+    assert status["state"] == "completed" and status["fraction"] == 1.0
+    assert [m["epoch"] for m in status["metrics"]] == [1, 2]
+    assert status["log"] == ["reading images"]
+    kinds = [e["type"] for e in job.events_since(0)]
+    assert kinds == ["log", "start", "epoch", "epoch", "end"]  # step events are not kept
+    assert job.events_since(3)[0]["epoch"] == 2
+    assert job.name == "run"
+
+
+def test_second_start_is_refused_while_busy_then_allowed(tmp_path):
+    gate = threading.Event()
+    manager = JobManager(fake_train(epochs_done=gate))
+    first = manager.start(TrainConfig(epochs=3, out=str(tmp_path / "first")))
+    time.sleep(0.2)
+    with pytest.raises(Busy, match=r"busy: first is training"):
+        manager.start(TrainConfig(epochs=1, out=str(tmp_path / "second")))
+    assert manager.is_training(tmp_path / "first")
+    status = first.status()
+    assert status["state"] == "running" and 0 < status["fraction"] < 1 and status["eta_s"] is not None
+    first.stop()
+    assert first.status()["state"] == "stopping"
+    gate.set()
+    assert first.join(10)
+    stopped = first.status()
+    assert stopped["state"] == "stopped" and stopped["eta_s"] is None
+    time.sleep(0.1)
+    assert first.status()["elapsed_s"] == stopped["elapsed_s"]  # the clock stops with the job
+    second = manager.start(TrainConfig(epochs=1, out=str(tmp_path / "second")))
+    assert second.join(10) and second.status()["state"] == "completed"
+    assert manager.current is second
+
+
+def test_user_errors_are_kept_as_they_are_and_an_empty_run_folder_is_removed(tmp_path):
+    run_dir = tmp_path / "empty"
+    run_dir.mkdir()
+    manager = JobManager(fake_train(fail=FtguiError("no class folders found in x")))
+    job = manager.start(TrainConfig(out=str(run_dir)))
+    assert job.join(10)
+    assert job.status()["state"] == "failed"
+    assert job.status()["error"] == "no class folders found in x"
+    assert not run_dir.exists()
+    manager = JobManager(fake_train(fail=RuntimeError("boom")))
+    job = manager.start(TrainConfig(out=str(tmp_path / "other")))
+    assert job.join(10)
+    assert job.status()["error"] == "internal error: RuntimeError: boom"
+
+
+def test_shutdown_stops_and_waits_for_the_job(tmp_path):
+    manager = JobManager(fake_train(steps=1000))
+    job = manager.start(TrainConfig(epochs=1, out=str(tmp_path / "run")))
+    time.sleep(0.1)
+    manager.shutdown(timeout=10)
+    assert job.status()["state"] == "stopped"
+    assert not manager.is_training(Path(tmp_path / "run"))
