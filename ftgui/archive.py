@@ -3,22 +3,24 @@
 Both sources list their files as relative posix names and hand out bytes by name, so
 :mod:`ftgui.data` does not care which one it has. Zips are read in place, never extracted, so
 no entry name can write anywhere; names that would escape the archive, symlinks, encrypted
-entries and likely zip bombs are listed as skipped instead. Sources pickle without open file
-handles: a DataLoader worker process reopens the zip on first use.
+entries, repeated names and likely zip bombs are listed as skipped instead. Names are listed
+as :func:`shown_name` gives them: one printable line, whatever bytes the name holds. Sources
+pickle without open file handles: a DataLoader worker process reopens the zip on first use.
 """
 from __future__ import annotations
 
 import os
+import re
 import stat
 import threading
 import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import FtguiError
 
 MAX_ZIP_ENTRIES = 100_000
+MAX_ZIP_DIRECTORY_BYTES = 32 * 1024**2  # the zip's table of contents, checked before parsing it
 MAX_ZIP_TOTAL_BYTES = 4 * 1024**3  # sum of the sizes the entries declare
 MAX_FILE_BYTES = 256 * 1024**2  # per file or zip entry
 MAX_COMPRESSION_RATIO = 200  # checked for entries over RATIO_CHECK_MIN_BYTES
@@ -42,15 +44,45 @@ def is_ignored(name: str) -> bool:
     return any(part.startswith(".") or part.lower() in _IGNORED_NAMES for part in name.split("/"))
 
 
-def _mb(size: int) -> str:
-    return f"{size / 1024**2:.0f} MB"
+def _size(size: int) -> str:
+    for unit, scale in (("GB", 1024**3), ("MB", 1024**2)):
+        if size >= scale:
+            return f"{size / scale:.{1 if size < 10 * scale else 0}f} {unit}"
+    return f"{size} bytes"
+
+
+def _why(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+_UNSHOWN = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _escape(match: re.Match) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"  # a byte that is not UTF-8 (os's surrogateescape)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def shown_name(name: str) -> str:
+    """``name`` as one printable line: control characters, bidi overrides and bytes that are not
+    UTF-8 become ``\\xNN`` or ``\\uNNNN``, so a file name can go into JSON, a log line or a
+    terminal without breaking it (or rewriting the screen)."""
+    return _UNSHOWN.sub(_escape, name)
 
 
 class FolderSource:
-    """Files under a folder, symlinks followed (with a guard against link loops)."""
+    """Files under a folder, symlinks followed (with a guard against link loops).
+
+    Names are listed as :func:`shown_name` gives them (a name with a byte that is not UTF-8, or
+    a control character, is escaped) and mapped back to the name on disk when read.
+    """
 
     def __init__(self, root: Path):
         self.root = root
+        self._real: dict[str, str] = {}  # shown name -> name on disk, where they differ
 
     def list(self) -> tuple[list[Entry], set[str], list[tuple[str, str]]]:
         """Return (files, folders, skipped (name, reason)); ignored names are left out."""
@@ -58,25 +90,31 @@ class FolderSource:
         dirs: set[str] = set()
         skipped: list[tuple[str, str]] = []
         seen: set[tuple[int, int]] = set()
-        stack = [(self.root, "")]
+        self._real = {}
+        stack = [(self.root, "", "")]  # (folder, its shown name + "/", its name on disk + "/")
         while stack:
-            folder, prefix = stack.pop()
-            info = folder.stat()
-            if (info.st_dev, info.st_ino) in seen:
-                continue  # a symlink loop, or the same folder linked twice
-            seen.add((info.st_dev, info.st_ino))
+            folder, prefix, real_prefix = stack.pop()
             try:
+                info = folder.stat()
+                if (info.st_dev, info.st_ino) in seen:
+                    continue  # a symlink loop, or the same folder linked twice
+                seen.add((info.st_dev, info.st_ino))
                 children = list(os.scandir(folder))
             except OSError as exc:
                 if not prefix:
                     raise FtguiError(
-                        f"cannot open {folder} ({exc.strerror}): check its permissions"
+                        f"cannot open {shown_name(str(folder))} ({exc.strerror}): "
+                        "check its permissions"
                     ) from None
                 skipped.append((prefix.rstrip("/"), f"cannot open folder: {exc.strerror}"))
                 continue
             for child in children:
-                name = prefix + child.name
                 if is_ignored(child.name):
+                    continue
+                shown = shown_name(child.name)
+                name, real = prefix + shown, real_prefix + child.name
+                if shown != child.name and os.path.lexists(os.path.join(folder, shown)):
+                    skipped.append((name, "its name, escaped as shown, is another file's name"))
                     continue
                 try:
                     st = os.stat(child.path)  # follows symlinks
@@ -85,28 +123,35 @@ class FolderSource:
                     continue
                 if stat.S_ISDIR(st.st_mode):
                     dirs.add(name)
-                    stack.append((Path(child.path), name + "/"))
+                    stack.append((Path(child.path), name + "/", real + "/"))
                 elif stat.S_ISREG(st.st_mode):
                     files.append(Entry(name, st.st_size))
+                    if real != name:
+                        self._real[name] = real
                 else:
                     skipped.append((name, "not a regular file"))
         return files, dirs, skipped
 
     def read(self, name: str) -> bytes:
-        path = self.root.joinpath(*name.split("/"))
+        path = self.root.joinpath(*self._real.get(name, name).split("/"))
         try:
             with open(path, "rb") as f:
-                data = f.read(MAX_FILE_BYTES + 1)
+                # read the size the file has, not the cap: read(n) reserves n bytes up front,
+                # 256 MB a file (and a thread) that Windows counts against its memory
+                size = os.fstat(f.fileno()).st_size
+                data = f.read(size + 1) if size <= MAX_FILE_BYTES else None
+                if data is not None and len(data) > size:  # it grew since: on, up to the cap
+                    data += f.read(MAX_FILE_BYTES + 1 - len(data))
         except OSError as exc:
             raise Unusable(f"cannot read: {exc.strerror or exc}") from None
-        if len(data) > MAX_FILE_BYTES:
-            raise Unusable(f"file too large (over {_mb(MAX_FILE_BYTES)})")
+        if data is None or len(data) > MAX_FILE_BYTES:
+            raise Unusable(f"file too large (over {_size(MAX_FILE_BYTES)})")
         return data
 
 
 def _split_zip_name(name: str) -> tuple[list[str], str | None]:
     """Return (path components, reason to skip or None) for a zip entry name."""
-    name = name.replace("\\", "/")
+    name = shown_name(name.replace("\\", "/"))
     if name.startswith("/") or (len(name) > 1 and name[0].isalpha() and name[1] == ":"):
         return [], "unsafe path in zip (absolute path)"
     parts = [p for p in name.split("/") if p not in ("", ".")]
@@ -120,7 +165,9 @@ class ZipSource:
 
     def __init__(self, path: Path):
         self.path = path
-        self._names: dict[str, str] = {}  # our name -> the entry's name in the archive
+        # our name -> (position, name) of the entry in the archive's table of contents: a
+        # name can repeat there, and zipfile's getinfo() would hand out the last one
+        self._names: dict[str, tuple[int, str]] = {}
         self._zip: zipfile.ZipFile | None = None
         self._pid = -1
         self._lock = threading.Lock()
@@ -140,48 +187,78 @@ class ZipSource:
             if self._zip is None:
                 try:
                     self._zip = zipfile.ZipFile(self.path)
-                except (OSError, zipfile.BadZipFile) as exc:
+                except Exception as exc:  # noqa: BLE001 - a damaged table of contents raises
+                    # BadZipFile, but also UnicodeDecodeError, ValueError, EOFError...
                     raise FtguiError(
-                        f"cannot read the zip file {self.path} ({exc}): check the file, or unzip "
-                        "it and give the folder"
+                        f"cannot read the zip file {self.path} ({_why(exc)}): check the file, "
+                        "or unzip it and give the folder"
                     ) from None
         return self._zip
+
+    def _check_directory(self) -> None:
+        """Refuse a zip whose table of contents is too big before parsing it: Python's zipfile
+        keeps an object per entry, so a file-count bomb would fill memory before
+        :meth:`list` could count the entries."""
+        try:  # zipfile's own reader of the end record: private, so a future Python without
+            # it only loses this early check (list() still counts the entries)
+            with open(self.path, "rb") as f:
+                end = zipfile._EndRecData(f)  # type: ignore[attr-defined]
+            entries = int(end[zipfile._ECD_ENTRIES_TOTAL])  # type: ignore[attr-defined]
+            size = int(end[zipfile._ECD_SIZE])  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001 - _open() reports a damaged zip
+            return
+        if entries > MAX_ZIP_ENTRIES:
+            self._too_many(entries)
+        if size > MAX_ZIP_DIRECTORY_BYTES:
+            raise FtguiError(
+                f"{self.path} has a {_size(size)} table of contents, more than the "
+                f"{_size(MAX_ZIP_DIRECTORY_BYTES)} ftgui reads from a zip: split it or unzip it "
+                "and give the folder"
+            )
+
+    def _too_many(self, entries: int) -> None:
+        raise FtguiError(
+            f"{self.path} has {entries} entries, more than the {MAX_ZIP_ENTRIES} ftgui "
+            "reads from a zip: split it or unzip it and give the folder"
+        )
 
     def list(self) -> tuple[list[Entry], set[str], list[tuple[str, str]]]:
         """Return (files, folders, skipped (name, reason)); ignored names are left out.
 
-        Raises FtguiError for archives too large to look at: too many entries, or more
-        declared bytes in all than :data:`MAX_ZIP_TOTAL_BYTES`.
+        Raises FtguiError for archives too large to look at: too many entries, a table of
+        contents over :data:`MAX_ZIP_DIRECTORY_BYTES`, or more declared bytes in all than
+        :data:`MAX_ZIP_TOTAL_BYTES`. A second entry under a name already listed is skipped.
         """
+        self._check_directory()
         infos = self._open().infolist()
         if len(infos) > MAX_ZIP_ENTRIES:
-            raise FtguiError(
-                f"{self.path} has {len(infos)} entries, more than the {MAX_ZIP_ENTRIES} ftgui "
-                "reads from a zip: split it or unzip it and give the folder"
-            )
+            self._too_many(len(infos))
         total = sum(info.file_size for info in infos)
         if total > MAX_ZIP_TOTAL_BYTES:
             raise FtguiError(
-                f"{self.path} unpacks to {total / 1024**3:.1f} GB, more than the "
-                f"{MAX_ZIP_TOTAL_BYTES / 1024**3:.0f} GB ftgui reads from a zip: unzip it and "
-                "give the folder"
+                f"{self.path} unpacks to {_size(total)}, more than the "
+                f"{_size(MAX_ZIP_TOTAL_BYTES)} ftgui reads from a zip: unzip it and give the folder"
             )
         files: list[Entry] = []
         dirs: set[str] = set()
         skipped: list[tuple[str, str]] = []
-        for info in infos:
+        self._names = {}
+        for index, info in enumerate(infos):
             parts, unsafe = _split_zip_name(info.filename)
-            shown = "/".join(parts) or info.filename
-            if unsafe is None and (not parts or is_ignored(shown) or shown in self._names):
-                continue  # clutter, or a second entry under the same name
+            shown = "/".join(parts) or shown_name(info.filename)
+            if unsafe is None and (not parts or is_ignored(shown)):
+                continue  # clutter
             dirs.update("/".join(parts[:i]) for i in range(1, len(parts)))
             reason = unsafe or self._check(info)
             if reason is None and info.filename.endswith(("/", "\\")):
                 dirs.add(shown)
             elif reason is not None:
-                skipped.append((info.filename if unsafe else shown, reason))
+                skipped.append((shown_name(info.filename) if unsafe else shown, reason))
+            elif shown in self._names:
+                skipped.append((shown_name(info.filename),
+                                f"a second zip entry named {shown} (the first one is used)"))
             else:
-                self._names[shown] = info.filename
+                self._names[shown] = (index, info.filename)
                 files.append(Entry(shown, info.file_size))
         return files, dirs, skipped
 
@@ -192,8 +269,8 @@ class ZipSource:
         if info.flag_bits & 0x1:
             return "encrypted zip entry (password-protected)"
         if info.file_size > MAX_FILE_BYTES:
-            return (f"looks like a zip bomb: unpacks to {_mb(info.file_size)} "
-                    f"(limit {_mb(MAX_FILE_BYTES)})")
+            return (f"looks like a zip bomb: unpacks to {_size(info.file_size)} "
+                    f"(limit {_size(MAX_FILE_BYTES)})")
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > RATIO_CHECK_MIN_BYTES and ratio > MAX_COMPRESSION_RATIO:
             return (f"looks like a zip bomb: compressed {ratio:.0f}:1 "
@@ -201,21 +278,25 @@ class ZipSource:
         return None
 
     def read(self, name: str) -> bytes:
-        archive_name = self._names.get(name)
-        if archive_name is None:
+        if name not in self._names:
             raise Unusable("not in the zip file")
+        index, archive_name = self._names[name]
         zf = self._open()
         try:
             with self._lock:  # one reader at a time: the threads share the file offset
-                info = zf.getinfo(archive_name)
+                info = zf.infolist()[index]
+                if info.filename != archive_name:
+                    raise Unusable("not in the zip file any more")
                 limit = min(info.file_size, MAX_FILE_BYTES)
                 # read one byte more than declared: a header that lies about the size
                 # is caught here instead of filling memory
                 with zf.open(info) as f:
                     data = f.read(limit + 1)
-        except (OSError, EOFError, zlib.error, zipfile.BadZipFile, NotImplementedError,
-                RuntimeError, ValueError, KeyError) as exc:
-            raise Unusable(f"damaged zip entry: {exc}") from None
+        except Unusable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - whatever a damaged entry raises
+            # (BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError...)
+            raise Unusable(f"damaged zip entry: {_why(exc)}") from None
         if len(data) > limit:
             raise Unusable("looks like a zip bomb: unpacks to more bytes than its header declares")
         return data

@@ -26,10 +26,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import numpy as np
-import torch.utils.data
 from PIL import Image, ImageFile, ImageOps
 
-from .archive import Entry, FolderSource, Unusable, ZipSource
+from .archive import Entry, FolderSource, Unusable, ZipSource, shown_name
 from .errors import FtguiError
 
 MAX_PIXELS = 89_478_485  # Pillow's default bomb limit, enforced whatever Pillow is set to
@@ -38,6 +37,9 @@ MIN_IMAGES = 2  # a class needs this many usable images (one to train on, one to
 FEW_IMAGES = 5  # fewer than this per class gets a warning
 IMBALANCE_RATIO = 5  # largest class over smallest class beyond this gets a warning
 SAMPLE_SETS = ("digits",)
+# formats Pillow only reads by running another program (Ghostscript) on the file: untrusted
+# PostScript is code, and Ghostscript writes temporary files outside the run folder
+_REFUSED_FORMATS = {"EPS": "a PostScript (EPS) file is not read: it would run Ghostscript"}
 _THREADS = max(2, min(4, os.cpu_count() or 2))
 _HINT = "give a folder of class sub-folders or a .zip of one"
 
@@ -101,16 +103,35 @@ def to_rgb(image: Image.Image) -> Image.Image:
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("RGB")
     if mode.startswith("I;16"):
-        values = np.asarray(image).astype(np.uint32)
-        return Image.fromarray(((values + 128) // 257).astype(np.uint8)).convert("RGB")
+        return Image.fromarray(_SIXTEEN_TO_EIGHT[np.asarray(image)]).convert("RGB")
     if mode in ("I", "F"):
-        values = np.asarray(image).astype(np.float64)
-        finite = np.isfinite(values)
-        lo, hi = (values[finite].min(), values[finite].max()) if finite.any() else (0.0, 0.0)
-        values = np.where(finite, values, lo)
-        scaled = (values - lo) * (255 / (hi - lo)) if hi > lo else np.clip(values, 0, 255)
-        return Image.fromarray(np.rint(scaled).astype(np.uint8)).convert("RGB")
+        return Image.fromarray(_stretch(np.asarray(image))).convert("RGB")
     return image.convert("RGB")  # 1, L, P, CMYK, YCbCr, LAB, HSV, RGBX
+
+
+_SIXTEEN_TO_EIGHT = ((np.arange(65536, dtype=np.uint32) + 128) // 257).astype(np.uint8)
+_BAND = 256  # rows at a time: a 64-bit copy of a whole image at the pixel cap would take 700 MB
+
+
+def _stretch(values: np.ndarray) -> np.ndarray:
+    """32-bit pixel values stretched over 0..255 (their finite range; non-finite ones count as
+    the lowest); one value only is clipped to 0..255 instead. Worked in bands of rows, so a
+    small file that unpacks to a big float image does not take several copies of it in memory."""
+    lo, hi = np.inf, -np.inf
+    for start in range(0, len(values), _BAND):
+        band = values[start:start + _BAND]
+        finite = band[np.isfinite(band)]
+        if finite.size:
+            lo, hi = min(lo, float(finite.min())), max(hi, float(finite.max()))
+    if lo > hi:
+        lo = hi = 0.0
+    out = np.empty(values.shape, np.uint8)
+    for start in range(0, len(values), _BAND):
+        band = values[start:start + _BAND].astype(np.float64)
+        band[~np.isfinite(band)] = lo
+        band = (band - lo) * (255 / (hi - lo)) if hi > lo else np.clip(band, 0, 255)
+        out[start:start + _BAND] = np.rint(band)
+    return out
 
 
 def _why(exc: BaseException) -> str:
@@ -136,16 +157,23 @@ def _decode(data: bytes) -> Image.Image:
         raise Unusable(f"image too large: {pixels} pixels (limit {MAX_PIXELS})") from None
     except Exception as exc:  # noqa: BLE001
         raise Unusable(f"truncated or corrupt image: {_why(exc)}") from None
-    pixels = image.width * image.height
-    if pixels > MAX_PIXELS:
-        raise Unusable(f"image too large: {pixels} pixels (limit {MAX_PIXELS})")
-    if image.format in ("JPEG", "MPO"):
-        image.draft("RGB", DRAFT_SIZE)
+    if image.format in _REFUSED_FORMATS:
+        raise Unusable(_REFUSED_FORMATS[image.format])
+    _check_pixels(image)
     try:
+        if image.format in ("JPEG", "MPO"):
+            image.draft("RGB", DRAFT_SIZE)
         image.load()
     except Exception as exc:  # noqa: BLE001
         raise Unusable(f"truncated or corrupt image: {_why(exc)}") from None
+    _check_pixels(image)  # a format can change its size while loading (ICO does)
     return image
+
+
+def _check_pixels(image: Image.Image) -> None:
+    pixels = image.width * image.height
+    if pixels > MAX_PIXELS:
+        raise Unusable(f"image too large: {pixels} pixels (limit {MAX_PIXELS})")
 
 
 def _load_rgb(data: bytes) -> Image.Image:
@@ -158,15 +186,17 @@ def _load_rgb(data: bytes) -> Image.Image:
 
 @contextmanager
 def _strict_pillow() -> Iterator[None]:
-    """Truncated images and decompression bomb warnings are errors while this is active.
+    """Truncated images and decompression bomb warnings are errors while this is active, and
+    Pillow's other warnings about broken files are silent (the file's reason is reported).
 
-    Both are process-wide settings, so they are set here and restored afterwards; the
+    These are process-wide settings, so they are set here and restored afterwards; the
     decoding threads run inside it.
     """
     truncated = ImageFile.LOAD_TRUNCATED_IMAGES
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             yield
     finally:
@@ -192,11 +222,12 @@ def _open_source(path: str | os.PathLike) -> tuple[str, FolderSource | ZipSource
 
         return text, FolderSource(SAMPLE_DATA)
     given = Path(os.fsdecode(text)).expanduser()
+    source = shown_name(os.path.abspath(given))
     if given.is_dir():
-        return os.path.abspath(given), FolderSource(given)
+        return source, FolderSource(given)
     if given.is_file():
         if zipfile.is_zipfile(given):
-            return os.path.abspath(given), ZipSource(given)
+            return source, ZipSource(given)
         raise FtguiError(f"{given} is not a folder or a zip file: {_HINT}")
     raise FtguiError(f"{given} does not exist: {_HINT}")
 
@@ -282,6 +313,9 @@ def load_images(path: str | os.PathLike) -> ImageCollection:
             count = "only 1 usable image" if items else "no usable image"
             notes.append(f"class '{name}' has {count} and was left out; "
                          f"each class needs at least {MIN_IMAGES}")
+            skipped_raw += [(root + rel, f"its class '{name}' has {count} and was left out; "
+                                         f"each class needs at least {MIN_IMAGES}")
+                            for rel, _ in items]
     classes = sorted(name for name in found if name not in dropped)
     skipped = sorted((Skipped(p, r) for p, r in skipped_raw), key=lambda s: s.path)
     _require_two_classes(classes, dropped, skipped, source)
@@ -373,33 +407,6 @@ def stratified_split(labels: list[int], val_fraction: float,
     return sorted(train), sorted(val)
 
 
-class ImageDataset(torch.utils.data.Dataset):
-    """``collection``'s images at ``indices`` as ``(transform(image), label)`` pairs.
-
-    ``label_map`` maps the collection's label numbers to the model's (for a validation set
-    whose classes are a subset of the training classes).
-    """
-
-    def __init__(self, collection: ImageCollection, indices: list[int],
-                 transform: Callable[[Image.Image], Any] | None,
-                 label_map: list[int] | None = None):
-        self.collection = collection
-        self.indices = list(indices)
-        self.transform = transform
-        self.label_map = label_map
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, i: int) -> tuple[Any, int]:
-        index = self.indices[i]
-        image = self.collection.open_image(index)
-        label = self.collection.labels[index]
-        if self.label_map is not None:
-            label = self.label_map[label]
-        return (self.transform(image) if self.transform is not None else image), label
-
-
 def iter_prediction_inputs(
     paths: list[str],
 ) -> Iterator[tuple[str, Callable[[], Image.Image]]]:
@@ -420,6 +427,9 @@ def _prediction_inputs(given: str | os.PathLike) -> list[tuple[str, Callable[[],
     files: FolderSource | ZipSource
     if path.is_dir():
         files = FolderSource(path)
+    elif not path.is_file():  # a FIFO or a device would block or never end
+        raise FtguiError(f"{given} is not a file or a folder: give image files, folders or "
+                         ".zip files")
     elif not _is_image_name(path.name) and zipfile.is_zipfile(path):
         files = ZipSource(path)
     else:

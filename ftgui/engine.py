@@ -245,15 +245,15 @@ class _Loop:
         self.val_labels: list[int] = []
         if self.collection is None:
             return
-        side = self.transforms.cache_side
+        resize = self.transforms.cache_resize
         collection = self.collection
         val_collection = self.val_collection or collection
-        self.train_images = pipeline.DecodedImages(collection, self.train_idx, side)
+        self.train_images = pipeline.DecodedImages(collection, self.train_idx, resize)
         self.train_labels = [self.label_map[collection.labels[i]] for i in self.train_idx]
         if self.val_idx:
             val_map = [self.label_names.index(c) if c in self.label_names else -1
                        for c in val_collection.classes]
-            self.val_images = pipeline.DecodedImages(val_collection, self.val_idx, side)
+            self.val_images = pipeline.DecodedImages(val_collection, self.val_idx, resize)
             self.val_labels = [val_map[val_collection.labels[i]] for i in self.val_idx]
 
     def init_new_layers(self) -> None:

@@ -10,15 +10,16 @@ resampling is some 25x faster than torch's antialiased resize of a single image)
 """
 from __future__ import annotations
 
-import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
 from PIL import Image
-from timm.data import DEFAULT_CROP_PCT, create_transform, resolve_model_data_config
+from timm.data import create_transform, resolve_model_data_config
+from torchvision import transforms as T
 from torch import nn
 
 from .data import ImageCollection
@@ -40,11 +41,15 @@ class Transforms:
     """Random crops (and RandAugment) run on a Pillow view of each cached tensor."""
 
     @property
-    def cache_side(self) -> int:
-        """The shorter side images are cached at: exactly what timm's evaluation resize
-        produces, so that resize is skipped on cached images."""
-        size = max(self.data_config["input_size"][1:])
-        return math.floor(size / (self.data_config.get("crop_pct") or DEFAULT_CROP_PCT))
+    def cache_resize(self) -> Callable[[Image.Image], Image.Image] | None:
+        """timm's own evaluation resize (shorter side to size / crop_pct), applied once when
+        an image is cached: the evaluation transform then finds the size already right and
+        skips it, and cached images are exactly what prediction resizes to. None for crop
+        modes whose resize is not a plain shorter-side one (images are cached as decoded)."""
+        first = self.eval.transforms[0]
+        if isinstance(first, T.Resize) and isinstance(first.size, int):
+            return first
+        return None
 
 
 def build_transforms(model: nn.Module, img_size: int | None, aug: str) -> Transforms:
@@ -70,25 +75,26 @@ def build_transforms(model: nn.Module, img_size: int | None, aug: str) -> Transf
     return Transforms(train_tf, eval_tf, data_config, True)
 
 
-def _decode(collection: ImageCollection, index: int, short_side: int) -> torch.Tensor:
+Resize = Callable[[Image.Image], Image.Image] | None
+
+
+def _decode(collection: ImageCollection, index: int, resize: Resize) -> torch.Tensor:
     image = collection.open_image(index)
-    scale = short_side / min(image.size)
-    if scale != 1:  # to exactly the evaluation size, so the eval resize is a no-op later
-        size = (max(short_side, round(image.width * scale)), max(short_side, round(image.height * scale)))
-        image = image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0 if scale < 1 else None)
+    if resize is not None:
+        image = resize(image)
     return torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1).contiguous()
 
 
 class DecodedImages:
-    """``collection``'s images at ``indices`` as uint8 CHW tensors with shorter side
-    ``short_side``: decoded up front (in threads: Pillow releases the GIL) until the budget
+    """``collection``'s images at ``indices`` as uint8 CHW tensors, each passed through
+    ``resize`` once: decoded up front (in threads: Pillow releases the GIL) until the budget
     is spent; the rest are decoded on each use."""
 
-    def __init__(self, collection: ImageCollection, indices: list[int], short_side: int,
+    def __init__(self, collection: ImageCollection, indices: list[int], resize: Resize,
                  budget_bytes: int | None = None) -> None:
         self.collection = collection
         self.indices = list(indices)
-        self.short_side = short_side
+        self.resize = resize
         self.tensors: list[torch.Tensor | None] = [None] * len(self.indices)
         budget = decode_budget_bytes() if budget_bytes is None else budget_bytes
         used = 0
@@ -98,7 +104,7 @@ class DecodedImages:
                 if used >= budget:
                     break
                 part = self.indices[start:start + chunk]
-                for offset, tensor in enumerate(pool.map(lambda i: _decode(collection, i, short_side), part)):
+                for offset, tensor in enumerate(pool.map(lambda i: _decode(collection, i, resize), part)):
                     if used + tensor.numel() <= budget:
                         self.tensors[start + offset] = tensor
                         used += tensor.numel()
@@ -113,7 +119,7 @@ class DecodedImages:
 
     def __getitem__(self, i: int) -> torch.Tensor:
         tensor = self.tensors[i]
-        return tensor if tensor is not None else _decode(self.collection, self.indices[i], self.short_side)
+        return tensor if tensor is not None else _decode(self.collection, self.indices[i], self.resize)
 
 
 class ImageBatches(torch.utils.data.Dataset):

@@ -19,7 +19,6 @@ from PIL import Image, ImageFile
 from ftgui import FtguiError, archive, data
 from ftgui.data import (
     MAX_PIXELS,
-    ImageDataset,
     iter_prediction_inputs,
     load_images,
     stratified_split,
@@ -487,38 +486,26 @@ def test_stratified_split_edges():
 # --- dataset -----------------------------------------------------------------------------
 
 
-def test_image_dataset_with_timm_transform_pickled_zip(tmp_path):
+def test_training_batches_from_a_zip_survive_pickling_and_workers(tmp_path):
+    """Decoded-once images and their batches work in DataLoader worker processes, also when
+    images beyond the memory budget are streamed from the zip there."""
     from timm.data import create_transform
 
-    files = {f"wrapper/{name}": data for name, data in two_classes().items()}
+    from ftgui.pipeline import DecodedImages, ImageBatches
+
+    files = {f"wrapper/{name}": data for name, data in two_classes(n=4).items()}
     c = load_images(write_zip(tmp_path / "data.zip", files))
-    transform = create_transform(input_size=(3, 32, 32), is_training=True)
-    train, val = stratified_split(c.labels, 0.34, seed=0)
-    ds = ImageDataset(c, train, transform)
-    x, y = ds[0]
-    assert isinstance(x, torch.Tensor) and x.shape == (3, 32, 32) and y == c.labels[train[0]]
-    clone = pickle.loads(pickle.dumps(ds))
-    assert len(clone) == len(ds) == 4
-    assert [clone[i][1] for i in range(4)] == [c.labels[i] for i in train]
-    mapped = ImageDataset(c, val, None, label_map=[1, 0])
-    image, label = mapped[0]
-    assert isinstance(image, Image.Image) and label == 1 - c.labels[val[0]]
-
-
-def test_dataloader_workers_read_a_zip(tmp_path):
-    c = load_images(write_zip(tmp_path / "data.zip", two_classes(n=4)))
     c.open_image(0)  # the parent opened the zip before the workers start
-
-    def to_tensor(image):
-        return torch.from_numpy(np.asarray(image).copy())
-
-    loader = torch.utils.data.DataLoader(
-        ImageDataset(c, range(8), to_tensor), batch_size=2, num_workers=2)
-    batches = list(loader)
-    pixels = torch.cat([x for x, _ in batches])[:, 0, 0]
-    expected = torch.stack([to_tensor(c.open_image(i))[0, 0] for i in range(8)])
-    assert torch.equal(pixels, expected)
-    assert torch.cat([y for _, y in batches]).tolist() == c.labels
+    transform = create_transform(input_size=(3, 16, 16), use_prefetcher=True)
+    expected = [transform(c.open_image(i)) for i in range(8)]
+    for budget in (None, 0):  # everything cached; nothing cached (streamed in the workers)
+        images = DecodedImages(c, list(range(8)), None, budget_bytes=budget)
+        assert images.fully_cached is (budget is None)
+        batches = ImageBatches(pickle.loads(pickle.dumps(images)), c.labels, transform)
+        loader = torch.utils.data.DataLoader(batches, batch_size=2, num_workers=2)
+        pixels, labels = zip(*loader)
+        assert torch.equal(torch.cat(pixels), torch.stack(expected))
+        assert torch.cat(labels).tolist() == c.labels
 
 
 def test_open_image_after_the_file_broke(tmp_path):

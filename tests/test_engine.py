@@ -255,4 +255,4 @@ def test_deferred_saves_still_write_the_best_epoch(three_classes, tmp_path, monk
     assert sum(p["true"] == p["pred"] for p in saved) / len(saved) == result.best["val_acc"]
     again = predict(result.run_dir, [str(three_classes / p["path"]) for p in saved])
     assert [r["label"] for r in again] == [p["pred"] for p in saved]
-    assert [r["score"] for r in again] == pytest.approx([p["score"] for p in saved], abs=1e-2)
+    assert [r["score"] for r in again] == pytest.approx([p["score"] for p in saved], abs=1e-4)
