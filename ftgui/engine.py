@@ -306,7 +306,7 @@ class _Loop:
         def batches():
             dataset = pipeline.ImageBatches(images, labels, transform, needs_pil)
             loader = torch.utils.data.DataLoader(
-                dataset, batch_size=self.config.batch_size * 2,
+                dataset, batch_size=self.config.batch_size,
                 **pipeline.loader_options(self.device, images.fully_cached, self.config.num_workers))
             self.model.eval()
             with _seeded(None if view is None else self.config.seed * 1000 + view), torch.inference_mode():
@@ -657,7 +657,7 @@ class _Loop:
                                       and not torch.cuda.is_bf16_supported())
         groups = self.strategy.param_groups(self.model, **self.strategy_params)
         self.build_optimizer(groups, 0)
-        self.last_checkpoint = time.monotonic()
+        self.last_checkpoint = self.last_save = time.monotonic()  # nothing to lose yet
         if self.resume_dir is not None:
             epoch, updates = self.restore_checkpoint(scaler)
         else:

@@ -123,10 +123,10 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 def _from_file(architecture: str, path: Path) -> LoadedModel:
     check_model_name(architecture)
     state = read_state_dict(path)
-    probe = timm.create_model(architecture, pretrained=False)
-    head_key = f"{probe.pretrained_cfg.get('classifier', '')}.weight"
-    num_classes = state[head_key].shape[0] if head_key in state else probe.num_classes
-    model = timm.create_model(architecture, pretrained=False, num_classes=num_classes)
+    cfg = timm.models.get_pretrained_cfg(architecture)
+    head_key = f"{cfg.classifier if cfg else 'fc'}.weight"
+    extra = {"num_classes": state[head_key].shape[0]} if head_key in state else {}
+    model = timm.create_model(architecture, pretrained=False, **extra)
     load_checked(model, state, str(path))
     return LoadedModel(model, architecture, None, str(path.resolve()))
 
