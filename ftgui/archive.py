@@ -85,12 +85,14 @@ class FolderSource:
         self._real: dict[str, str] = {}  # shown name -> name on disk, where they differ
 
     def list(self) -> tuple[list[Entry], set[str], list[tuple[str, str]]]:
-        """Return (files, folders, skipped (name, reason)); ignored names are left out."""
+        """Return (files, folders, skipped (name, reason)); ignored names are left out (and
+        kept in ``self.ignored``)."""
         files: list[Entry] = []
         dirs: set[str] = set()
         skipped: list[tuple[str, str]] = []
         seen: set[tuple[int, int]] = set()
         self._real = {}
+        self.ignored: list[str] = []
         stack = [(self.root, "", "")]  # (folder, its shown name + "/", its name on disk + "/")
         while stack:
             folder, prefix, real_prefix = stack.pop()
@@ -110,6 +112,7 @@ class FolderSource:
                 continue
             for child in children:
                 if is_ignored(child.name):
+                    self.ignored.append(prefix + shown_name(child.name))
                     continue
                 shown = shown_name(child.name)
                 name, real = prefix + shown, real_prefix + child.name
@@ -243,11 +246,14 @@ class ZipSource:
         dirs: set[str] = set()
         skipped: list[tuple[str, str]] = []
         self._names = {}
+        self.ignored = []
         for index, info in enumerate(infos):
             parts, unsafe = _split_zip_name(info.filename)
             shown = "/".join(parts) or shown_name(info.filename)
             if unsafe is None and (not parts or is_ignored(shown)):
-                continue  # clutter
+                if parts and not info.filename.endswith(("/", "\\")):
+                    self.ignored.append(shown)  # clutter: noted, never read
+                continue
             dirs.update("/".join(parts[:i]) for i in range(1, len(parts)))
             reason = unsafe or self._check(info)
             if reason is None and info.filename.endswith(("/", "\\")):

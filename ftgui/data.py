@@ -61,6 +61,8 @@ class ImageCollection:
     skipped: list[Skipped] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     content_hash: str = ""
+    ignored: list[str] = field(default_factory=list)
+    """Hidden and system entries (.DS_Store, __MACOSX/..., .ipynb_checkpoints): never read."""
     _files: Any = field(default=None, repr=False, compare=False)  # FolderSource | ZipSource
     _root: str = field(default="", repr=False, compare=False)  # "" or "wrapper/" inside _files
 
@@ -82,6 +84,7 @@ class ImageCollection:
             "images_per_class": {name: counts[i] for i, name in enumerate(self.classes)},
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
             "warnings": list(self.warnings),
+            "ignored": list(self.ignored),
             "content_hash": self.content_hash,
             "total": len(self.paths),
         }
@@ -331,7 +334,7 @@ def load_images(path: str | os.PathLike) -> ImageCollection:
     for rel, digest in sorted(zip(paths, hashes)):
         content.update(rel.encode("utf-8", "surrogateescape") + b"\0" + digest.encode() + b"\n")
     return ImageCollection(source, classes, paths, labels, skipped, notes,
-                           content.hexdigest(), files, root)
+                           content.hexdigest(), sorted(files.ignored), files, root)
 
 
 def _nfc(name: str) -> str:

@@ -191,6 +191,9 @@ class _Loop:
             self.log(f"skipped {skipped.path}: {skipped.reason}")
         for warning in self.collection.warnings:
             self.log(f"warning: {warning}")
+        if self.collection.ignored:
+            self.log(f"ignored {len(self.collection.ignored)} hidden or system file(s) such as "
+                     f"{self.collection.ignored[0]} (listed in the data report)")
         if config.val_data:
             self.val_collection = load_images(config.val_data)
             extra = sorted(set(self.val_collection.classes) - set(self.collection.classes))

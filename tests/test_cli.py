@@ -68,6 +68,7 @@ def test_cli_train_writes_a_run_that_reproduces_its_settings(cli_run, messy_zip)
     report = json.loads((cli_run / "data_report.json").read_text())
     assert report["images_per_class"] == {"circle": 10, "square": 10, "triangle": 10}
     assert {s["path"] for s in report["skipped"]} == {"photos/circle/notes.jpg", "photos/square/empty.png"}
+    assert report["ignored"] == ["__MACOSX/photos/circle/._000.png", "photos/.DS_Store"]
     assert report["split"] == {"train": 21, "val": 9}
     assert len(load_run(cli_run).metrics) == 2
 
