@@ -1,5 +1,6 @@
 """The GUI in a real browser (Playwright driving Debian's Chromium), clicked through as a
-person would: data, train, a page reload during training, stop, predict, runs, plugins.
+person would: data, train, a page reload during training, stop, predict, runs (resume the
+stopped run), plugins; and two people's pages, whose data stay their own.
 
 Screenshots of every tab (light and dark) are written to ``test-artifacts/``.
 """
@@ -10,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from ftgui.ui.context import AppOptions
-from ftgui.ui.launch import serve
+from ftgui import engine
 
 from conftest import COLOURS, THREE, draw_shape, make_dataset, zip_folder
-from test_ui_e2e import free_port
+from test_ui_e2e import running_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -29,12 +29,10 @@ pytestmark = pytest.mark.skipif(
 def app(tmp_path_factory):
     runs = tmp_path_factory.mktemp("browser") / "runs"
     # what --demo does with its own settings: a tiny model at 32 px, so a CPU trains it in seconds
-    options = AppOptions(runs_dir=runs, defaults={"model": "test_resnet", "img_size": 32, "batch_size": 8,
-                                                  "aug": "none"})
-    demo = serve(options, port=free_port(), prevent_thread_lock=True, quiet=True)
-    yield demo
-    demo.ftgui_context.jobs.shutdown()
-    demo.close()
+    tiny = {"model": "test_resnet", "img_size": 32, "batch_size": 8, "aug": "none"}
+    with pytest.MonkeyPatch.context() as patch, running_app(runs, defaults=tiny) as demo:
+        patch.setattr(engine, "SAVE_INTERVAL_S", 0.0)  # a checkpoint every epoch: a stopped run can be resumed
+        yield demo
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +66,31 @@ def curves_drawn(page) -> bool:
     return page.locator("#loss-plot svg .mark-line path").count() > 0
 
 
+def use_zip(page, data: Path, summary: str, thumbnails: int) -> None:
+    """Drop a zip on the Data tab; wait for its summary and for every thumbnail to be decoded
+    (they load lazily, after the summary is shown: a screenshot taken at once shows blanks)."""
+    page.locator("#data-zip input[type=file]").set_input_files(str(data))
+    wait_for_text(page, "#data-summary", summary)
+    page.wait_for_function("n => { const images = [...document.querySelectorAll('#data-gallery img')];"
+                           " return images.length === n && images.every(i => i.complete && i.naturalWidth > 0); }",
+                           arg=thumbnails, timeout=30_000)
+
+
+def start_from_scratch(page, epochs: int) -> None:
+    """On the Train tab: train from scratch for ``epochs``, and wait until it trains."""
+    open_tab(page, "2 · Train")
+    page.locator("#strategy label", has_text="scratch").click()
+    page.get_by_label("Epochs").fill(str(epochs))
+    page.get_by_label("Epochs").press("Tab")
+    page.locator("#start").click()
+    wait_for_text(page, "#train-status", "Training")
+
+
+def wait_for_curves(page) -> None:
+    page.wait_for_function("document.querySelectorAll('#loss-plot svg .mark-line path').length > 0",
+                           timeout=120_000)
+
+
 def test_a_person_trains_reloads_stops_and_predicts(app, browser, tmp_path):
     data = zip_folder(make_dataset(tmp_path / "shapes", THREE, per_class=30), tmp_path / "shapes.zip")
     picture = tmp_path / "circle.png"
@@ -76,28 +99,19 @@ def test_a_person_trains_reloads_stops_and_predicts(app, browser, tmp_path):
     page.goto(app.local_url)
 
     # 1. data: drop a zip
-    page.locator("#data-zip input[type=file]").set_input_files(str(data))
-    wait_for_text(page, "#data-summary", "90 images in 3 classes")
+    use_zip(page, data, "90 images in 3 classes", thumbnails=18)
     shoot(page, "1-data")
 
     # 2. train from scratch, long enough to reload the page in the middle
-    open_tab(page, "2 · Train")
-    page.locator("#strategy label", has_text="scratch").click()
-    page.get_by_label("Epochs").fill("300")
-    page.get_by_label("Epochs").press("Tab")
-    page.locator("#start").click()
-    wait_for_text(page, "#train-status", "Training")
-    page.wait_for_function("document.querySelectorAll('#loss-plot svg .mark-line path').length > 0",
-                           timeout=120_000)
+    start_from_scratch(page, 300)
+    wait_for_curves(page)
     shoot(page, "2-train")
 
     page.reload()
     open_tab(page, "2 · Train")
     wait_for_text(page, "#train-status", "Training")  # re-attached to the same job
     wait_for_text(page, "#train-progress", "epoch")
-    page.wait_for_function("document.querySelectorAll('#loss-plot svg .mark-line path').length > 0",
-                           timeout=60_000)
-    assert curves_drawn(page)
+    wait_for_curves(page)
     page.wait_for_function("document.querySelector('#strategy input[value=scratch]')?.checked", timeout=30_000)
     assert page.get_by_label("Epochs").input_value() == "300"  # the form shows what is training
     shoot(page, "2-train-after-reload")
@@ -115,11 +129,19 @@ def test_a_person_trains_reloads_stops_and_predicts(app, browser, tmp_path):
                            "document.querySelector('#predict-label')?.innerText.includes(c))", timeout=60_000)
     shoot(page, "3-predict")
 
-    # 4. runs: the confusion matrix of the run; 5. plugins
+    # 4. runs: the confusion matrix of the run, which can be resumed; 5. plugins
     open_tab(page, "4 · Runs")
     page.wait_for_selector("#runs-confusion table", timeout=60_000)
     assert run_name in page.locator("#runs-table").inner_text()
+    page.wait_for_selector("#runs-resume", state="visible", timeout=30_000)
     shoot(page, "4-runs")
+    page.locator("#runs-resume").click()
+    wait_for_text(page, "#train-status", "Training")  # the Train tab is shown, following the resumed run
+    assert page.locator("#train-status").is_visible() and run_name in page.locator("#train-status").inner_text()
+    wait_for_curves(page)
+    shoot(page, "4-runs-resumed")
+    page.locator("#stop").click()
+    wait_for_text(page, "#train-status", "Stopped")
     open_tab(page, "5 · Plugins")
     wait_for_text(page, "#plugins-list", "head-only")
     shoot(page, "5-plugins")
@@ -131,3 +153,31 @@ def test_a_person_trains_reloads_stops_and_predicts(app, browser, tmp_path):
         open_tab(page, tab)
         shoot(page, f"dark-{tab[0]}")
     page.close()
+
+
+def test_two_people_see_only_their_own_data(app, browser, tmp_path):
+    alice_data = zip_folder(make_dataset(tmp_path / "alice", THREE, per_class=8), tmp_path / "alice.zip")
+    bob_data = zip_folder(make_dataset(tmp_path / "bob", {"cross": ("cross", "red"), "bar": ("bar", "green")},
+                                       per_class=8), tmp_path / "bob.zip")
+    alice_browser, bob_browser = (browser.new_context(viewport={"width": WIDTH, "height": 900}) for _ in range(2))
+    alice, bob = alice_browser.new_page(), bob_browser.new_page()
+    alice.goto(app.local_url)
+    use_zip(alice, alice_data, "24 images in 3 classes", thumbnails=18)
+    start_from_scratch(alice, 300)
+    try:
+        bob.goto(app.local_url)
+        open_tab(bob, "2 · Train")
+        wait_for_text(bob, "#train-status", "Training")  # Bob follows the app's training...
+        open_tab(bob, "1 · Data")
+        wait_for_text(bob, "#data-summary", "No images chosen yet")  # ...but not Alice's data
+        assert bob.locator("#data-gallery img").count() == 0
+        use_zip(bob, bob_data, "16 images in 2 classes", thumbnails=12)
+        assert "alice.zip" not in bob.locator("#data-summary").inner_text()
+        shoot(bob, "1-data-second-person")
+        open_tab(alice, "1 · Data")
+        assert "from alice.zip" in alice.locator("#data-summary").inner_text()
+        assert alice.locator("#data-gallery img").count() == 18
+    finally:
+        app.ftgui_context.jobs.shutdown()
+        alice_browser.close()
+        bob_browser.close()

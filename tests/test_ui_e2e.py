@@ -1,6 +1,7 @@
 """The served app end to end through gradio_client: upload a zip, train, predict."""
 from __future__ import annotations
 
+import contextlib
 import random
 import re
 import shutil
@@ -23,15 +24,31 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@contextlib.contextmanager
+def running_app(runs: Path, **options):
+    """The app served on 127.0.0.1 by this process; afterwards its training is stopped and
+    the server closed."""
+    demo = serve(AppOptions(runs_dir=runs, **options), port=free_port(), prevent_thread_lock=True, quiet=True)
+    try:
+        yield demo
+    finally:
+        demo.ftgui_context.jobs.shutdown()
+        demo.close()
+
+
+def runs_with_base(root: Path, pretrained_run: Path) -> Path:
+    """A runs folder holding the run 'base': "pretrained" weights the app can offer, and a
+    model to predict with (labels: conftest.PRETRAIN)."""
+    runs = root / "runs"
+    runs.mkdir()
+    shutil.copytree(pretrained_run, runs / "base")
+    return runs
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, pretrained_run):
-    runs = tmp_path_factory.mktemp("e2e") / "runs"
-    runs.mkdir()
-    shutil.copytree(pretrained_run, runs / "base")  # "pretrained" weights the app can offer
-    demo = serve(AppOptions(runs_dir=runs), port=free_port(), prevent_thread_lock=True, quiet=True)
-    yield demo
-    demo.ftgui_context.jobs.shutdown()
-    demo.close()
+    with running_app(runs_with_base(tmp_path_factory.mktemp("e2e"), pretrained_run)) as demo:
+        yield demo
 
 
 def wait_for_job(client: Client, timeout: float = 300) -> str:

@@ -4,20 +4,24 @@ from __future__ import annotations
 import csv
 import random
 import shutil
+import threading
 import time
 from pathlib import Path
 
 import gradio as gr
 import pytest
 
-from ftgui import FtguiError
-from ftgui.runs import load_run
+from ftgui import FtguiError, engine
+from ftgui.checkpoint import CHECKPOINT_FILE
+from ftgui.config import TrainConfig
+from ftgui.runs import RUN_FILE, atomic_write_json, load_run, read_metrics
 from ftgui.ui import charts, data_tab, evaluation, plugins_tab, predict_tab, runs_tab, train_form, train_tab
 from ftgui.ui.command import train_command
 from ftgui.ui.context import AppContext, AppOptions, demo_settings
-from ftgui.ui.jobs import Busy
+from ftgui.ui.jobs import Busy, JobManager
 
 from conftest import COLOURS, THREE, draw_shape, make_dataset, zip_folder
+from test_resume import Crash, crash_after_epoch
 
 TINY = {"model": "test_resnet", "strategy": "scratch", "init": "kaiming", "epochs": 1, "img_size": 32,
         "batch_size": 8, "aug": "none"}
@@ -142,7 +146,6 @@ def test_form_round_trip_and_a_reloaded_page_shows_the_running_settings(ctx, thr
     train_tab.start_training(ctx, str(three_classes), 0.2, {**values, "epochs": 100})
     try:
         assert train_tab.reattach(ctx, names) == ["full", 100, 3]
-        assert data_tab.on_load(ctx, None, 0.2)[0] == str(three_classes)
     finally:
         ctx.jobs.shutdown()
 
@@ -264,6 +267,90 @@ def test_runs_table_comparison_details_files_and_delete(ctx, trained, three_clas
     refreshed = runs_tab.refresh(ctx, [other.name, trained.name], other.name)
     assert refreshed[1]["value"] == [trained.name] and refreshed[2]["value"] == trained.name
     assert runs_tab.refresh(ctx, [], None)[1]["value"] == [trained.name]  # nothing chosen: the newest
+
+
+def stopping_after_epoch(n: int):
+    """engine.train whose job's Stop is pressed as soon as epoch ``n`` ends."""
+    def train(config, listener, stop):
+        def watch(event):
+            listener(event)
+            if event["type"] == "epoch" and event["epoch"] == n:
+                stop.set()
+        return engine.train(config, listener=watch, stop=stop)
+    return train
+
+
+def held_before_the_last_epoch(fn, gate: threading.Event):
+    """``fn`` (engine.train or engine.resume) that trains for real but waits for ``gate``
+    before its last epoch: it is still running whatever the test does meanwhile, and then
+    ends normally."""
+    def run(target, listener, stop):
+        last = {}
+
+        def watch(event):
+            if event["type"] == "start":
+                last["epoch"] = event["epochs"]
+            if event["type"] == "step" and event["epoch"] == last["epoch"]:
+                gate.wait(120)
+            listener(event)
+        return fn(target, listener=watch, stop=stop)
+    return run
+
+
+def resume_in_the_app(ctx: AppContext, name: str, gate: threading.Event) -> dict:
+    """Resume ``name`` through the Runs tab's handler (its job held by ``gate`` until checked),
+    wait for it; the job's final status."""
+    assert runs_tab.resume_offer(ctx, name)["visible"] is True
+    gate.clear()
+    notice, button = runs_tab.resume_run(ctx, name)
+    assert f"Resumed **{name}**" in notice and button["visible"] is False
+    job = ctx.jobs.current
+    assert job.name == name and runs_tab.resume_offer(ctx, name)["visible"] is False  # training it now
+    with pytest.raises(Busy, match=f"busy: {name} is training"):
+        runs_tab.resume_run(ctx, name)
+    gate.set()
+    assert job.join(300)
+    return job.status()
+
+
+def test_a_stopped_or_killed_run_is_resumed_from_the_runs_tab(ctx, three_classes, monkeypatch):
+    monkeypatch.setattr(engine, "SAVE_INTERVAL_S", 0.0)  # a checkpoint after every epoch
+    gate = threading.Event()
+    ctx.jobs = JobManager(train_fn=stopping_after_epoch(1), resume_fn=held_before_the_last_epoch(engine.resume, gate))
+    train_tab.start_training(ctx, str(three_classes), 0.25, form(ctx, epochs=3))
+    assert ctx.jobs.current.join(300)
+    stopped = ctx.jobs.current.name
+    assert load_run(ctx.runs_root / stopped).status == "stopped"
+    status = resume_in_the_app(ctx, stopped, gate)
+    assert status["state"] == "completed", status["error"]
+    assert [m["epoch"] for m in status["metrics"]] == [1, 2, 3]  # the curves start at epoch 1 again
+    assert "Finished" in train_tab.poll(ctx, None)[0]
+    assert [m["epoch"] for m in read_metrics(ctx.runs_root / stopped)] == [1, 2, 3]
+    assert load_run(ctx.runs_root / stopped).status == "completed"
+    assert runs_tab.resume_offer(ctx, stopped)["visible"] is False
+    with pytest.raises(FtguiError, match="cannot be resumed: it is completed"):
+        runs_tab.resume_run(ctx, stopped)
+
+    # killed mid-run (SIGKILL leaves status 'running'); one copy has no checkpoint yet
+    killed = ctx.runs_root / "killed"
+    with pytest.raises(Crash):
+        engine.train(TrainConfig(data=str(three_classes), out=str(killed), model="test_resnet", strategy="scratch",
+                                 epochs=3, img_size=32, batch_size=8, aug="none", val_split=0.25),
+                     crash_after_epoch(2))
+    record = load_run(killed).record
+    assert record["status"] == "failed" and runs_tab.resume_offer(ctx, "killed")["visible"] is True
+    atomic_write_json(killed / RUN_FILE, {**record, "status": "running"})
+    shutil.copytree(killed, ctx.runs_root / "early")
+    (ctx.runs_root / "early" / CHECKPOINT_FILE).unlink()
+    table = runs_tab.runs_table(ctx).set_index("run")["status"]
+    assert table["killed"] == table["early"] == "interrupted"
+    assert runs_tab.resume_offer(ctx, "early")["visible"] is False
+    with pytest.raises(FtguiError, match="has no checkpoint"):
+        runs_tab.resume_run(ctx, "early")
+    status = resume_in_the_app(ctx, "killed", gate)
+    assert status["state"] == "completed", status["error"]
+    assert [m["epoch"] for m in status["metrics"]] == [1, 2, 3]
+    assert [m["epoch"] for m in read_metrics(killed)] == [1, 2, 3] and load_run(killed).status == "completed"
 
 
 def test_evaluation_of_predictions():

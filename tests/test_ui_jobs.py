@@ -9,6 +9,7 @@ import pytest
 
 from ftgui import FtguiError
 from ftgui.config import TrainConfig
+from ftgui.runs import METRICS_FILE, RUN_FILE, atomic_write_json, atomic_write_jsonl
 from ftgui.ui.jobs import Busy, JobManager
 
 
@@ -105,3 +106,31 @@ def test_shutdown_stops_and_waits_for_the_job(tmp_path):
     manager.shutdown(timeout=10)
     assert job.status()["state"] == "stopped"
     assert not manager.is_training(Path(tmp_path / "run"))
+
+
+def test_a_resumed_job_shows_the_epochs_it_kept_and_times_only_its_own(tmp_path):
+    run = tmp_path / "run"
+    atomic_write_json(run / RUN_FILE, {"status": "stopped", "config": TrainConfig(epochs=4, model="m").to_dict()})
+    rows = [{"epoch": e, "train_loss": 1.0, "train_acc": 0.5, "val_loss": 1.0, "val_acc": 0.5} for e in (1, 2, 3)]
+    atomic_write_jsonl(run / METRICS_FILE, rows)  # epoch 3 ended after the last checkpoint (epoch 2)
+    gate = threading.Event()
+
+    def resume(run_dir, listener, stop):
+        listener({"type": "start", "run_dir": str(run_dir), "epochs": 4, "resumed_from_epoch": 2})
+        listener({"type": "step", "phase": "train", "epoch": 3, "step": 1, "steps": 2, "loss": 1.0})
+        gate.wait(10)
+        for epoch in (3, 4):
+            listener({"type": "epoch", **rows[0], "epoch": epoch})
+        return FakeResult("completed")
+
+    job = JobManager(resume_fn=resume).resume(run)
+    assert (job.name, job.config.model, job.config.epochs) == ("run", "m", 4)
+    while job.status()["step"] is None:
+        time.sleep(0.01)
+    status = job.status()
+    assert [m["epoch"] for m in status["metrics"]] == [1, 2]  # epoch 3 is trained again
+    assert status["fraction"] == 2.5 / 4  # half of epoch 3 done...
+    assert status["eta_s"] == pytest.approx(status["elapsed_s"] * 3)  # ...in this job's time, with 1.5 to go
+    gate.set()
+    assert job.join(10)
+    assert [m["epoch"] for m in job.status()["metrics"]] == [1, 2, 3, 4]

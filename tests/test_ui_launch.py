@@ -67,6 +67,7 @@ def test_safety_settings_and_no_server_folders_when_shared(tmp_path):
     settings = launch_kwargs(options)
     assert settings["enable_monitoring"] is False and settings["max_file_size"] == "1gb"
     assert settings["allowed_paths"] == [str((tmp_path / "runs").resolve())]
+    assert settings["blocked_paths"] == [str((tmp_path / "runs" / "uploads").resolve())]
     shared = build_app(options)
     labels = {getattr(block, "label", None) for block in shared.blocks.values()}
     assert "Folder" not in labels

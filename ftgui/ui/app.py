@@ -3,6 +3,10 @@
 Gradio 6 takes the theme and CSS in ``launch()``, not in ``Blocks()``; :func:`launch_kwargs`
 returns them with the safety settings (upload cap, served paths, no monitoring), so every
 way of launching the app serves it the same way.
+
+Served paths: besides Gradio's own cache (uploads in flight, thumbnails, results), only the
+runs folder, so that a run's model files can be downloaded; never ``<runs>/uploads``, where
+everyone's uploaded data is kept (a run's record names it, but no one can fetch it).
 """
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from typing import Any
 import gradio as gr
 
 from . import data_tab, plugins_tab, predict_tab, runs_tab, train_tab
-from .context import AppContext, AppOptions
+from .context import UPLOADS, AppContext, AppOptions
 
 __all__ = ["AppOptions", "build_app", "launch_kwargs"]
 
@@ -49,9 +53,9 @@ def build_app(options: AppOptions | None = None, context: AppContext | None = No
         gr.Markdown(INTRO)
         with gr.Tabs() as tabs:
             data = data_tab.layout(ctx, demo)
-            train_tab.layout(ctx, demo, data)
+            train_notice = train_tab.layout(ctx, demo, data)
             predict_tab.layout(ctx, demo, tabs)
-            runs_tab.layout(ctx, demo, tabs)
+            runs_tab.layout(ctx, demo, tabs, train_notice)
             plugins_tab.layout(ctx)
     demo.ftgui_context = ctx  # launch() and tests reach the job manager through it
     return demo
@@ -59,11 +63,13 @@ def build_app(options: AppOptions | None = None, context: AppContext | None = No
 
 def launch_kwargs(options: AppOptions) -> dict[str, Any]:
     """The ``Blocks.launch`` settings every ftgui app is served with."""
+    runs_root = options.runs_dir.expanduser().resolve()
     return {
         "theme": gr.themes.Default(primary_hue="indigo", secondary_hue="slate"),
         "css": CSS,
         "max_file_size": options.max_file_size,
-        "allowed_paths": [str(options.runs_dir.expanduser().resolve())],
+        "allowed_paths": [str(runs_root)],  # run outputs (model files) can be downloaded...
+        "blocked_paths": [str(runs_root / UPLOADS)],  # ...but no one's uploaded data
         "enable_monitoring": False,
         "ssr_mode": False,
         "server_name": options.host,

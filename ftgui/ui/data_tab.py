@@ -4,6 +4,11 @@ Sources: a zip of class folders, classes built one at a time (files or webcam sh
 folder on this computer (only when the app is served to this computer alone), or the
 bundled sample. Uploads are copied under ``<runs>/uploads/`` so that a run's record keeps
 pointing at data that exists.
+
+The chosen data is the page's own (a ``gr.State``, one per browser session): no other page
+ever gets it, not even one opened while this page's training runs (that page follows the
+training in the Train tab, but its Data tab starts empty), so one person's upload is never
+listed, shown or picked in another person's session.
 """
 from __future__ import annotations
 
@@ -68,13 +73,6 @@ def summarize(source: str | None, val_split: float) -> tuple[str, pd.DataFrame, 
     if not collection.warnings and not collection.skipped:
         lines.append("- ✓ no problems found")
     return "\n".join(lines), table, _thumbnails(collection)
-
-
-def on_load(ctx: AppContext, source: str | None, val_split: float):
-    """A new page shows the data of the training that runs, if one does."""
-    job = ctx.jobs.running()
-    source = job.config.data if job is not None else source
-    return (source, *summarize(source, val_split))
 
 
 def _shown(source: str) -> str:
@@ -203,7 +201,7 @@ def layout(ctx: AppContext, demo: gr.Blocks) -> DataTab:
                 summary = gr.Markdown(elem_id="data-summary")
                 table = gr.Dataframe(label="Images per class", interactive=False, max_height=260)
                 gallery = gr.Gallery(label="A few images of each class", columns=6, height=300,
-                                     object_fit="contain", type="pil")
+                                     object_fit="contain", type="pil", elem_id="data-gallery")
 
     shown = [summary, table, gallery]
     groups = {ZIP: zip_group, CLASSES: classes_group, FOLDER: folder_group, SAMPLE_KIND: sample_group}
@@ -218,5 +216,5 @@ def layout(ctx: AppContext, demo: gr.Blocks) -> DataTab:
     classes_button.click(bind(use_classes), [workspace, val_split], [source, *shown], api_name="use_classes")
     clear_button.click(bind(clear_classes, ctx), [workspace], [workspace, classes], api_visibility="private")
     val_split.release(bind(summarize), [source, val_split], shown, api_visibility="private")
-    demo.load(bind(on_load, ctx), [source, val_split], [source, *shown], api_visibility="private")
+    demo.load(bind(summarize), [source, val_split], shown, api_visibility="private")
     return DataTab(source, val_split)

@@ -1,4 +1,5 @@
-"""The GUI's training job: ``engine.train`` in a background thread owned by the app.
+"""The GUI's training job: ``engine.train`` (or ``engine.resume``) in a background thread
+owned by the app.
 
 The job belongs to the app, not to a browser session, so closing or reloading a page does
 not touch it: every page polls the same :class:`Job` and redraws its progress and curves.
@@ -7,10 +8,12 @@ One training runs at a time; a second start is refused with a ``busy`` message.
 The engine writes ``metrics.jsonl`` itself; here the events are kept in memory. Step events
 arrive many times a second, so only the latest one is kept (as :attr:`Job.last_step`);
 every other event (log, start, epoch, end) is kept in order and read with
-:meth:`Job.events_since`.
+:meth:`Job.events_since`. A resumed run's ``start`` event is followed by its earlier epochs,
+read back from ``metrics.jsonl``, so its curves start at epoch 1 like any other run's.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import threading
@@ -18,12 +21,16 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from .. import runs
 from ..config import TrainConfig
 from ..errors import FtguiError
 
 log = logging.getLogger(__name__)
 
 TrainFn = Callable[..., Any]
+"""``engine.train``-like: ``fn(target, listener=..., stop=...)`` returns a result with a ``status``."""
+Work = Callable[..., Any]
+"""What a Job runs: ``work(listener=..., stop=...)``."""
 FINISHED = ("completed", "stopped", "evaluated", "failed")
 _ids = itertools.count(1)
 
@@ -35,7 +42,7 @@ class Busy(FtguiError):
 class Job:
     """One training run in a background thread, and what it has reported so far."""
 
-    def __init__(self, config: TrainConfig, train_fn: TrainFn) -> None:
+    def __init__(self, config: TrainConfig, work: Work) -> None:
         self.id = next(_ids)
         self.config = config
         self.stop_event = threading.Event()
@@ -49,16 +56,16 @@ class Job:
         self._train_started: float | None = None
         self._ended: float | None = None
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, args=(train_fn,),
+        self._thread = threading.Thread(target=self._run, args=(work,),
                                         name=f"ftgui-train-{self.id}", daemon=True)
 
     # -- the thread ----------------------------------------------------------------------
     def start(self) -> None:
         self._thread.start()
 
-    def _run(self, train_fn: TrainFn) -> None:
+    def _run(self, work: Work) -> None:
         try:
-            result = train_fn(self.config, listener=self._on_event, stop=self.stop_event)
+            result = work(listener=self._on_event, stop=self.stop_event)
             final, error = result.status, None
         except FtguiError as exc:
             final, error = "failed", str(exc)
@@ -84,6 +91,8 @@ class Job:
                 if self.state == "preparing":
                     self.state = "running"
             self.events.append(event)
+            if kind == "start" and event.get("resumed_from_epoch"):
+                self.events += _earlier_epochs(self.run_dir, event["resumed_from_epoch"])
 
     # -- what pages read -----------------------------------------------------------------
     @property
@@ -124,7 +133,9 @@ class Job:
         metrics = [{k: v for k, v in e.items() if k != "type"} for e in events if e["type"] == "epoch"]
         fraction = _fraction(step, len(metrics), epochs, state)
         elapsed = (ended or time.time()) - started if started else 0.0
-        eta = elapsed * (1 - fraction) / fraction if 0 < fraction < 1 and state == "running" else None
+        done_before = (start or {}).get("resumed_from_epoch") or 0  # a resumed run's earlier epochs
+        this_job = fraction - done_before / max(epochs, 1)  # took no time in this job
+        eta = elapsed * (1 - fraction) / this_job if this_job > 0 and fraction < 1 and state == "running" else None
         return {
             "id": self.id, "name": self.name, "state": state, "error": error,
             "model": self.config.model, "strategy": self.config.strategy,
@@ -134,6 +145,12 @@ class Job:
             "elapsed_s": elapsed, "eta_s": eta, "n_events": len(events),
             "log": [e["message"] for e in events if e["type"] == "log"],
         }
+
+
+def _earlier_epochs(run_dir: Path, last: int) -> list[dict]:
+    """Epoch events for the epochs a resumed run kept (its checkpoint's, up to ``last``);
+    metrics.jsonl may hold later ones too, which the resumed run trains again."""
+    return [{"type": "epoch", **row} for row in runs.read_metrics(run_dir) if row["epoch"] <= last]
 
 
 def _fraction(step: dict | None, epochs_done: int, epochs: int, state: str) -> float:
@@ -151,10 +168,14 @@ def _fraction(step: dict | None, epochs_done: int, epochs: int, state: str) -> f
 
 
 class JobManager:
-    """Owns at most one running :class:`Job` per app, and remembers the latest one."""
+    """Owns at most one running :class:`Job` per app, and remembers the latest one.
 
-    def __init__(self, train_fn: TrainFn | None = None) -> None:
-        self._train_fn = train_fn
+    ``train_fn`` and ``resume_fn`` stand in for ``engine.train`` and ``engine.resume``
+    (tests); by default those are imported on first use.
+    """
+
+    def __init__(self, train_fn: TrainFn | None = None, resume_fn: TrainFn | None = None) -> None:
+        self._fns = {"train": train_fn, "resume": resume_fn}
         self._lock = threading.Lock()
         self.current: Job | None = None
 
@@ -172,15 +193,27 @@ class JobManager:
 
     def start(self, config: TrainConfig) -> Job:
         """Start training ``config`` in the background, or raise :class:`Busy`."""
+        return self._launch(config, "train", config)
+
+    def resume(self, run_dir: str | Path) -> Job:
+        """Carry on the interrupted run in ``run_dir`` in the background (``engine.resume``),
+        or raise :class:`Busy`. The job shows the run's own settings."""
+        run = runs.load_run(run_dir)
+        config = TrainConfig.from_dict({**run.record["config"], "out": str(run.path)})
+        return self._launch(config, "resume", run.path)
+
+    def _launch(self, config: TrainConfig, action: str, target: Any) -> Job:
         with self._lock:
             self.ensure_idle()
-            train_fn = self._train_fn
-            if train_fn is None:
+            fn = self._fns[action]
+            if fn is None:
                 from . import heavy
 
                 heavy.load()
-                from ..engine import train as train_fn
-            job = Job(config, train_fn)
+                from .. import engine
+
+                fn = getattr(engine, action)
+            job = Job(config, functools.partial(fn, target))
             self.current = job
         job.start()
         return job

@@ -69,7 +69,13 @@ def _warm_up() -> None:
 
 def serve(options: AppOptions, login: Login | None = None, port: int | None = None,
           open_browser: bool = False, prevent_thread_lock: bool = False, quiet: bool = False):
-    """Build and launch the app; returns the Blocks (``.local_url``, ``.share_url``)."""
+    """Build and launch the app; returns the Blocks (``.local_url``, ``.share_url``).
+
+    An app served beyond this computer without a ``login`` is refused here too, whoever
+    calls this (see :func:`resolve_login`)."""
+    if login is None and not options.local_only:
+        raise FtguiError("an app served beyond this computer (--share, or --host other than loopback) "
+                         "needs a login: give --auth USER:PASS")
     from .app import build_app, launch_kwargs
 
     demo = build_app(options)

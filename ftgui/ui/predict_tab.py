@@ -22,6 +22,10 @@ from .handlers import bind
 
 PRETRAINED = "pretrained"
 BATCH_COLUMNS = ["file", "label", "score", "top_k", "error"]
+CONCURRENCY = 4
+"""Predictions of this many requests run at once (Gradio runs one at a time per event by
+default), so one person's batch does not hold up everyone's single images. A training
+never holds them up: it runs in the app's own thread, not in Gradio's queue."""
 
 
 def source_choices(ctx: AppContext) -> list[tuple[str, str]]:
@@ -117,9 +121,10 @@ def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs) -> None:
                 batch_button = gr.Button("Label them all", variant="primary")
                 table = gr.Dataframe(headers=BATCH_COLUMNS, interactive=False, max_height=360)
                 csv_file = gr.File(label="Download as CSV", interactive=False)
-    button.click(bind(predict_image, ctx), [source, model_name, image, top_k], [label], api_name="predict_image")
+    button.click(bind(predict_image, ctx), [source, model_name, image, top_k], [label], api_name="predict_image",
+                 concurrency_limit=CONCURRENCY)
     batch_button.click(bind(predict_batch, ctx), [source, model_name, files, top_k], [table, csv_file],
-                       api_name="predict_batch")
+                       api_name="predict_batch", concurrency_limit=CONCURRENCY)
     source.change(on_source, [source, model_name], [model_name], api_visibility="private")
     for event in (tabs.select, demo.load):
         event(bind(refresh, ctx), [source, model_name], [source, model_name], api_visibility="private",

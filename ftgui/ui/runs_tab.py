@@ -1,6 +1,7 @@
 """The Runs tab: every run with its settings and best accuracy, curves of several runs
 overlaid, and for one run its confusion matrix, per-class accuracy, most confused pairs,
-misclassified validation images, model files, and deletion."""
+misclassified validation images, model files, deletion, and resuming it when it was
+interrupted (as the app's training job, followed in the Train tab)."""
 from __future__ import annotations
 
 import functools
@@ -20,6 +21,25 @@ TABLE_COLUMNS = ["run", "status", "model", "mode", "initialiser", "epochs", "bes
 PER_CLASS = ["class", "images", "correct", "accuracy"]
 PAIRS = ["true", "predicted", "images"]
 MAX_MISTAKES = 24
+INTERRUPTED = ("running", "stopped", "failed")
+"""Statuses of a run that did not finish; with a checkpoint it can be resumed."""
+
+
+def shown_status(ctx: AppContext, run: runs.Run) -> str:
+    """The run's status, where a 'running' run that this app is not training is shown as
+    'interrupted' (its process was killed, or the app was closed while it trained)."""
+    if run.status == "running" and not ctx.jobs.is_training(run.path):
+        return "interrupted"
+    return run.status
+
+
+def can_resume(ctx: AppContext, run: runs.Run) -> bool:
+    """Interrupted, not being trained by this app, and with a checkpoint to carry on from."""
+    heavy.load()
+    from ..checkpoint import CHECKPOINT_FILE
+
+    return (run.status in INTERRUPTED and not ctx.jobs.is_training(run.path)
+            and (run.path / CHECKPOINT_FILE).is_file())
 
 
 def runs_table(ctx: AppContext) -> pd.DataFrame:
@@ -28,7 +48,7 @@ def runs_table(ctx: AppContext) -> pd.DataFrame:
         record, best = run.record, run.best or {}
         config = record.get("config", {})
         acc = best.get("val_acc")
-        rows.append([run.path.name, run.status, record.get("architecture", config.get("model")),
+        rows.append([run.path.name, shown_status(ctx, run), record.get("architecture", config.get("model")),
                      (record.get("strategy") or {}).get("name", config.get("strategy")),
                      (record.get("initializer") or {}).get("name", config.get("init")),
                      f"{record.get('epochs_done', len(run.metrics))}/{config.get('epochs', '?')}",
@@ -53,12 +73,12 @@ def _params(params: dict | None) -> str:
     return f" ({', '.join(f'{k}={v}' for k, v in params.items())})" if params else ""
 
 
-def _summary(run: runs.Run) -> str:
+def _summary(ctx: AppContext, run: runs.Run) -> str:
     record, best = run.record, run.best or {}
     strategy, init = record.get("strategy") or {}, record.get("initializer") or {}
     data = record.get("data") or {}
     split = data.get("split") or {}
-    lines = [f"**{run.path.name}** · {run.status}",
+    lines = [f"**{run.path.name}** · {shown_status(ctx, run)}",
              f"- model `{record.get('architecture')}`, weights from `{record.get('weights_source')}`",
              f"- mode **{strategy.get('name')}**{_params(strategy.get('params'))}; initialiser "
              f"**{init.get('name')}**{_params(init.get('params'))} on {init.get('applied_to')}, "
@@ -106,7 +126,7 @@ def run_details(ctx: AppContext, name: str | None) -> tuple:
     labels = run.label_names
     names, matrix = evaluation.confusion(rows, labels)
     mistakes = _mistake_images(run, rows)
-    return (_summary(run), charts.confusion_html(names, matrix),
+    return (_summary(ctx, run), charts.confusion_html(names, matrix),
             pd.DataFrame(evaluation.per_class(rows, labels), columns=PER_CLASS),
             pd.DataFrame(evaluation.confused_pairs(rows), columns=PAIRS),
             gr.update(value=mistakes, label=f"Misclassified validation images (true → predicted): "
@@ -120,6 +140,26 @@ def model_files(ctx: AppContext, name: str | None) -> list[str]:
     if not all(f.is_file() for f in files):
         raise FtguiError(f"{name} holds no saved model (it may have failed before its first epoch)")
     return [str(f) for f in files]
+
+
+def resume_offer(ctx: AppContext, name: str | None) -> dict:
+    """Show the Resume button for a run that can be resumed, hide it for any other."""
+    if not name:
+        return gr.update(visible=False)
+    return gr.update(visible=can_resume(ctx, runs.load_run(ctx.run_path(name))))
+
+
+def resume_run(ctx: AppContext, name: str | None) -> tuple[str, dict]:
+    """Carry on run ``name`` from its last checkpoint as the app's training job; returns
+    (notice, Resume button update). Busy while another training runs."""
+    run = runs.load_run(ctx.run_path(name))
+    ctx.jobs.ensure_idle()
+    if not can_resume(ctx, run):
+        raise FtguiError(f"{name} cannot be resumed: it is {shown_status(ctx, run)}"
+                         + (" and has no checkpoint (it stopped before one was saved)"
+                            if run.status in INTERRUPTED else ""))
+    job = ctx.jobs.resume(run.path)
+    return f"Resumed **{job.name}** from its last checkpoint.", gr.update(visible=False)
 
 
 def delete_run(ctx: AppContext, name: str | None) -> str:
@@ -144,8 +184,9 @@ def refresh(ctx: AppContext, chosen: list[str] | None, one: str | None) -> tuple
             gr.update(choices=names, value=one if one in names else (names[0] if names else None)))
 
 
-def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs) -> None:
-    """Build the Runs tab's components and wire its events."""
+def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs, train_notice: gr.Markdown) -> None:
+    """Build the Runs tab's components and wire its events; Resume says what it did in
+    ``train_notice`` and shows the Train tab, which follows the resumed run."""
     with gr.Tab("4 · Runs", id="runs"):
         table = gr.Dataframe(headers=TABLE_COLUMNS, label="Runs (newest first)", interactive=False,
                              max_height=300, elem_id="runs-table")
@@ -170,6 +211,7 @@ def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs) -> None:
         mistakes = gr.Gallery(label="Misclassified validation images (true → predicted)", columns=8,
                               height=240, object_fit="contain")
         with gr.Row():
+            resume_button = gr.Button("Resume this run", variant="primary", visible=False, elem_id="runs-resume")
             files_button = gr.Button("Get the model files")
             delete_button = gr.Button("Delete this run…", variant="stop")
         files = gr.File(label="config.json + model.safetensors (load with timm: local-dir:FOLDER)",
@@ -185,6 +227,9 @@ def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs) -> None:
     # the API events first: a private event with the same function would take its name
     gr.on([chosen.change, metric.change], bind(compare, ctx), [chosen, metric], [overlay], api_name="compare_runs")
     one.change(bind(run_details, ctx), [one], details, api_name="run_details")
+    resume_button.click(bind(resume_run, ctx), [one], [train_notice, resume_button], api_name="resume_run").success(
+        lambda: gr.Tabs(selected="train"), None, [tabs], **private)
+    gr.on([one.change, demo.load, tabs.select], bind(resume_offer, ctx), [one], [resume_button], **private)
     files_button.click(bind(model_files, ctx), [one], [files], api_name="model_files").success(
         lambda: gr.update(visible=True), None, [files], **private)
     confirm.click(bind(delete_run, ctx), [one], [notice], api_name="delete_run").then(

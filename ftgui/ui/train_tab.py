@@ -50,9 +50,10 @@ def preview_command(ctx: AppContext, data: str | None, val_split: float, form: d
 def start_training(ctx: AppContext, data: str | None, val_split: float, form: dict[str, Any]) -> tuple[str, str]:
     """Start a training in the background; returns (notice, command).
 
-    Raises jobs.Busy (an FtguiError) while another training runs."""
-    config = config_from_form(ctx, data, val_split, form)
+    Raises jobs.Busy (an FtguiError) while another training runs, before reading the form:
+    a refused start leaves nothing behind (no run folder, no kept upload)."""
     ctx.jobs.ensure_idle()
+    config = config_from_form(ctx, data, val_split, form)
     run_dir = runs.new_run_dir(None, config.model, config.strategy, root=ctx.runs_root)
     config.out = str(run_dir)
     try:
@@ -160,11 +161,6 @@ def mode_learning_rate(ctx: AppContext, name: str) -> float:
     return ctx.registry.strategy(name).default_lr
 
 
-def on_weights(choice: str) -> tuple:
-    """Show the upload or path input the weights choice needs."""
-    return gr.update(visible=choice == "upload"), gr.update(visible=choice == "path")
-
-
 def weights_model(ctx: AppContext, choice: str) -> dict:
     """When a person picks a run or the demo backbone: the architecture it holds."""
     architecture = weights_architecture(ctx, choice)
@@ -216,8 +212,9 @@ def _backbone(ctx: AppContext, values: dict, strategy, form: dict, ui: dict) -> 
                                       allow_custom_value=True, elem_id="weights")
         form["weights_file"] = gr.File(label="Weights file", visible=False,
                                        file_types=[".safetensors", ".pth", ".pt", ".bin"])
-        form["weights_path"] = gr.Textbox(label="Weights path", visible=False,
-                                          placeholder="a .safetensors/.pth file or a run folder")
+        if ctx.options.local_only:  # a served app has no input naming a server file
+            form["weights_path"] = gr.Textbox(label="Weights path", visible=False,
+                                              placeholder="a .safetensors/.pth file or a run folder")
 
 
 def _mode(ctx: AppContext, values: dict, strategy, form: dict, ui: dict) -> None:
@@ -280,8 +277,9 @@ def _job_view(ui: dict) -> None:
                                interactive=False, buttons=["copy"], elem_id="train-command")
 
 
-def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> None:
-    """Build the Train tab's components and wire its events."""
+def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> gr.Markdown:
+    """Build the Train tab's components and wire its events; returns the notice under
+    Start/Stop, where the Runs tab says that it resumed a run."""
     values = initial_form(ctx)
     strategy = ctx.registry.strategy(values["strategy"])
     form: dict[str, Any] = {}
@@ -316,7 +314,10 @@ def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> None:
     gr.on([f.change for f in form.values()] + [data.source.change, data.val_split.change, demo.load],
           form_handler(preview_command, ctx, initial), inputs, [ui["command"]], trigger_mode="always_last", **private)
     gr.on([data.source.change, demo.load], data_line_text, [data.source], [data_line], **private)
-    form["weights"].change(on_weights, [form["weights"]], [form["weights_file"], form["weights_path"]], **private)
+    weights_inputs = {"upload": form["weights_file"]}  # the input each weights choice needs
+    if "weights_path" in form:
+        weights_inputs["path"] = form["weights_path"]
+    form["weights"].change(show_only(weights_inputs), [form["weights"]], list(weights_inputs.values()), **private)
     form["weights"].input(bind(weights_model, ctx), [form["weights"]], [form["model"]], **private)
     form["strategy"].change(bind(on_strategy, ctx), [form["strategy"]],
                             [form["strategy"], ui["weights_group"], ui["init_group"], ui["settings_group"],
@@ -328,3 +329,4 @@ def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> None:
     form["init"].change(lambda name: gr.update(info=ctx.registry.initializer(name).description), [form["init"]],
                         [form["init"]], **private)
     form["init"].change(show_only(ui["init_groups"]), [form["init"]], list(ui["init_groups"].values()), **private)
+    return ui["notice"]
