@@ -16,9 +16,7 @@ import numpy as np
 import torch
 
 from .errors import FtguiError
-from .runs import atomic_write_bytes
-
-CHECKPOINT_FILE = "checkpoint.pt"
+from .runs import CHECKPOINT_FILE, atomic_write_bytes
 
 
 def rng_state(generator: torch.Generator) -> dict:

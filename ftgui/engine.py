@@ -558,11 +558,22 @@ class _Loop:
         self.loaders()
         if self.resume_dir is not None:
             self.run_dir = self.resume_dir
+            owner = runs.trainer_pid(self.run_dir)
+            if owner is not None:
+                raise FtguiError(f"{self.run_dir} is being trained right now by process {owner}; "
+                                 "wait for it to end, or stop it, before resuming")
             runs.remove_partial_writes(self.run_dir)
             self.check_resumable()
         else:
             self.run_dir = runs.new_run_dir(self.config.out, self.architecture, self.strategy.name)
             self.write_report()
+        runs.claim(self.run_dir)
+        try:
+            return self.train_or_evaluate()
+        finally:
+            runs.release(self.run_dir)
+
+    def train_or_evaluate(self) -> TrainResult:
         self.save_record("running")
         self.emit({"type": "start", "run_dir": str(self.run_dir), "epochs": self.config.epochs,
                    "steps_per_epoch": len(self.train_loader) if self.train_loader else 0,
@@ -710,7 +721,7 @@ class _Loop:
                     status = "stopped"
                     self.log(f"stopped during epoch {epoch}; the best epoch so far is kept"
                              + (f" (resume with: ftgui train --resume {self.run_dir})"
-                                if (self.run_dir / checkpoint.CHECKPOINT_FILE).is_file() else ""))
+                                if (self.run_dir / runs.CHECKPOINT_FILE).is_file() else ""))
                     break
                 epoch += 1
         except _NonFinite as exc:

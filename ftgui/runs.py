@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import tempfile
 import time
 import uuid
@@ -32,6 +33,8 @@ RUN_FILE = "ftgui.json"
 METRICS_FILE = "metrics.jsonl"
 REPORT_FILE = "data_report.json"
 VAL_PREDICTIONS_FILE = "val_predictions.json"
+CHECKPOINT_FILE = "checkpoint.pt"
+TRAINER_FILE = "training.pid"
 DEFAULT_ROOT = Path("runs")
 
 
@@ -72,6 +75,36 @@ def remove_partial_writes(run_dir: Path) -> None:
             leftover.unlink(missing_ok=True)
         elif leftover.name.startswith(".save-") and leftover.is_dir():
             shutil.rmtree(leftover, ignore_errors=True)
+
+
+def claim(run_dir: Path) -> None:
+    """Mark ``run_dir`` as being trained by this process (see :func:`trainer_pid`)."""
+    atomic_write_json(Path(run_dir) / TRAINER_FILE, {"pid": os.getpid(), "host": socket.gethostname()})
+
+
+def release(run_dir: Path) -> None:
+    path = Path(run_dir) / TRAINER_FILE
+    if trainer_pid(run_dir) == os.getpid():
+        path.unlink(missing_ok=True)
+
+
+def trainer_pid(run_dir: Path) -> int | None:
+    """The live process on this computer that is training ``run_dir`` now, or None (a killed
+    process leaves its file behind; a dead pid does not count)."""
+    try:
+        owner = json.loads((Path(run_dir) / TRAINER_FILE).read_text())
+        pid = int(owner["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if owner.get("host") != socket.gethostname():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    return pid
 
 
 def atomic_write_json(path: Path, value: Any) -> None:

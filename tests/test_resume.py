@@ -184,3 +184,20 @@ def test_out_of_memory_at_batch_size_one_is_a_clear_error(three_classes, tmp_pat
     with pytest.raises(FtguiError, match="even with batch size 1"):
         train(TrainConfig(data=str(three_classes), out=str(tmp_path / "run"), **SETTINGS))
     assert json.loads((tmp_path / "run" / "ftgui.json").read_text())["status"] == "failed"
+
+
+def test_a_run_still_being_trained_elsewhere_is_not_resumed(three_classes, tmp_path, every_epoch):
+    with pytest.raises(Crash):
+        train(TrainConfig(data=str(three_classes), out=str(tmp_path / "run"), **SETTINGS), crash_after_epoch(1))
+    assert runs.trainer_pid(tmp_path / "run") is None  # the crashed trainer let go of it
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / "run" / runs.TRAINER_FILE).write_text(
+            json.dumps({"pid": other.pid, "host": __import__("socket").gethostname()}))
+        with pytest.raises(FtguiError, match=f"being trained right now by process {other.pid}"):
+            resume(tmp_path / "run")
+    finally:
+        other.kill()
+        other.wait()
+    assert runs.trainer_pid(tmp_path / "run") is None  # a dead owner does not count
+    assert resume(tmp_path / "run").status == "completed"

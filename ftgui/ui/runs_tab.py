@@ -28,18 +28,20 @@ INTERRUPTED = ("running", "stopped", "failed")
 def shown_status(ctx: AppContext, run: runs.Run) -> str:
     """The run's status, where a 'running' run that this app is not training is shown as
     'interrupted' (its process was killed, or the app was closed while it trained)."""
-    if run.status == "running" and not ctx.jobs.is_training(run.path):
+    if run.status == "running" and not _training_now(ctx, run):
         return "interrupted"
     return run.status
 
 
+def _training_now(ctx: AppContext, run: runs.Run) -> bool:
+    """Trained by this app, or by another ftgui process (`ftgui train` in a terminal)."""
+    return ctx.jobs.is_training(run.path) or runs.trainer_pid(run.path) is not None
+
+
 def can_resume(ctx: AppContext, run: runs.Run) -> bool:
     """Interrupted, not being trained by this app, and with a checkpoint to carry on from."""
-    heavy.load()
-    from ..checkpoint import CHECKPOINT_FILE
-
-    return (run.status in INTERRUPTED and not ctx.jobs.is_training(run.path)
-            and (run.path / CHECKPOINT_FILE).is_file())
+    return (run.status in INTERRUPTED and not _training_now(ctx, run)
+            and (run.path / runs.CHECKPOINT_FILE).is_file())
 
 
 def runs_table(ctx: AppContext) -> pd.DataFrame:

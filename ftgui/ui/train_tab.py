@@ -102,7 +102,7 @@ def describe_job(status: dict | None) -> str:
     name, state = f"**{status['name']}**", status["state"]
     what = f" ({status['model']}, {status['strategy']}, {status['epochs']} epochs)"
     best = max((m for m in status["metrics"] if m.get("val_acc") is not None),
-               key=lambda m: m["val_acc"], default=None)
+               key=lambda m: (m["val_acc"], -(m.get("val_loss") or 0.0)), default=None)  # as the engine
     best_text = f"best validation accuracy {best['val_acc']:.1%} (epoch {best['epoch']})" if best else ""
     return {
         "preparing": f"… Preparing {name}{what}: reading the images and loading the model…",
