@@ -482,6 +482,7 @@ class _Loop:
 
     def build_optimizer(self, groups: list[dict], updates: int) -> None:
         config = self.config
+        self.trained_names |= {n for n, p in self.model.named_parameters() if p.requires_grad}
         self.optimizer = create_optimizer_v2(
             _optimizer_groups(groups, config.weight_decay), opt="adamw", lr=self.lr,
             weight_decay=config.weight_decay)
@@ -541,6 +542,7 @@ class _Loop:
         self.best: dict | None = None
         self.last_save = -math.inf
         self.resume_state: dict = {}
+        self.trained_names: set[str] = set()
         self.pending_best: tuple[dict, list | None] | None = None
         self.feature_memo: dict[tuple, torch.Tensor] = {}
         self.load_data()
@@ -622,8 +624,11 @@ class _Loop:
 
     def save_checkpoint(self, epoch: int, updates: int, scaler) -> None:
         self.flush_best()  # the best model on disk must match the checkpoint's best epoch
+        # only what training can have changed: the rest is rebuilt from the weights on resume
+        changed = self.trained_names | {n for n, _ in self.model.named_buffers()}
+        model_state = {k: v for k, v in self.model.state_dict().items() if k in changed}
         checkpoint.save(self.run_dir, {
-            "epoch": epoch, "updates": updates, "model": self.model.state_dict(),
+            "epoch": epoch, "updates": updates, "model": model_state,
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "scaler": scaler.state_dict(), "rng": checkpoint.rng_state(self.generator),
             "metrics": self.metrics, "best": self.best,
@@ -638,7 +643,10 @@ class _Loop:
             groups = self.strategy.on_epoch_start(self.model, epoch, **self.strategy_params)
             if groups is not None:
                 self.build_optimizer(groups, 0)
-        self.model.load_state_dict(state["model"])
+        unexpected = self.model.load_state_dict(state["model"], strict=False).unexpected_keys
+        if unexpected:
+            raise FtguiError(f"{self.run_dir}'s checkpoint does not fit its model ({unexpected[0]}, ...); "
+                             "start a new run instead")
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         scaler.load_state_dict(state["scaler"])

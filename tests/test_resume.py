@@ -201,3 +201,15 @@ def test_a_run_still_being_trained_elsewhere_is_not_resumed(three_classes, tmp_p
         other.wait()
     assert runs.trainer_pid(tmp_path / "run") is None  # a dead owner does not count
     assert resume(tmp_path / "run").status == "completed"
+
+
+def test_head_only_resumes_from_a_checkpoint_of_only_what_it_trains(three_classes, pretrained_run, tmp_path,
+                                                                    every_epoch):
+    settings = {**SETTINGS, "strategy": "head-only", "weights": str(pretrained_run), "lr": 1e-2}
+    whole = train(TrainConfig(data=str(three_classes), out=str(tmp_path / "whole"), **settings))
+    with pytest.raises(Crash):
+        train(TrainConfig(data=str(three_classes), out=str(tmp_path / "cut"), **settings), crash_after_epoch(2))
+    saved = checkpoint.load(tmp_path / "cut")["model"]
+    assert "fc.weight" in saved and not any(k.endswith("conv1.weight") for k in saved)  # frozen: not stored
+    resumed = resume(tmp_path / "cut")
+    assert resumed.metrics[-1]["val_loss"] == pytest.approx(whole.metrics[-1]["val_loss"], rel=1e-3)
