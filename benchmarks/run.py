@@ -5,7 +5,7 @@
 Prints the ratios and writes benchmarks/RESULTS.md (figures, machine, date):
 
 a. head-only, 20 epochs: ftgui's total time / one plain forward pass of the backbone over the
-   same (pre-decoded) images - the floor. Target <= 1.5.
+   same (pre-decoded) images - the floor. Target <= 1.5. Median of three runs of each.
 b. one full fine-tune epoch from image files on disk (ftgui's whole train() call) / a plain
    hand-written PyTorch loop over the same model, batch size and pre-decoded tensors. Target <= 1.15.
 c. ftgui's Predictor over a folder (load + decode + predict) / a plain script: PIL decode, timm
@@ -25,6 +25,7 @@ import argparse
 import os
 import platform
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -137,10 +138,13 @@ def bench_device(device_name: str, args, data: Path, weights: Path, work: Path) 
     # times the CLI as a person sees it, imports included)
     ftgui_train(data, weights, work / f"warm-{device_name}", device_name, strategy="head-only",
                 epochs=1, **common)
-    floor = plain_forward(model, batches, device)
-    total, _ = ftgui_train(data, weights, work / f"a-{device_name}", device_name, strategy="head-only",
-                           epochs=args.epochs, **common)
-    out["a"] = (total, floor)
+    # the shortest measurement: the median of three of each, on a machine that may be shared
+    floors, totals = [], []
+    for rep in range(3):
+        floors.append(plain_forward(timm.create_model(args.model, num_classes=4).to(device), batches, device))
+        totals.append(ftgui_train(data, weights, work / f"a-{device_name}-{rep}", device_name,
+                                  strategy="head-only", epochs=args.epochs, **common)[0])
+    out["a"] = (statistics.median(totals), statistics.median(floors))
 
     plain = plain_train_epoch(timm.create_model(args.model, num_classes=4).to(device), batches, device)
     total, result = ftgui_train(data, weights, work / f"b-{device_name}", device_name, strategy="full",
