@@ -171,8 +171,9 @@ def layout(ctx: AppContext, demo: gr.Blocks) -> DataTab:
         kinds = [k for k in SOURCES if k != FOLDER or ctx.options.local_only]
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=320):
-                kind = gr.Radio(kinds, value=kinds[0], label="Where are your images?", elem_id="data-kind")
-                with gr.Column(visible=True) as zip_group:
+                first = SAMPLE_KIND if str(source.value or "").startswith("sample:") else kinds[0]
+                kind = gr.Radio(kinds, value=first, label="Where are your images?", elem_id="data-kind")
+                with gr.Column(visible=first == ZIP) as zip_group:
                     upload = gr.File(label="A .zip of class folders", file_types=[".zip"], elem_id="data-zip")
                     gr.Markdown("e.g. `cats/1.jpg`, `dogs/7.png`; hidden files and non-images are "
                                 "skipped and listed.", elem_classes="ftgui-help")
@@ -190,7 +191,7 @@ def layout(ctx: AppContext, demo: gr.Blocks) -> DataTab:
                         folder = gr.Textbox(label="Folder", placeholder="/home/me/photos",
                                             info="holds one sub-folder per class")
                         folder_button = gr.Button("Use this folder", variant="primary")
-                with gr.Column(visible=False) as sample_group:
+                with gr.Column(visible=first == SAMPLE_KIND) as sample_group:
                     gr.Markdown("400 handwritten digits, 10 classes of 40 images (32×32 pixels): "
                                 "trains in seconds on a CPU.")
                     sample_button = gr.Button("Use the sample digits", variant="primary", elem_id="use-sample")
