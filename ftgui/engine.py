@@ -31,6 +31,7 @@ from timm.utils import decay_batch_step
 from timm.scheduler import create_scheduler_v2
 
 from . import __version__, checkpoint, features, models, pipeline, runs
+from .device import autocast, pick_device
 from .config import DEFAULT_MODEL, TrainConfig
 from .data import ImageCollection, load_images, stratified_split
 from .errors import FtguiError
@@ -51,25 +52,6 @@ class TrainResult:
     """completed, stopped, or evaluated (a strategy that does not train)."""
     best: dict | None
     metrics: list[dict] = field(default_factory=list)
-
-
-def pick_device(name: str) -> torch.device:
-    """``auto`` picks cuda, then mps, then cpu; an explicit device must exist."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise FtguiError(f"unknown device '{name}': use auto, cpu, cuda, cuda:N or mps") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise FtguiError("--device cuda asked for, but no CUDA GPU is available; use --device cpu")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise FtguiError("--device mps asked for, but MPS is not available; use --device cpu")
-    return device
 
 
 def seed_everything(seed: int) -> None:
@@ -126,10 +108,13 @@ class _Loop:
 
     def __init__(self, config: TrainConfig, listener: Listener | None,
                  stop: threading.Event | None, registry: Registry | None,
-                 resume_dir: Path | None = None) -> None:
+                 resume_dir: Path | None = None, resume_state: dict | None = None) -> None:
         config.validate()
         self.config = config
         self.resume_dir = resume_dir
+        self.resume_state = resume_state or {}
+        if resume_dir is None:
+            runs.check_out_dir(config.out)  # before any image is read
         self.emit: Listener = listener or (lambda event: None)
         self.stop = stop or threading.Event()
         self.registry = registry or load_registry(config.plugins_dirs)
@@ -223,7 +208,7 @@ class _Loop:
                 source_labels is not None and set(source_labels) == set(classes)
                 and len(source_labels) == loaded.model.num_classes
             ):
-                self.label_names = source_labels or [f"class_{i}" for i in range(loaded.model.num_classes)]
+                self.label_names = loaded.labels()
                 self.new_layers = []
                 if not self.strategy.keeps_head:
                     self.log("the data has the weights' own classes: training continues their head")
@@ -234,10 +219,14 @@ class _Loop:
                 self.log(f"new {len(classes)}-class head, initialised with '{self.initializer.name}'")
         self.model = loaded.model
         self.weights_source = loaded.source
-        self.label_map = [self.label_names.index(c) if c in self.label_names else -1 for c in classes]
+        self.label_map = self.label_indices(classes)
         if self.collection and self.strategy.keeps_head and max(self.label_map, default=-1) < 0:
             self.log("warning: none of the data's classes is among the model's labels; "
                      "its accuracy on them is 0 by definition")
+
+    def label_indices(self, classes: list[str]) -> list[int]:
+        """The model's output index for each class name, -1 for a class it does not know."""
+        return [self.label_names.index(c) if c in self.label_names else -1 for c in classes]
 
     def prepare_images(self) -> None:
         """Decode every image once (up to the memory budget) and set up the batch sources."""
@@ -254,8 +243,7 @@ class _Loop:
         self.train_images = pipeline.DecodedImages(collection, self.train_idx, resize)
         self.train_labels = [self.label_map[collection.labels[i]] for i in self.train_idx]
         if self.val_idx:
-            val_map = [self.label_names.index(c) if c in self.label_names else -1
-                       for c in val_collection.classes]
+            val_map = self.label_indices(val_collection.classes)
             self.val_images = pipeline.DecodedImages(val_collection, self.val_idx, resize)
             self.val_labels = [val_map[val_collection.labels[i]] for i in self.val_idx]
 
@@ -314,7 +302,7 @@ class _Loop:
             self.model.eval()
             with _seeded(None if view is None else self.config.seed * 1000 + view), torch.inference_mode():
                 for step, (uint8, _) in enumerate(loader):
-                    with self.autocast():
+                    with autocast(self.device):
                         yield features.pre_logits(self.model, self.normalize(uint8))
                     self.emit({"type": "step", "phase": "features", "epoch": 0, "step": step + 1,
                                "steps": len(loader)})
@@ -420,14 +408,15 @@ class _Loop:
             self.pending_best = None
             self.save_best(None, predictions)
         else:
-            self.pending_best = (self.changing_tensors(), predictions)
+            self.pending_best = ({k: v.to("cpu", copy=True) for k, v in self.trained_state().items()},
+                                 predictions)
 
-    def changing_tensors(self) -> dict[str, torch.Tensor]:
-        """A copy of what training can still change: trainable parameters and buffers
-        (frozen weights stay as they are until what is frozen changes, which flushes)."""
-        frozen = {id(p) for p in self.model.parameters() if not p.requires_grad}
-        return {k: v.detach().to("cpu", copy=True)
-                for k, v in self.model.state_dict(keep_vars=True).items() if id(v) not in frozen}
+    def trained_state(self) -> dict[str, torch.Tensor]:
+        """The tensors training can have changed: every parameter that has been trainable, and
+        the buffers. The rest equals the starting weights (a pending best copy relies on that
+        until what is frozen changes, which flushes it; a resume rebuilds it)."""
+        changed = self.trained_names | {n for n, _ in self.model.named_buffers()}
+        return {k: v for k, v in self.model.state_dict().items() if k in changed}
 
     def flush_best(self) -> None:
         if self.pending_best is not None:
@@ -449,12 +438,6 @@ class _Loop:
             runs.atomic_write_json(self.run_dir / runs.VAL_PREDICTIONS_FILE, rows)
 
     # -- the loop ----------------------------------------------------------------------
-    def autocast(self):
-        if self.device.type == "cuda":
-            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-            return torch.autocast("cuda", dtype=dtype)
-        return torch.autocast(self.device.type, enabled=False)
-
     def evaluate(self, epoch: int) -> tuple[float | None, float | None, list | None]:
         loader, forward = self.val_source()
         if loader is None:
@@ -466,7 +449,7 @@ class _Loop:
         with torch.inference_mode():
             for step, (inputs, targets) in enumerate(loader):
                 targets = targets.to(self.device, non_blocking=True)
-                with self.autocast():
+                with autocast(self.device):
                     logits = forward(inputs.to(self.device, non_blocking=True))
                 logits = logits.float()
                 known = targets >= 0
@@ -512,7 +495,7 @@ class _Loop:
         total_loss, correct, seen, stopped = 0.0, 0, 0, False
         for step, (inputs, targets) in enumerate(loader):
             targets = targets.to(self.device, non_blocking=True)
-            with self.autocast():
+            with autocast(self.device):
                 logits = forward(inputs.to(self.device, non_blocking=True))
                 loss = loss_fn(logits, targets)
             if not torch.isfinite(loss):
@@ -541,7 +524,6 @@ class _Loop:
         self.metrics: list[dict] = []
         self.best: dict | None = None
         self.last_save = -math.inf
-        self.resume_state: dict = {}
         self.trained_names: set[str] = set()
         self.pending_best: tuple[dict, list | None] | None = None
         self.feature_memo: dict[tuple, torch.Tensor] = {}
@@ -560,12 +542,7 @@ class _Loop:
         self.loaders()
         if self.resume_dir is not None:
             self.run_dir = self.resume_dir
-            owner = runs.trainer_pid(self.run_dir)
-            if owner is not None:
-                raise FtguiError(f"{self.run_dir} is being trained right now by process {owner}; "
-                                 "wait for it to end, or stop it, before resuming")
-            runs.remove_partial_writes(self.run_dir)
-            self.check_resumable()
+            self.check_same_data()
         else:
             self.run_dir = runs.new_run_dir(self.config.out, self.architecture, self.strategy.name)
             self.write_report()
@@ -588,7 +565,7 @@ class _Loop:
             raise FtguiError("no training images left after the split; add images or lower --val-split")
         return self.fit()
 
-    def check_resumable(self) -> None:
+    def check_same_data(self) -> None:
         record = runs.load_run(self.run_dir).record
         self.created = record.get("created", self.created)
         old = record.get("data") or {}
@@ -597,7 +574,6 @@ class _Loop:
                 f"the images in {self.config.data} changed since {self.run_dir} started, so it cannot "
                 "carry on exactly; start a new run on the new data"
             )
-        self.resume_state = checkpoint.load(self.run_dir)
 
     def write_report(self) -> None:
         if self.collection:
@@ -624,11 +600,8 @@ class _Loop:
 
     def save_checkpoint(self, epoch: int, updates: int, scaler) -> None:
         self.flush_best()  # the best model on disk must match the checkpoint's best epoch
-        # only what training can have changed: the rest is rebuilt from the weights on resume
-        changed = self.trained_names | {n for n, _ in self.model.named_buffers()}
-        model_state = {k: v for k, v in self.model.state_dict().items() if k in changed}
         checkpoint.save(self.run_dir, {
-            "epoch": epoch, "updates": updates, "model": model_state,
+            "epoch": epoch, "updates": updates, "model": self.trained_state(),
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "scaler": scaler.state_dict(), "rng": checkpoint.rng_state(self.generator),
             "metrics": self.metrics, "best": self.best,
@@ -733,7 +706,7 @@ class _Loop:
                     break
                 epoch += 1
         except _NonFinite as exc:
-            message = (f"the loss became {exc.kind} at epoch {exc.epoch}, step {exc.step}: "
+            message = (f"the loss became NaN or infinite at epoch {exc.epoch}, step {exc.step}: "
                        f"lower --lr (now {self.lr:g}, try {self.lr / 10:g})"
                        + ("; the best epoch so far is kept" if self.best else ""))
             self.fail(message)
@@ -765,9 +738,9 @@ def _is_out_of_memory(exc: BaseException) -> bool:
 
 
 class _NonFinite(Exception):
-    def __init__(self, epoch: int, step: int, kind: str = "NaN or infinite") -> None:
+    def __init__(self, epoch: int, step: int) -> None:
         super().__init__(f"non-finite loss at epoch {epoch}, step {step}")
-        self.epoch, self.step, self.kind = epoch, step, kind
+        self.epoch, self.step = epoch, step
 
 
 def train(
@@ -798,9 +771,15 @@ def resume(
     run = runs.load_run(run_dir)
     if run.status == "completed":
         raise FtguiError(f"{run_dir} already completed all its epochs; nothing to resume")
+    owner = runs.trainer_pid(run.path)
+    if owner is not None:
+        raise FtguiError(f"{run_dir} is being trained right now by process {owner}; "
+                         "wait for it to end, or stop it, before resuming")
+    runs.remove_partial_writes(run.path)
+    state = checkpoint.load(run.path)
     values = dict(run.record["config"])
     values["out"] = str(run.path)
     if device:
         values["device"] = device
-    loop = _Loop(TrainConfig.from_dict(values), listener, stop, registry, resume_dir=Path(run.path))
+    loop = _Loop(TrainConfig.from_dict(values), listener, stop, registry, Path(run.path), state)
     return loop.run()

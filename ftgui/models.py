@@ -37,6 +37,10 @@ class LoadedModel:
     source: str
     """Where the weights came from, for the run record: hub id, file or run path, or 'none'."""
 
+    def labels(self) -> list[str]:
+        """The label names, or class_0, class_1, ... when the weights did not say."""
+        return list(self.label_names or [f"class_{i}" for i in range(self.model.num_classes)])
+
 
 def check_model_name(name: str) -> None:
     """Raise FtguiError for a name timm does not know, suggesting close matches."""

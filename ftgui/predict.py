@@ -10,12 +10,11 @@ from typing import Callable, Iterable, Iterator
 import torch
 from PIL import Image
 
-import timm
 from timm.data import create_transform, resolve_model_data_config
 
 from . import models
 from .data import iter_prediction_inputs, to_rgb
-from .engine import pick_device
+from .device import autocast, pick_device
 from .errors import FtguiError
 
 
@@ -35,27 +34,20 @@ class Predictor:
         path = Path(run_dir)
         if not models.is_run_dir(path) or not (path / "model.safetensors").is_file():
             raise FtguiError(f"{path} holds no trained model (config.json + model.safetensors)")
-        model = timm.create_model(f"local-dir:{path.resolve()}", pretrained=True)
-        labels = model.pretrained_cfg.get("label_names") or [f"class_{i}" for i in range(model.num_classes)]
-        return cls(model, list(labels), device)
+        loaded = models.load_weights(models.run_architecture(path), str(path))
+        return cls(loaded.model, loaded.labels(), device)
 
     @classmethod
     def from_pretrained(cls, model_name: str, device: str = "auto") -> "Predictor":
         loaded = models.load_weights(model_name, "hub")
-        labels = loaded.label_names or [f"class_{i}" for i in range(loaded.model.num_classes)]
-        return cls(loaded.model, labels, device)
-
-    def _autocast(self):
-        if self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
-        return torch.autocast(self.device.type, enabled=False)
+        return cls(loaded.model, loaded.labels(), device)
 
     def predict_images(self, images: list[Image.Image], top_k: int = 5) -> list[dict]:
         """Label PIL images; one dict per image with label, score and topk."""
         if not images:
             return []
         batch = torch.stack([self.transform(to_rgb(img)) for img in images]).to(self.device)
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), autocast(self.device):
             probs = self.model(batch).float().softmax(dim=1).cpu()
         k = max(1, min(top_k, probs.shape[1]))
         scores, indices = probs.topk(k, dim=1)
