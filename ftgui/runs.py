@@ -26,9 +26,6 @@ from typing import Any, Iterable
 
 from .errors import FtguiError
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
 RUN_FILE = "ftgui.json"
 METRICS_FILE = "metrics.jsonl"
 REPORT_FILE = "data_report.json"
@@ -116,13 +113,19 @@ def atomic_write_jsonl(path: Path, rows: Iterable[dict]) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def check_out_dir(out: str | None) -> None:
+    """An ``--out`` folder must be new or empty: a run never mixes with other files."""
+    path = Path(out).expanduser() if out else None
+    if path is not None and path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise FtguiError(f"--out {path} already exists and is not empty; choose a new folder")
+
+
 def new_run_dir(out: str | None, model: str, strategy: str, root: Path = DEFAULT_ROOT) -> Path:
     """Create the run folder: ``out`` if given (it must be empty or new), else
     ``runs/<time>-<model>-<strategy>``."""
     if out:
+        check_out_dir(out)
         path = Path(out).expanduser()
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise FtguiError(f"--out {path} already exists and is not empty; choose a new folder")
         path.mkdir(parents=True, exist_ok=True)
         return path
     safe_model = re.sub(r"[^A-Za-z0-9_.-]+", "_", model.split(":")[-1].split("/")[-1])
@@ -148,6 +151,7 @@ def save_model(run_dir: Path, model, label_names: list[str], data_config: dict,
     from safetensors.torch import save_file
     from timm.models._hub import save_config_for_hf
 
+    file_mode = run_dir.stat().st_mode & 0o666  # what the umask gave the run folder, less x
     scratch = Path(tempfile.mkdtemp(prefix=".save-", dir=run_dir))
     try:
         save_config_for_hf(model, str(scratch / "config.json"),
@@ -158,7 +162,7 @@ def save_model(run_dir: Path, model, label_names: list[str], data_config: dict,
         for name in ("model.safetensors", "config.json"):
             with open(scratch / name, "rb") as handle:
                 os.fsync(handle.fileno())
-            os.chmod(scratch / name, 0o666 & ~_UMASK)
+            os.chmod(scratch / name, file_mode)  # the scratch folder's files are private
             os.replace(scratch / name, run_dir / name)
     except OSError as exc:
         if _is_disk_full(exc):

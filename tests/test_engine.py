@@ -99,6 +99,8 @@ def test_run_folder_is_complete_and_loads_in_timm(three_classes, tmp_path):
     assert {"config.json", "model.safetensors", "ftgui.json", "metrics.jsonl", "data_report.json",
             "val_predictions.json"} <= names
     assert not [n for n in names if n.startswith(".")]  # no temporary files left behind
+    folder_mode = (run_dir / "ftgui.json").stat().st_mode & 0o777
+    assert (run_dir / "model.safetensors").stat().st_mode & 0o777 == folder_mode  # not private
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2]
     for key in ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "images_per_s"):
