@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import signal
 import sys
@@ -244,18 +245,20 @@ def _epoch_line(row: dict) -> str:
 
 def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
-        extra = [flag for flag, field, _, _ in (*TRAIN_FLAGS, *SWITCHES)
-                 if field in vars(args) and field != "device"]
-        if extra or args.config or "init_arg" in vars(args) or "strategy_arg" in vars(args):
-            raise FtguiError(f"--resume carries on with the run's own settings; drop {', '.join(extra) or '--config'}")
+        given = vars(args)
+        extra = [flag for flag, field, _, _ in (*TRAIN_FLAGS, *SWITCHES) if field in given and field != "device"]
+        extra += [flag for flag, field in (("--init-arg", "init_arg"), ("--strategy-arg", "strategy_arg"),
+                                           ("--config", "config")) if given.get(field)]
+        if extra:
+            raise FtguiError(f"--resume carries on with the run's own settings (only --device may change); "
+                             f"drop {', '.join(extra)}")
         from .engine import resume
 
-        run = lambda listener, stop: resume(args.resume, listener, stop, device=vars(args).get("device"))
+        run = functools.partial(resume, args.resume, device=given.get("device"))
     else:
-        config = config_from_args(args)
         from .engine import train
 
-        run = lambda listener, stop: train(config, listener=listener, stop=stop)
+        run = functools.partial(train, config_from_args(args))
 
     stop = threading.Event()
 
@@ -267,7 +270,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
-        result = run(_ConsoleProgress(args.quiet), stop)
+        result = run(listener=_ConsoleProgress(args.quiet), stop=stop)
     finally:
         signal.signal(signal.SIGINT, previous)
     print(json.dumps({"run_dir": str(result.run_dir), "status": result.status, "best": result.best}))

@@ -190,6 +190,7 @@ def test_predict_with_a_pretrained_model_fails_fast_offline(tmp_path):
     (["train", "--data", "{data}", "--model", "test_resnet", "--strategy", "scratch",
       "--val-data", "{other}"], "classes the training data lacks"),
     (["train", "--data", "{zipfile}", "--model", "test_resnet", "--strategy", "scratch"], "zip"),
+    (["train", "--resume", "{data}", "--epochs", "3", "--init-arg", "k=1"], "drop --epochs, --init-arg"),
     (["predict", "--run", "{data}", "{data}"], "holds no trained model"),
     (["predict", "--run", "{data}"], "PATH"),
     (["models", "zzzz-no-such"], "no timm model matches"),
