@@ -68,13 +68,7 @@ class ImageCollection:
 
     def open_image(self, index: int) -> Image.Image:
         """Decode image ``index`` as RGB with its EXIF orientation applied."""
-        try:
-            return _load_rgb(self._files.read(self._root + self.paths[index]))
-        except Unusable as exc:
-            raise FtguiError(
-                f"cannot read {self.paths[index]} any more ({exc}): it changed after the data "
-                "was loaded; fix or remove it and start again"
-            ) from None
+        return _open_known(self._files, self._root, self.paths[index])
 
     def report(self) -> dict:
         counts = Counter(self.labels)
@@ -272,6 +266,26 @@ def _check_file(files: FolderSource | ZipSource, name: str) -> tuple[str | None,
     except Unusable as exc:
         return None, str(exc)
     return digest, ""
+
+
+def _open_known(files: FolderSource | ZipSource, root: str, rel: str) -> Image.Image:
+    try:
+        return _load_rgb(files.read(root + rel))
+    except Unusable as exc:
+        raise FtguiError(
+            f"cannot read {rel} any more ({exc}): it changed after the data was loaded; "
+            "fix or remove it and start again"
+        ) from None
+
+
+def image_opener(path: str | os.PathLike) -> Callable[[str], Image.Image]:
+    """A function that opens single images of a data set by their path in it (as a run's
+    split and validation predictions name them), without checking or decoding the rest:
+    for showing a few images of a data set that was loaded before."""
+    _, files = _open_source(path)
+    entries, dirs, _ = files.list()
+    root = _find_root(entries, dirs)
+    return functools.partial(_open_known, files, root)
 
 
 def load_images(path: str | os.PathLike) -> ImageCollection:

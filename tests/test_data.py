@@ -548,3 +548,17 @@ def test_prediction_inputs_check_every_path_first(tmp_path):
     single.write_bytes(png())
     with pytest.raises(FtguiError, match="missing.png does not exist"):
         iter_prediction_inputs([str(single), str(tmp_path / "missing.png")])
+
+
+def test_image_opener_reads_single_images_without_loading_the_set(tmp_path, monkeypatch):
+    from ftgui import data
+
+    files = {f"wrapper/{name}": blob for name, blob in two_classes(n=4).items()}
+    archive = write_zip(tmp_path / "data.zip", files)
+    c = load_images(archive)
+    monkeypatch.setattr(data, "_check_file", lambda *a: pytest.fail("the opener must not check every file"))
+    open_image = data.image_opener(archive)
+    for i, path in enumerate(c.paths):
+        assert np.array_equal(np.asarray(open_image(path)), np.asarray(c.open_image(i)))
+    with pytest.raises(FtguiError, match="cannot read"):
+        open_image("cat/no-such.png")

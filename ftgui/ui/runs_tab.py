@@ -95,11 +95,11 @@ def _summary(ctx: AppContext, run: runs.Run) -> str:
 
 
 @functools.lru_cache(maxsize=2)
-def _collection(source: str):
+def _opener(source: str):
     heavy.load()
-    from ..data import load_images
+    from ..data import image_opener
 
-    return load_images(source)
+    return image_opener(source)
 
 
 def _mistake_images(run: runs.Run, rows: list[dict]) -> list:
@@ -110,12 +110,16 @@ def _mistake_images(run: runs.Run, rows: list[dict]) -> list:
     if not wrong or not source:
         return []
     try:
-        collection = _collection(source)
+        open_image = _opener(source)
     except FtguiError:
         return []  # the data moved or was deleted; the tables still show the mistakes
-    index = {path: i for i, path in enumerate(collection.paths)}
-    return [(collection.open_image(index[r["path"]]), f"{r['true']} → {r['pred']} ({r['score']:.0%})")
-            for r in wrong if r["path"] in index]
+    shown = []
+    for r in wrong:
+        try:
+            shown.append((open_image(r["path"]), f"{r['true']} → {r['pred']} ({r['score']:.0%})"))
+        except FtguiError:
+            continue  # this file changed since; the others are still worth showing
+    return shown
 
 
 def run_details(ctx: AppContext, name: str | None) -> tuple:
