@@ -387,7 +387,7 @@ class _Loop:
             "versions": {"python": platform.python_version(), "torch": torch.__version__,
                          "timm": timm.__version__, "ftgui": __version__,
                          "platform": platform.platform()},
-            "best": self.best,
+            "best": self.saved_best,  # the epoch whose weights model.safetensors holds
             "epochs_done": len(self.metrics),
             **extra,
         }
@@ -400,15 +400,15 @@ class _Loop:
     def save_record(self, status: str, **extra) -> None:
         runs.atomic_write_json(self.run_dir / runs.RUN_FILE, self.record(status, **extra))
 
-    def keep_best(self, predictions: list | None) -> None:
+    def keep_best(self, row: dict, predictions: list | None) -> None:
         """Write the new best epoch's model now or, when the last write was under
         SAVE_INTERVAL_S ago, keep a copy in memory and write it at the next chance: with epochs
         of milliseconds (cached features) writing every epoch would cost more than training."""
         if time.monotonic() - self.last_save >= SAVE_INTERVAL_S:
             self.pending_best = None
-            self.save_best(None, predictions)
+            self.save_best(row, None, predictions)
         else:
-            self.pending_best = ({k: v.to("cpu", copy=True) for k, v in self.trained_state().items()},
+            self.pending_best = (row, {k: v.to("cpu", copy=True) for k, v in self.trained_state().items()},
                                  predictions)
 
     def trained_state(self) -> dict[str, torch.Tensor]:
@@ -420,12 +420,13 @@ class _Loop:
 
     def flush_best(self) -> None:
         if self.pending_best is not None:
-            changed, predictions = self.pending_best
+            row, changed, predictions = self.pending_best
             self.pending_best = None
-            self.save_best({**self.model.state_dict(), **changed}, predictions)
+            self.save_best(row, {**self.model.state_dict(), **changed}, predictions)
 
-    def save_best(self, state: dict | None, predictions: list | None) -> None:
+    def save_best(self, row: dict, state: dict | None, predictions: list | None) -> None:
         runs.save_model(self.run_dir, self.model, self.label_names, self.data_config, state)
+        self.saved_best = row
         self.last_save = time.monotonic()
         if predictions is not None:
             val_collection = self.val_collection or self.collection
@@ -525,7 +526,8 @@ class _Loop:
         self.best: dict | None = None
         self.last_save = -math.inf
         self.trained_names: set[str] = set()
-        self.pending_best: tuple[dict, list | None] | None = None
+        self.pending_best: tuple[dict, dict, list | None] | None = None
+        self.saved_best: dict | None = None
         self.feature_memo: dict[tuple, torch.Tensor] = {}
         self.load_data()
         seed_everything(self.config.seed)
@@ -592,7 +594,7 @@ class _Loop:
         self.metrics.append(row)
         self.best = row
         runs.atomic_write_jsonl(self.run_dir / runs.METRICS_FILE, self.metrics)
-        self.save_best(None, predictions)
+        self.save_best(row, None, predictions)
         self.save_record("evaluated")
         self.emit({"type": "epoch", **row})
         self.emit({"type": "end", "status": "evaluated", "best": self.best, "run_dir": str(self.run_dir)})
@@ -624,6 +626,7 @@ class _Loop:
         self.scheduler.load_state_dict(state["scheduler"])
         scaler.load_state_dict(state["scaler"])
         self.metrics, self.best = list(state["metrics"]), state["best"]
+        self.saved_best = self.best  # the checkpoint was written right after the best model
         runs.atomic_write_jsonl(self.run_dir / runs.METRICS_FILE, self.metrics)
         checkpoint.restore_rng(state["rng"], self.generator)
         self.log(f"resuming {self.run_dir} after epoch {state['epoch']}")
@@ -692,7 +695,7 @@ class _Loop:
                 # a stopped, partial epoch is kept only when no epoch was completed
                 if self.is_better(row) and not (stopped and self.best is not None):
                     self.best = row
-                    self.keep_best(predictions)
+                    self.keep_best(row, predictions)
                 if not stopped and epoch < config.epochs and \
                         time.monotonic() - self.last_checkpoint >= SAVE_INTERVAL_S:
                     self.save_checkpoint(epoch, updates, scaler)
