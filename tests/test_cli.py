@@ -214,3 +214,9 @@ def test_bad_input_is_one_line_on_stderr_with_nonzero_exit(args, message, three_
 def test_models_lists_timm_architectures(capsys):
     assert main(["models", "test_res"]) == 0
     assert "test_resnet" in capsys.readouterr().out.split()
+
+
+def test_predict_on_a_missing_path_is_a_one_line_error(cli_run, tmp_path, capsys):
+    assert main(["predict", "--run", str(cli_run), str(tmp_path / "no-such.jpg")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ftgui: error:") and "no-such.jpg" in err and err.count("\n") == 1
