@@ -32,10 +32,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import timm
 import torch
 from PIL import Image, ImageDraw
-
-import timm
 from timm.data import create_transform, resolve_model_data_config
 
 from ftgui import features

@@ -58,10 +58,10 @@ def noise_jpeg(size=(64, 64)) -> bytes:
 
 
 def write_tree(root: Path, files: dict[str, bytes]) -> Path:
-    for name, data in files.items():
+    for name, content in files.items():
         target = root / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        target.write_bytes(content)
     root.mkdir(parents=True, exist_ok=True)
     return root
 

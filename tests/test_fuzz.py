@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from ftgui import FtguiError, data
 from ftgui.archive import shown_name
 from ftgui.data import iter_prediction_inputs, load_images
+
 from intake_checks import (
     FORMATS,
     ZipEntry,

@@ -24,6 +24,7 @@ from PIL import Image
 
 from ftgui import FtguiError, archive
 from ftgui.data import MAX_PIXELS, iter_prediction_inputs, load_images
+
 from intake_checks import (
     FORMATS,
     ZipEntry,
