@@ -163,6 +163,19 @@ def _split_zip_name(name: str) -> tuple[list[str], str | None]:
     return parts, None
 
 
+def _entry_name(info: zipfile.ZipInfo) -> str:
+    """The entry's name as its writer meant it. Without the UTF-8 flag (bit 11) the zip format
+    says cp437, and zipfile decodes it so; but Linux `zip` 3.0 and macOS store UTF-8 names
+    without the flag. A cp437 name with bytes over 127 is almost never valid UTF-8, so a name
+    whose bytes are valid UTF-8 is read as UTF-8, any other as cp437."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    try:
+        return info.filename.encode("cp437").decode("utf-8")
+    except UnicodeError:
+        return info.filename
+
+
 class ZipSource:
     """Entries of a zip archive, read in place with size limits."""
 
@@ -248,20 +261,21 @@ class ZipSource:
         self._names = {}
         self.ignored = []
         for index, info in enumerate(infos):
-            parts, unsafe = _split_zip_name(info.filename)
-            shown = "/".join(parts) or shown_name(info.filename)
+            name = _entry_name(info)
+            parts, unsafe = _split_zip_name(name)
+            shown = "/".join(parts) or shown_name(name)
             if unsafe is None and (not parts or is_ignored(shown)):
-                if parts and not info.filename.endswith(("/", "\\")):
+                if parts and not name.endswith(("/", "\\")):
                     self.ignored.append(shown)  # clutter: noted, never read
                 continue
             dirs.update("/".join(parts[:i]) for i in range(1, len(parts)))
             reason = unsafe or self._check(info)
-            if reason is None and info.filename.endswith(("/", "\\")):
+            if reason is None and name.endswith(("/", "\\")):
                 dirs.add(shown)
             elif reason is not None:
-                skipped.append((shown_name(info.filename) if unsafe else shown, reason))
+                skipped.append((shown_name(name) if unsafe else shown, reason))
             elif shown in self._names:
-                skipped.append((shown_name(info.filename),
+                skipped.append((shown_name(name),
                                 f"a second zip entry named {shown} (the first one is used)"))
             else:
                 self._names[shown] = (index, info.filename)

@@ -15,6 +15,7 @@ import numbers
 import os
 import random
 import re
+import stat
 import unicodedata
 import warnings
 import zipfile
@@ -30,8 +31,13 @@ from PIL import Image, ImageFile, ImageOps
 
 from .archive import Entry, FolderSource, Unusable, ZipSource, shown_name
 from .errors import FtguiError
+from .formats import is_foreign_image_name, unsupported_reason
 
 MAX_PIXELS = 89_478_485  # Pillow's default bomb limit, enforced whatever Pillow is set to
+# Models resize the shorter side to about the input size and keep its centre square, so an
+# image's work grows with its aspect ratio: a 177-byte 1x100000 PNG became gigapixels. At 20:1
+# a resized image is 20 input squares (5 MB at 224 pixels) and the model sees 5% of it.
+MAX_ASPECT_RATIO = 20
 DRAFT_SIZE = (1024, 1024)  # JPEGs decode at the smallest 1/2^k scale still at least this big
 MIN_IMAGES = 2  # a class needs this many usable images (one to train on, one to validate)
 FEW_IMAGES = 5  # fewer than this per class gets a warning
@@ -136,8 +142,9 @@ def _why(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _decode(data: bytes) -> Image.Image:
-    """Fully decode ``data``; raise Unusable with the reason if it is not a usable image.
+def _decode(data: bytes, name: str = "") -> Image.Image:
+    """Fully decode ``data`` (the file ``name``); raise Unusable with the reason if it is not a
+    usable image.
 
     Pillow raises many exception types on malformed input, so any exception while
     decoding counts as a broken file.
@@ -147,7 +154,9 @@ def _decode(data: bytes) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(data))
     except Image.UnidentifiedImageError:
-        raise Unusable("not an image (cannot identify image file)") from None
+        reason = unsupported_reason(data, name, set(_REFUSED_FORMATS))
+        reason = reason or "not an image (cannot identify image file)"
+        raise Unusable(reason) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         found = re.search(r"\((\d+) pixels\)", str(exc))
         pixels = found.group(1) if found else "too many"
@@ -156,25 +165,30 @@ def _decode(data: bytes) -> Image.Image:
         raise Unusable(f"truncated or corrupt image: {_why(exc)}") from None
     if image.format in _REFUSED_FORMATS:
         raise Unusable(_REFUSED_FORMATS[image.format])
-    _check_pixels(image)
+    check_size(image)
     try:
         if image.format in ("JPEG", "MPO"):
             image.draft("RGB", DRAFT_SIZE)
         image.load()
     except Exception as exc:  # noqa: BLE001
         raise Unusable(f"truncated or corrupt image: {_why(exc)}") from None
-    _check_pixels(image)  # a format can change its size while loading (ICO does)
+    check_size(image)  # a format can change its size while loading (ICO does)
     return image
 
 
-def _check_pixels(image: Image.Image) -> None:
-    pixels = image.width * image.height
-    if pixels > MAX_PIXELS:
-        raise Unusable(f"image too large: {pixels} pixels (limit {MAX_PIXELS})")
+def check_size(image: Image.Image) -> None:
+    """Raise Unusable unless ``image`` is within :data:`MAX_PIXELS` and
+    :data:`MAX_ASPECT_RATIO`: what it takes to decode it and to resize it for a model."""
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise Unusable(f"image too large: {width * height} pixels (limit {MAX_PIXELS})")
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        raise Unusable(f"aspect ratio too extreme: {width}x{height} pixels, more than "
+                       f"{MAX_ASPECT_RATIO}:1; crop it nearer to square")
 
 
-def _load_rgb(data: bytes) -> Image.Image:
-    image = _decode(data)
+def _load_rgb(data: bytes, name: str = "") -> Image.Image:
+    image = _decode(data, name)
     try:
         return to_rgb(image)
     except Exception as exc:  # noqa: BLE001
@@ -226,7 +240,19 @@ def _open_source(path: str | os.PathLike) -> tuple[str, FolderSource | ZipSource
         if zipfile.is_zipfile(given):
             return source, ZipSource(given)
         raise FtguiError(f"{given} is not a folder or a zip file: {_HINT}")
+    if given.exists():
+        raise FtguiError(f"{given} is {_kind(given)}, not a folder or a zip file: {_HINT}")
     raise FtguiError(f"{given} does not exist: {_HINT}")
+
+
+def _kind(path: Path) -> str:
+    """What a path that is neither a folder nor a regular file is: "a character device"..."""
+    mode = path.stat().st_mode
+    for test, kind in ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a regular file"
 
 
 def _directly_in(name: str, prefix: str) -> bool:
@@ -262,7 +288,7 @@ def _check_file(files: FolderSource | ZipSource, name: str) -> tuple[str | None,
     try:
         data = files.read(name)
         digest = hashlib.sha256(data).hexdigest()
-        _load_rgb(data)
+        _load_rgb(data, name)
     except Unusable as exc:
         return None, str(exc)
     return digest, ""
@@ -270,7 +296,7 @@ def _check_file(files: FolderSource | ZipSource, name: str) -> tuple[str | None,
 
 def _open_known(files: FolderSource | ZipSource, root: str, rel: str) -> Image.Image:
     try:
-        return _load_rgb(files.read(root + rel))
+        return _load_rgb(files.read(root + rel), rel)
     except Unusable as exc:
         raise FtguiError(
             f"cannot read {rel} any more ({exc}): it changed after the data was loaded; "
@@ -445,8 +471,8 @@ def _prediction_inputs(given: str | os.PathLike) -> list[tuple[str, Callable[[],
     if path.is_dir():
         files = FolderSource(path)
     elif not path.is_file():  # a FIFO or a device would block or never end
-        raise FtguiError(f"{given} is not a file or a folder: give image files, folders or "
-                         ".zip files")
+        raise FtguiError(f"{given} is {_kind(path)}, not a file or a folder: give image files, "
+                         "folders or .zip files")
     elif not _is_image_name(path.name) and zipfile.is_zipfile(path):
         files = ZipSource(path)
     else:
@@ -456,7 +482,7 @@ def _prediction_inputs(given: str | os.PathLike) -> list[tuple[str, Callable[[],
     found = [(e.name, None) for e in entries] + [(name, reason) for name, reason in skipped]
     inputs = []
     for name, reason in sorted(found, key=lambda item: item[0]):
-        if _is_image_name(name):
+        if _is_image_name(name) or is_foreign_image_name(name):  # the latter to say why not
             display = str(Path(given, *name.split("/")))
             inputs.append((display, _loader(files, name, display, reason)))
     return inputs
@@ -468,7 +494,7 @@ def _loader(files: FolderSource | ZipSource, name: str, display: str,
         try:
             if reason is not None:
                 raise Unusable(reason)
-            return _load_rgb(files.read(name))
+            return _load_rgb(files.read(name), name)
         except Unusable as exc:
             raise FtguiError(f"cannot read {display}: {exc}") from None
 

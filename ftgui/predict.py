@@ -13,7 +13,8 @@ from PIL import Image
 from timm.data import create_transform, resolve_model_data_config
 
 from . import models
-from .data import iter_prediction_inputs, to_rgb
+from .archive import Unusable
+from .data import check_size, iter_prediction_inputs, to_rgb
 from .device import autocast, pick_device
 from .errors import FtguiError
 
@@ -43,9 +44,18 @@ class Predictor:
         return cls(loaded.model, loaded.labels(), device)
 
     def predict_images(self, images: list[Image.Image], top_k: int = 5) -> list[dict]:
-        """Label PIL images; one dict per image with label, score and topk."""
+        """Label PIL images; one dict per image with label, score and topk.
+
+        Raises FtguiError for an image too large or too narrow to resize safely (the app's
+        single images); :meth:`predict_paths` reports such files itself and labels the rest.
+        """
         if not images:
             return []
+        for image in images:
+            try:
+                check_size(image)
+            except Unusable as exc:
+                raise FtguiError(f"cannot label this image: {exc}") from None
         batch = torch.stack([self.transform(to_rgb(img)) for img in images]).to(self.device)
         with torch.inference_mode(), autocast(self.device):
             probs = self.model(batch).float().softmax(dim=1).cpu()

@@ -538,7 +538,8 @@ def test_odd_class_and_file_names(tmp_path):
 def test_prediction_refuses_a_fifo_instead_of_hanging(tmp_path):
     fifo = tmp_path / "pipe.png"
     os.mkfifo(fifo)
-    with pytest.raises(FtguiError, match="pipe.png is not a file or a folder"):
+    with pytest.raises(FtguiError,
+                       match=r"pipe.png is a named pipe \(FIFO\), not a file or a folder"):
         iter_prediction_inputs([str(fifo)])
     root = folder(tmp_path / "data", good())
     os.mkfifo(root / "cat" / "pipe.png")
