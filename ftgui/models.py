@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import os
 import pickle
 import socket
@@ -13,6 +14,7 @@ import threading
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -52,16 +54,79 @@ def check_model_name(name: str) -> None:
     raise FtguiError(f"unknown model '{name}'{hint} (`ftgui models FILTER` lists timm's models)")
 
 
+# -- run folders ------------------------------------------------------------------------
+MAX_RUN_CONFIG_BYTES = 16 << 20
+MAX_CLASSES = 100_000
+MAX_MODEL_ARG = 4096
+"""The largest number a run's model_args may hold (num_classes aside): widths, depths and
+sizes beyond it take minutes to build even on the meta device."""
+MIN_INPUT_SIDE, MAX_INPUT_SIDE = 16, 2048
+
+
 def is_run_dir(path: Path) -> bool:
     return path.is_dir() and (path / "config.json").is_file()
 
 
 def run_architecture(run_dir: Path) -> str:
     """The timm architecture a run (or any save_for_hf folder) holds."""
+    return read_run_config(run_dir)["architecture"]
+
+
+def read_run_config(run_dir: Path) -> dict:
+    """A run folder's config.json, checked before anything is built from it (see
+    :func:`_config_problem`)."""
+    path = run_dir / "config.json"
     try:
-        return json.loads((run_dir / "config.json").read_text())["architecture"]
-    except (OSError, ValueError, KeyError):
+        if path.stat().st_size > MAX_RUN_CONFIG_BYTES:
+            raise FtguiError(f"{path} is over {MAX_RUN_CONFIG_BYTES >> 20} MB, far more than a model's config; "
+                             "restore the run folder as ftgui wrote it, or train again")
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
         raise FtguiError(f"{run_dir} has no readable config.json; is it an ftgui run folder?") from None
+    problem = _config_problem(config)
+    if problem:
+        raise FtguiError(f"{path} {problem}; restore the run folder as ftgui wrote it, or train again")
+    return config
+
+
+def _config_problem(config: object) -> str | None:
+    """What makes ``config`` unfit to build a model from: it must name a timm architecture
+    (never hf-hub: or local-dir:, so a run folder never downloads or reads another folder),
+    1 to MAX_CLASSES classes, one label name per class, and model_args of modest numbers."""
+    if not isinstance(config, dict):
+        return "is not a JSON object"
+    architecture = config.get("architecture")
+    if not isinstance(architecture, str) or architecture.startswith(("hf-hub:", "local-dir:")):
+        return (f"names architecture {architecture!r}, but a run folder must name a timm architecture "
+                "(it never downloads, nor reads another folder)")
+    if not timm.is_model(architecture):
+        return f"names architecture {architecture!r}, which timm {timm.__version__} does not know"
+    classes = config.get("num_classes")
+    if type(classes) is not int or not 1 <= classes <= MAX_CLASSES:
+        return f"has num_classes {classes!r}, not a whole number from 1 to {MAX_CLASSES}"
+    labels = config.get("label_names", [""] * classes)
+    if not isinstance(labels, list) or not all(isinstance(name, str) for name in labels):
+        return "has label_names that are not a list of names"
+    if len(labels) != classes:
+        return f"has {len(labels)} label_names for a {classes}-class head (one name per class)"
+    args = config.get("model_args", {})
+    if not isinstance(args, dict):
+        return "has model_args that are not a JSON object"
+    if args.get("num_classes", classes) != classes or any(key in args for key in ("device", "dtype")):
+        return "has model_args that contradict num_classes or choose a device or dtype"
+    sizes = [n for key, value in args.items() if key != "num_classes" for n in _numbers(value)]
+    if not all(abs(n) <= MAX_MODEL_ARG for n in sizes):
+        return f"has model_args with numbers beyond {MAX_MODEL_ARG}"
+    return None
+
+
+def _numbers(value: object) -> Iterator[float]:
+    """Every number in a JSON value, however deeply nested."""
+    if isinstance(value, (int, float)):
+        yield value
+    elif isinstance(value, (list, dict)):
+        for item in value.values() if isinstance(value, dict) else value:
+            yield from _numbers(item)
 
 
 def create_untrained(architecture: str, num_classes: int) -> LoadedModel:
@@ -84,14 +149,76 @@ def load_weights(architecture: str, weights: str) -> LoadedModel:
 
 
 def _from_run(architecture: str, run_dir: Path) -> LoadedModel:
-    saved = run_architecture(run_dir)
+    """The model in a run folder, built from its checked config.json and loaded from its own
+    model.safetensors (never a link, never a pickle). The model is first built on the meta
+    device and matched against the file's tensor shapes, so a tampered config.json costs no
+    memory."""
+    config = read_run_config(run_dir)
+    saved = config["architecture"]
     if architecture != saved:
         raise FtguiError(
             f"{run_dir} holds a {saved}, not a {architecture}: use --model {saved} or leave --model out"
         )
-    model = timm.create_model(f"local-dir:{run_dir.resolve()}", pretrained=True)
-    labels = model.pretrained_cfg.get("label_names")
-    return LoadedModel(model, saved, list(labels) if labels else None, str(run_dir.resolve()))
+    weights = run_dir / "model.safetensors"
+    if weights.is_symlink():
+        raise FtguiError(f"{weights} is a symbolic link; ftgui loads only a run's own weights: "
+                         "copy the file it points to into the run folder")
+    if not weights.is_file():
+        raise FtguiError(f"{run_dir} has no model.safetensors, the only weights ftgui loads from a run folder "
+                         "(a pickle such as pytorch_model.bin never is): convert the weights to model.safetensors")
+    from timm.data import create_transform, resolve_model_data_config
+
+    source = f"local-dir:{run_dir.resolve()}"
+    try:
+        with torch.device("meta"):  # shapes only: no memory
+            blueprint = timm.create_model(source, pretrained=False)
+        data_config = resolve_model_data_config(blueprint)
+        check_data_config(data_config)
+        create_transform(**data_config, is_training=False)
+    except FtguiError as exc:
+        raise FtguiError(f"{run_dir / 'config.json'} {exc}; restore the run folder as ftgui wrote it, "
+                         "or train again") from None
+    except Exception as exc:  # noqa: BLE001 - a model's constructor may reject a tampered argument in any way
+        raise FtguiError(
+            f"{run_dir / 'config.json'} does not describe a {saved} timm can build from its model_args and "
+            f"pretrained_cfg ({type(exc).__name__}: {_first_line(exc)}); restore the run folder as ftgui wrote it, "
+            "or train again"
+        ) from None
+    check_fit(blueprint, _tensor_shapes(weights), str(weights))
+    model = timm.create_model(source, pretrained=False)
+    load_checked(model, read_state_dict(weights), str(weights))
+    return LoadedModel(model, saved, config.get("label_names"), str(run_dir.resolve()))
+
+
+def check_data_config(data_config: dict) -> None:
+    """Refuse preprocessing no image should get (a tampered config.json would otherwise ask for
+    gigapixel resizes): 3 channels of MIN_INPUT_SIDE to MAX_INPUT_SIDE pixels, crop_pct 0.5 to
+    2, and a finite mean and a positive std per channel."""
+    size, crop_pct, mean, std = (data_config[key] for key in ("input_size", "crop_pct", "mean", "std"))
+    numbers = [*size, crop_pct, *mean, *std]
+    if not (all(isinstance(n, (int, float)) and math.isfinite(n) for n in numbers)
+            and len(size) == 3 and size[0] == 3 and all(MIN_INPUT_SIDE <= side <= MAX_INPUT_SIDE for side in size[1:])
+            and 0.5 <= crop_pct <= 2 and len(mean) == len(std) == 3 and all(s > 0 for s in std)):
+        raise FtguiError(
+            f"asks for input_size {size}, crop_pct {crop_pct}, mean {mean}, std {std}, where ftgui takes "
+            f"3 channels of {MIN_INPUT_SIDE} to {MAX_INPUT_SIDE} pixels, crop_pct 0.5 to 2, a finite mean "
+            "and a positive std per channel"
+        )
+
+
+def _tensor_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """The name and shape of every tensor in a .safetensors file, read from its header only."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), "pt") as handle:
+            return {key: tuple(handle.get_slice(key).get_shape()) for key in handle.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise FtguiError(f"{path} is not a readable .safetensors file ({exc})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -113,8 +240,7 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
             "convert it to .safetensors or save only the state_dict"
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise FtguiError(f"{path} is not a readable weights file ({first})") from None
+        raise FtguiError(f"{path} is not a readable weights file ({_first_line(exc)})") from None
     for key in ("state_dict_ema", "model_ema", "state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
@@ -137,13 +263,17 @@ def _from_file(architecture: str, path: Path) -> LoadedModel:
 
 def load_checked(model: nn.Module, state: dict[str, torch.Tensor], where: str) -> None:
     """load_state_dict with a message listing the tensors that do not fit."""
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    wrong = [
-        f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
-        for k in own if k in state and state[k].shape != own[k].shape
-    ]
+    check_fit(model, {key: tuple(tensor.shape) for key, tensor in state.items()}, where)
+    model.load_state_dict(state)
+
+
+def check_fit(model: nn.Module, shapes: dict[str, tuple[int, ...]], where: str) -> None:
+    """Raise FtguiError listing the tensors of ``shapes`` (name -> shape) that ``model`` lacks,
+    misses or holds in another shape."""
+    own = {key: tuple(tensor.shape) for key, tensor in model.state_dict().items()}
+    missing = [k for k in own if k not in shapes]
+    unexpected = [k for k in shapes if k not in own]
+    wrong = [f"{k} {shapes[k]} vs {own[k]}" for k in own if k in shapes and shapes[k] != own[k]]
     problems = [("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)]
     if any(items for _, items in problems):
         parts = [
@@ -154,7 +284,6 @@ def load_checked(model: nn.Module, state: dict[str, torch.Tensor], where: str) -
             f"the tensors in {where} do not fit {type(model).__name__} - {'; '.join(parts)}; "
             "check --model matches the weights"
         )
-    model.load_state_dict(state)
 
 
 # -- the hub -------------------------------------------------------------------------

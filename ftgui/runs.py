@@ -114,10 +114,17 @@ def atomic_write_jsonl(path: Path, rows: Iterable[dict]) -> None:
 
 
 def check_out_dir(out: str | None) -> None:
-    """An ``--out`` folder must be new or empty: a run never mixes with other files."""
-    path = Path(out).expanduser() if out else None
-    if path is not None and path.exists() and (not path.is_dir() or any(path.iterdir())):
+    """An ``--out`` folder must be new or empty, and can be created: a run never mixes with
+    other files."""
+    if not out:
+        return
+    path = Path(out).expanduser()
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise FtguiError(f"--out {path} already exists and is not empty; choose a new folder")
+    existing = next(parent for parent in path.parents if parent.exists())
+    if not existing.is_dir():
+        raise FtguiError(f"--out {path} cannot be created: {existing} is a file, not a folder; "
+                         "choose a folder path")
 
 
 def new_run_dir(out: str | None, model: str, strategy: str, root: Path = DEFAULT_ROOT) -> Path:
@@ -193,27 +200,65 @@ class Run:
         return self.record.get("status", "unknown")
 
 
+RECORD_FIELDS: dict[str, type] = {
+    "status": str, "created": str, "architecture": str, "weights_source": str, "label_names": list,
+    "config": dict, "best": dict, "strategy": dict, "initializer": dict, "data": dict, "epochs_done": int,
+}
+"""The type of each field of ftgui.json that the app's listings read, when it is not null."""
+
+
 def read_metrics(run_dir: Path) -> list[dict]:
+    """The rows of metrics.jsonl: JSON objects with a whole-number ``epoch`` (FtguiError otherwise)."""
     path = Path(run_dir) / METRICS_FILE
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        if line.strip():
+            try:
+                row = json.loads(line)
+            except (ValueError, RecursionError):
+                row = None
+            if not isinstance(row, dict) or type(row.get("epoch")) is not int:
+                raise FtguiError(f"{path} is damaged (line {number} is not an epoch's JSON object); "
+                                 "delete the run, or restore the file")
+            rows.append(row)
+    return rows
+
+
+def _record_problem(record: object) -> str | None:
+    """What would stop the app from listing ``record`` (see RECORD_FIELDS), or None."""
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    for field, kind in RECORD_FIELDS.items():
+        if record.get(field) is not None and not isinstance(record[field], kind):
+            return f"{field} is a {type(record[field]).__name__}, not a {kind.__name__}"
+    best = record.get("best") or {}
+    if not all(isinstance(best.get(key), (int, float, type(None))) for key in ("epoch", "val_acc")):
+        return "best holds something other than numbers"
+    if not all(isinstance(name, str) for name in record.get("label_names") or []):
+        return "label_names holds something other than names"
+    return None
 
 
 def load_run(path: str | os.PathLike) -> Run:
+    """The run folder at ``path``; FtguiError when its ftgui.json or metrics.jsonl is damaged."""
     run_dir = Path(path)
     record_path = run_dir / RUN_FILE
     if not record_path.is_file():
         raise FtguiError(f"{run_dir} is not an ftgui run folder (no {RUN_FILE})")
     try:
         record = json.loads(record_path.read_text(encoding="utf-8"))
-    except ValueError:
-        raise FtguiError(f"{record_path} is damaged (not JSON)") from None
+    except (OSError, ValueError, RecursionError):
+        raise FtguiError(f"{record_path} is damaged (not readable JSON); delete the run, or restore the file") from None
+    problem = _record_problem(record)
+    if problem:
+        raise FtguiError(f"{record_path} is damaged ({problem}); delete the run, or restore the file")
     return Run(run_dir, record, read_metrics(run_dir))
 
 
 def list_runs(root: str | os.PathLike = DEFAULT_ROOT) -> list[Run]:
-    """Every readable run under ``root``, newest first."""
+    """Every readable run under ``root``, newest first (a damaged one is left out)."""
     root = Path(root)
     if not root.is_dir():
         return []
