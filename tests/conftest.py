@@ -4,7 +4,11 @@ Nothing here downloads anything: "pretrained" weights are runs the tests train t
 """
 from __future__ import annotations
 
+import os
 import random
+import signal
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -82,3 +86,68 @@ def pretrained_run(tmp_path_factory) -> Path:
     result = train(TrainConfig(data=str(data), model="test_resnet", strategy="scratch", init="kaiming",
                                epochs=2, img_size=32, batch_size=16, out=str(base / "run")))
     return result.run_dir
+
+
+# -- processes -----------------------------------------------------------------------------
+# A child started by a test must not outlive it, and must not depend on how pytest itself was
+# started: under `nohup pytest &` (any background job) SIGINT is ignored, and an ignored signal
+# stays ignored across exec, so a child could never be stopped with Ctrl-C.
+_SIGINT_DEFAULT = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                   "os.execvp(sys.argv[1], sys.argv[1:])")
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL ``process`` and, when it leads its own process group, everything in that group."""
+    if process.poll() is None:
+        try:
+            if os.getpgid(process.pid) == process.pid:
+                os.killpg(process.pid, signal.SIGKILL)
+            else:
+                process.kill()
+        except (ProcessLookupError, PermissionError):
+            pass
+    try:
+        process.communicate(timeout=30)  # reap it and close its pipes
+    except (subprocess.TimeoutExpired, ValueError, OSError):
+        pass
+
+
+@pytest.fixture
+def spawn():
+    """Start a process for this test: ``spawn(args, **popen_kwargs)`` -> Popen.
+
+    The child starts in its own session and process group, with SIGINT's default action
+    whatever pytest inherited (so ``send_signal(SIGINT)`` is a real Ctrl-C). At teardown,
+    on every path (a failed assertion, a timeout, Ctrl-C), the child and its whole process
+    group are killed and reaped.
+    """
+    started: list[subprocess.Popen] = []
+
+    def start(args, **kwargs) -> subprocess.Popen:
+        kwargs.setdefault("start_new_session", True)
+        process = subprocess.Popen([sys.executable, "-c", _SIGINT_DEFAULT, *map(str, args)], **kwargs)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        _kill_group(process)
+
+
+@pytest.fixture(autouse=True)
+def _no_process_outlives_its_test(monkeypatch):
+    """A safety net under every test: any subprocess it started (subprocess.run, Popen) that is
+    still running when the test ends, whichever way it ends, is killed and reaped."""
+    started: list[subprocess.Popen] = []
+    original = subprocess.Popen.__init__
+
+    def recording(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        started.append(self)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", recording)
+    yield
+    monkeypatch.setattr(subprocess.Popen, "__init__", original)
+    for process in started:
+        if process.returncode is None:
+            _kill_group(process)

@@ -21,8 +21,12 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 TABS = ("1 · Data", "2 · Train", "3 · Predict", "4 · Runs", "5 · Plugins")
 WIDTH = 1280
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium)")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(),
+                       reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium)"),
+]
 
 
 @pytest.fixture(scope="module")

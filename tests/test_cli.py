@@ -8,7 +8,6 @@ import os
 import pickle
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -59,6 +58,7 @@ def cli_run(messy_zip, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_cli_train_writes_a_run_that_reproduces_its_settings(cli_run, messy_zip):
     record = load_run(cli_run).record
     config = record["config"]
@@ -73,6 +73,7 @@ def test_cli_train_writes_a_run_that_reproduces_its_settings(cli_run, messy_zip)
     assert len(load_run(cli_run).metrics) == 2
 
 
+@pytest.mark.slow
 def test_cli_predict_matches_timm_loading_the_run_folder(cli_run, tmp_path):
     images = make_dataset(tmp_path / "new", THREE, per_class=2, seed=11)
     proc = ftgui("predict", "--run", str(cli_run), str(images), "--top-k", "2")
@@ -90,6 +91,7 @@ def test_cli_predict_matches_timm_loading_the_run_folder(cli_run, tmp_path):
         assert row["score"] == pytest.approx(float(probs.max()), abs=1e-5)
 
 
+@pytest.mark.slow
 def test_cli_predict_csv_over_a_zip_reports_unreadable_files(cli_run, tmp_path):
     folder = make_dataset(tmp_path / "new", {"x": ("circle", "red")}, per_class=3)
     (folder / "x" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
@@ -157,18 +159,18 @@ def test_a_run_folder_of_another_architecture_is_refused(cli_run):
         models.load_weights("test_vit", str(cli_run))
 
 
+@pytest.mark.slow
 def test_hub_weights_offline_fail_fast_with_remedies(three_classes, tmp_path):
     env = {"HF_HOME": str(tmp_path / "empty-cache"), "HF_HUB_OFFLINE": ""}
-    start = time.monotonic()
     proc = ftgui("train", "--data", str(three_classes), "--model", "test_resnet", "--strategy", "head-only",
                  "--out", str(tmp_path / "run"), env=env)
-    elapsed = time.monotonic() - start
-    assert proc.returncode == 2 and elapsed < 10, (elapsed, proc.stderr)
+    assert proc.returncode == 2, proc.stderr  # fails, not hangs: its speed is in benchmarks/latency.py
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert "--weights PATH" in proc.stderr and "--strategy scratch" in proc.stderr
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_predict_with_a_pretrained_model_fails_fast_offline(tmp_path):
     proc = ftgui("predict", "--model", "test_resnet", str(tmp_path),
                  env={"HF_HOME": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1"})

@@ -74,6 +74,7 @@ def test_without_decode_budget_images_stream_from_disk(three_classes, tmp_path, 
     assert result.best["val_acc"] is not None
 
 
+@pytest.mark.slow
 def test_features_are_reused_only_while_data_weights_and_transform_match(
         three_classes, pretrained_run, tmp_path, fetches):
     head_only(three_classes, pretrained_run, tmp_path / "a")

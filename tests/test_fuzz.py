@@ -213,6 +213,7 @@ def accounted(c) -> set[str]:
 # --- zip intake -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @fuzz(700)
 @given(entries=zip_entries())
 def test_fuzz_zip_intake(tmp_path, small_pixel_cap, entries):
@@ -235,6 +236,7 @@ def test_fuzz_zip_intake(tmp_path, small_pixel_cap, entries):
         predict_inputs([path], tmp_path)
 
 
+@pytest.mark.slow
 @fuzz(450)
 @given(entries=zip_entries(), damage=st.data())
 def test_fuzz_damaged_zip_file(tmp_path, small_pixel_cap, entries, damage):
@@ -290,6 +292,7 @@ def _fits(name: str) -> bool:
     return all(len(os.fsencode(part)) < 200 for part in name.split("/"))
 
 
+@pytest.mark.slow
 @fuzz(450)
 @given(files=folder_trees(),
        links=st.lists(st.sampled_from(["loop", "dangling", "file", "fifo"]), unique=True,
@@ -342,6 +345,7 @@ def test_fuzz_folder_intake(tmp_path, small_pixel_cap, files, links):
 seed_images = st.sampled_from(GOOD)
 
 
+@pytest.mark.slow
 @fuzz(700)
 @given(broken=st.lists(seed_images.flatmap(lambda item: mutated(item[1]).map(
     lambda b: (item[0], b))), min_size=1, max_size=5), zipped=st.booleans())

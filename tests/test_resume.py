@@ -38,6 +38,7 @@ def every_epoch(monkeypatch):
     monkeypatch.setattr(engine, "SAVE_INTERVAL_S", 0.0)
 
 
+@pytest.mark.slow
 def test_resume_ends_exactly_like_an_uninterrupted_run(three_classes, tmp_path, every_epoch):
     whole = train(TrainConfig(data=str(three_classes), out=str(tmp_path / "whole"), **SETTINGS))
     with pytest.raises(Crash):
@@ -53,6 +54,7 @@ def test_resume_ends_exactly_like_an_uninterrupted_run(three_classes, tmp_path, 
     assert not (tmp_path / "cut" / checkpoint.CHECKPOINT_FILE).exists()  # done: nothing to resume
 
 
+@pytest.mark.slow
 def test_a_cooperative_stop_resumes_from_the_last_completed_epoch(three_classes, tmp_path, every_epoch):
     import threading
 
@@ -68,6 +70,7 @@ def test_a_cooperative_stop_resumes_from_the_last_completed_epoch(three_classes,
     assert [m["epoch"] for m in resumed.metrics] == [1, 2, 3, 4] and resumed.status == "completed"
 
 
+@pytest.mark.slow
 def test_sigkill_leaves_a_loadable_run_that_resumes(tmp_path):
     data = make_dataset(tmp_path / "data", THREE, per_class=40, size=48)
     out = tmp_path / "run"
@@ -115,6 +118,7 @@ def test_a_full_disk_leaves_the_previous_checkpoint_intact(three_classes, tmp_pa
     assert resume(tmp_path / "run").status == "completed"  # space freed: it carries on
 
 
+@pytest.mark.slow
 def test_resume_refuses_changed_data_and_finished_runs(tmp_path, every_epoch):
     data = make_dataset(tmp_path / "data", THREE, per_class=8)
     with pytest.raises(Crash):
@@ -153,6 +157,7 @@ def test_nan_loss_stops_with_advice_and_keeps_the_last_good_model(three_classes,
     assert all(0 <= r["score"] <= 1 for r in rows)  # the kept model is the good epoch-1 one
 
 
+@pytest.mark.slow
 def test_out_of_memory_retries_with_a_smaller_batch(three_classes, tmp_path, monkeypatch):
     import torch
 

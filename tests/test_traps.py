@@ -598,6 +598,7 @@ def _trap_zip(path: Path) -> tuple[dict[str, int], dict[str, str]]:
     return usable, reported
 
 
+@pytest.mark.slow
 def test_train_on_a_zip_full_of_traps(tmp_path):
     """`ftgui train` on one zip holding every trap: exit 0, trained on exactly the usable
     images, every unusable file named in data_report.json and on stderr, nothing written

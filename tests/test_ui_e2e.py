@@ -17,6 +17,8 @@ from ftgui.ui.launch import serve
 
 from conftest import COLOURS, THREE, draw_shape, make_dataset, zip_folder
 
+pytestmark = pytest.mark.slow  # a served app and a real training: about 10 s on 2 cores
+
 
 def free_port() -> int:
     with socket.socket() as sock:

@@ -218,7 +218,12 @@ def test_predict_one_image_and_a_batch_with_the_model_kept_loaded(ctx, trained, 
     image = draw_shape("circle", COLOURS["red"], 32, random.Random(3))
     scores = predict_tab.predict_image(ctx, name, None, image, 2)
     assert len(scores) == 2 and set(scores) <= {"circle", "square", "triangle"}
-    assert abs(sum(scores.values()) - 1) < 0.5
+    every = predict_tab.predict_image(ctx, name, None, image, 3)  # top-k = all the classes
+    assert set(every) == {"circle", "square", "triangle"}
+    assert sum(every.values()) == pytest.approx(1, abs=1e-5)  # probabilities, not logits
+    assert list(every.values()) == sorted(every.values(), reverse=True)  # best first
+    assert all(0 <= p <= 1 for p in every.values())
+    assert scores == pytest.approx(dict(list(every.items())[:2]), abs=1e-6)  # top-2 is the head of top-3
     first = ctx.predictors.for_run(trained)
     assert ctx.predictors.for_run(trained) is first  # reused, not reloaded
 

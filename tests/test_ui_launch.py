@@ -1,4 +1,4 @@
-"""Launching the GUI: flags, login rules, what a shared app hides, analytics, --help speed."""
+"""Launching the GUI: flags, login rules, what a shared app hides, analytics, what --help imports."""
 from __future__ import annotations
 
 import os
@@ -107,26 +107,26 @@ def test_share_without_auth_gets_a_password_and_offline_share_keeps_the_local_ap
     assert checked["anonymous"] == 401 and checked["api"]
 
 
-def test_first_page_is_served_quickly_and_ctrl_c_shuts_down(tmp_path):
+@pytest.mark.slow
+def test_first_page_is_served_and_ctrl_c_shuts_down(tmp_path, spawn):
+    # how fast the first page comes is measured in benchmarks/latency.py, not asserted here
     port = free_port()
-    started = time.monotonic()
-    process = subprocess.Popen([sys.executable, "-m", "ftgui", "--no-browser", "--port", str(port),
-                                "--runs-dir", str(tmp_path / "runs")],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        while time.monotonic() - started < 60 and process.poll() is None:
-            try:
-                if status_of(f"http://127.0.0.1:{port}/") == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
-        elapsed = time.monotonic() - started
-        assert status_of(f"http://127.0.0.1:{port}/") == 200
-        assert elapsed < 15, f"first page after {elapsed:.1f} s"  # about 5 s on 2 cores; CI is slower
-        time.sleep(1)  # let launch() finish what it does after the server answers
-    finally:
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=60)
+    process = spawn([sys.executable, "-m", "ftgui", "--no-browser", "--port", str(port),
+                     "--runs-dir", str(tmp_path / "runs")],
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if status_of(f"http://127.0.0.1:{port}/") == 200:
+                break
+        except OSError:
+            pass  # not listening yet
+        time.sleep(0.2)
+    assert process.poll() is None, process.communicate()[1]
+    assert status_of(f"http://127.0.0.1:{port}/") == 200
+    time.sleep(1)  # let launch() finish what it does after the server answers
+    process.send_signal(signal.SIGINT)  # Ctrl-C: spawn gave the child SIGINT's default action
+    out, err = process.communicate(timeout=120)
     assert process.returncode == 0, err
     assert f"http://127.0.0.1:{port}" in out and "shutting down" in err
 

@@ -20,6 +20,8 @@ from conftest import COLOURS, PRETRAIN, THREE, draw_shape, make_dataset, zip_fol
 from test_ui_e2e import running_app, runs_with_base, start, wait_for_job
 from test_ui_handlers import held_before_the_last_epoch
 
+pytestmark = pytest.mark.slow  # a served app, 20 clients and a 30-epoch training: about 10 s
+
 USERS = 20
 EPOCHS = 30
 TINY = dict(model="test_resnet", strategy="scratch", init="kaiming", img_size=32, batch_size=8, aug="none")
@@ -67,17 +69,14 @@ def test_predictions_a_second_start_and_two_users_uploads_while_a_training_runs(
         draw_shape("cross", COLOURS["yellow"], 32, random.Random(5)).save(picture)
 
         def predict(_):
-            began = time.monotonic()
-            label = Client(app.local_url, verbose=False).predict("base", None, handle_file(str(picture)), 4,
-                                                                 api_name="/predict_image")
-            return label, time.monotonic() - began
+            return Client(app.local_url, verbose=False).predict("base", None, handle_file(str(picture)), 4,
+                                                                api_name="/predict_image")
 
         with ThreadPoolExecutor(USERS) as pool:
             answers = list(pool.map(predict, range(USERS)))
-        for label, _ in answers:
+        assert len(answers) == USERS
+        for label in answers:
             assert label["label"] in PRETRAIN and {c["label"] for c in label["confidences"]} == set(PRETRAIN)
-        slowest = max(seconds for _, seconds in answers)
-        assert slowest < 60, f"a prediction took {slowest:.1f} s"
         assert job.alive and ctx.jobs.current is job
 
         # Bob uploads his own data and presses Start: refused, Alice's run untouched
