@@ -47,6 +47,14 @@ def fake_train(epochs_done: threading.Event | None = None, steps: int = 4, fail:
     return train
 
 
+def wait_until(condition, timeout: float = 60) -> None:
+    """Poll ``condition`` until it holds; a wait, not a time limit on the code under test."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"still not so after {timeout:.0f} s"
+        time.sleep(0.01)
+
+
 def test_events_status_and_completion(tmp_path):
     manager = JobManager(fake_train())
     job = manager.start(TrainConfig(epochs=2, out=str(tmp_path / "run")))
@@ -65,7 +73,7 @@ def test_second_start_is_refused_while_busy_then_allowed(tmp_path):
     gate = threading.Event()
     manager = JobManager(fake_train(epochs_done=gate))
     first = manager.start(TrainConfig(epochs=3, out=str(tmp_path / "first")))
-    time.sleep(0.2)
+    wait_until(lambda: first.status()["fraction"] > 0)  # it has begun, however loaded the machine
     with pytest.raises(Busy, match=r"busy: first is training"):
         manager.start(TrainConfig(epochs=1, out=str(tmp_path / "second")))
     assert manager.is_training(tmp_path / "first")
