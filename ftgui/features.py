@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 import torch
@@ -21,7 +21,7 @@ from torch import nn
 
 MEMORY_BUDGET_ENV = "FTGUI_FEATURE_CACHE_MB"
 CACHE_DIR_ENV = "FTGUI_CACHE_DIR"
-_MEMO: "OrderedDict[str, torch.Tensor]" = OrderedDict()
+_MEMO: OrderedDict[str, torch.Tensor] = OrderedDict()
 _MEMO_ENTRIES = 6
 
 

@@ -11,16 +11,16 @@ resampling is some 25x faster than torch's antialiased resize of a single image)
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
 from PIL import Image
 from timm.data import create_transform, resolve_model_data_config
-from torchvision import transforms as T
 from torch import nn
+from torchvision import transforms as T
 
 from .data import ImageCollection
 

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import torch
 from PIL import Image
-
 from timm.data import create_transform, resolve_model_data_config
 
 from . import models
@@ -31,7 +30,7 @@ class Predictor:
         self.transform = create_transform(**self.data_config, is_training=False)
 
     @classmethod
-    def from_run(cls, run_dir: str | os.PathLike, device: str = "auto") -> "Predictor":
+    def from_run(cls, run_dir: str | os.PathLike, device: str = "auto") -> Predictor:
         path = Path(run_dir)
         if not models.is_run_dir(path) or not (path / "model.safetensors").is_file():
             raise FtguiError(f"{path} holds no trained model (config.json + model.safetensors)")
@@ -39,7 +38,7 @@ class Predictor:
         return cls(loaded.model, loaded.labels(), device)
 
     @classmethod
-    def from_pretrained(cls, model_name: str, device: str = "auto") -> "Predictor":
+    def from_pretrained(cls, model_name: str, device: str = "auto") -> Predictor:
         loaded = models.load_weights(model_name, "hub")
         return cls(loaded.model, loaded.labels(), device)
 
@@ -81,7 +80,10 @@ class Predictor:
                 good = [(display, image) for display, image in loaded if not isinstance(image, str)]
                 rows = iter(self.predict_images([image for _, image in good], top_k))
                 for display, image in loaded:
-                    yield {"path": display, "error": image} if isinstance(image, str) else {"path": display, **next(rows)}
+                    if isinstance(image, str):
+                        yield {"path": display, "error": image}
+                    else:
+                        yield {"path": display, **next(rows)}
 
 
 def _load(item: tuple[str, Callable[[], Image.Image]]) -> tuple[str, Image.Image | str]:
