@@ -16,10 +16,13 @@ from typing import Any
 
 import pluggy
 
+from .callback_types import Callback, TrainState
 from .errors import FtguiError
-from .plugin_types import Initializer, Param, Strategy, TrainContext
+from .plugin_types import InitContext, Initializer, Param, Strategy, TrainContext
 
 __version__ = "0.1.0"
+PLUGIN_API = 2
+"""The plugin API's version; docs/plugins.md says what changed in each."""
 
 hookimpl = pluggy.HookimplMarker("ftgui")
 
@@ -27,6 +30,8 @@ _LAZY = {
     "TrainConfig": "ftgui.config",
     "train": "ftgui.engine",
     "TrainResult": "ftgui.engine",
+    "resume": "ftgui.engine",
+    "RunRecord": "ftgui.record",
     "predict": "ftgui.predict",
     "Predictor": "ftgui.predict",
     "load_run": "ftgui.runs",
@@ -37,7 +42,8 @@ _LAZY = {
     "DEMO_BACKBONE": "ftgui.sample_data",
 }
 
-__all__ = ["FtguiError", "Initializer", "Param", "Strategy", "TrainContext", "hookimpl", *_LAZY]
+__all__ = ["PLUGIN_API", "Callback", "FtguiError", "InitContext", "Initializer", "Param", "Strategy",
+           "TrainContext", "TrainState", "hookimpl", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

@@ -2,100 +2,188 @@
 
 The GUI form, the CLI flags and ``--config FILE`` all produce a TrainConfig; the engine
 never sees Gradio or argparse objects. It round-trips through the ``config`` entry of a
-run's ``ftgui.json``.
+run's ``ftgui.json``. Each user-facing field carries its CLI flag and help as metadata
+(:func:`setting`), so the CLI's flags, the GUI's copyable command and error messages all
+read one table.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import FtguiError
+from .errors import FtguiError, SettingError
 
 AUGMENTATIONS = ("none", "light", "strong")
 DEFAULT_MODEL = "resnet18"
+MAX_SEED = 2**32 - 1
+MAX_LR = 10.0
+WORKER_MEMORY = 512 * 2**20
+"""What one data-loading process may take (a copy of the decoded-image cache's pages)."""
+
+
+def setting(default: Any, flag: str, help: str, *, kind: type | None = None, switch: Any = None,
+            factory: Any = None) -> Any:
+    """A TrainConfig field that is a user setting: ``flag`` takes a value of ``kind``, or,
+    with ``switch``, is a flag without a value that sets the field to ``switch``."""
+    metadata = {"flag": flag, "help": help, "kind": kind, "switch": switch}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 @dataclass
 class TrainConfig:
-    data: str | None = None
-    """Folder of class sub-folders, a .zip of one, or ``sample:digits``."""
-    model: str | None = None
-    """timm architecture; None: the run's own when ``weights`` is a run, else resnet18."""
-    strategy: str = "head-only"
+    data: str | None = setting(None, "--data", "folder of class sub-folders, a .zip of one, or sample:digits",
+                               kind=str)
+    model: str | None = setting(None, "--model", "timm architecture (default resnet18, or the run's own "
+                                "with --weights RUN)", kind=str)
+    strategy: str = setting("head-only", "--strategy", "predict-only, head-only (default), full, scratch, "
+                            "or a plugin's", kind=str)
     strategy_params: dict[str, Any] = field(default_factory=dict)
-    init: str = "lecun"
-    """Initialiser of the new head (fine-tuning) or of every layer (from scratch)."""
+    init: str = setting("lecun", "--init", "initialiser of the new head, or of every layer with scratch "
+                        "(default lecun)", kind=str)
     init_params: dict[str, Any] = field(default_factory=dict)
-    bias_init: str = "zero"
-    """``zero`` or a number (e.g. ``0.01``) for the biases of initialised layers."""
-    weights: str | None = None
-    """``hub``, ``none`` or a path (.safetensors, .pth/.pt, run folder); None: hub when the
-    strategy needs pretrained weights, none for training from scratch."""
-    epochs: int = 5
-    lr: float | None = None
-    """None: the strategy's default (1e-2 for head-only, 1e-3 for the others)."""
-    batch_size: int = 32
-    img_size: int | None = None
-    aug: str = "light"
-    val_split: float = 0.2
-    val_data: str | None = None
-    seed: int = 0
-    device: str = "auto"
-    out: str | None = None
-    label_smoothing: float = 0.0
-    weight_decay: float = 0.01
-    warmup_epochs: int = 1
-    """Linear warm-up, capped at a quarter of the epochs so short runs are not mostly warm-up."""
-    num_workers: int | None = None
-    feature_cache: bool = True
+    bias_init: str = setting("zero", "--bias-init", "biases of initialised layers: zero (default) or a "
+                             "number such as 0.01", kind=str)
+    weights: str | None = setting(None, "--weights", "hub, none, or PATH (.safetensors, .pth/.pt, or a run "
+                                  "folder)", kind=str)
+    """None: hub when the strategy needs pretrained weights, none for training from scratch."""
+    epochs: int = setting(5, "--epochs", "training epochs (default 5; 0 saves the initialised model "
+                          "without training)", kind=int)
+    lr: float | None = setting(None, "--lr", "learning rate (default: 1e-2 for head-only, else 1e-3); "
+                               "AdamW, cosine schedule", kind=float)
+    batch_size: int = setting(32, "--batch-size", "images per step (default 32)", kind=int)
+    img_size: int | None = setting(None, "--img-size", "input size in pixels (default: the model's own)",
+                                   kind=int)
+    aug: str = setting("light", "--aug", "augmentation: none, light (default), strong", kind=str)
+    val_split: float = setting(0.2, "--val-split", "fraction of each class held out for validation "
+                               "(default 0.2)", kind=float)
+    val_data: str | None = setting(None, "--val-data", "a separate validation folder or zip instead of a "
+                                   "split", kind=str)
+    seed: int = setting(0, "--seed", "random seed; the same seed repeats a CPU run (default 0)", kind=int)
+    device: str = setting("auto", "--device", "auto (default: cuda, then mps, then cpu), cpu, cuda, "
+                          "cuda:N, mps", kind=str)
+    out: str | None = setting(None, "--out", "run folder (default runs/<time>-<model>-<strategy>)", kind=str)
+    label_smoothing: float = setting(0.0, "--label-smoothing", "label smoothing (default 0)", kind=float)
+    weight_decay: float = setting(0.01, "--weight-decay", "AdamW weight decay (default 0.01)", kind=float)
+    warmup_epochs: int = setting(1, "--warmup-epochs", "linear warm-up epochs (default 1, at most a "
+                                 "quarter of the epochs)", kind=int)
+    num_workers: int | None = setting(None, "--num-workers", "data loading processes (default: automatic)",
+                                      kind=int)
+    feature_views: int = setting(0, "--feature-views", "head-only: cache K augmented views per image "
+                                 "(default 0: un-augmented features)", kind=int)
+    feature_cache: bool = setting(True, "--no-feature-cache", "head-only: run the frozen backbone every "
+                                  "epoch instead of caching its features", switch=False)
     """While only the head learns, run the frozen backbone once per image, not per epoch."""
-    feature_views: int = 0
-    """With the feature cache: 0 trains the head on un-augmented images; K > 0 caches K
-    augmented views per image and cycles through them, one per epoch."""
-    compile: bool = False
-    """torch.compile the model (worth it on a GPU for longer runs)."""
+    compile: bool = setting(False, "--compile", "torch.compile the model (worth it on a GPU)", switch=True)
+    callbacks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Callback plugins to use, by name, with their parameters (``--callback NAME:K=V``)."""
     plugins_dirs: list[str] = field(default_factory=list)
 
     def validate(self) -> None:
-        """Raise FtguiError for values no run can use."""
+        """Raise SettingError for values no run can use (before any image is read)."""
+        def finite(value: float | None) -> bool:
+            return value is None or math.isfinite(value)
+
         checks = [
-            (self.epochs >= 1, f"--epochs must be at least 1, not {self.epochs}"),
-            (self.lr is None or self.lr > 0, f"--lr must be positive, not {self.lr}"),
-            (self.batch_size >= 1, f"--batch-size must be at least 1, not {self.batch_size}"),
+            (0 <= self.epochs <= 100_000, "{setting[epochs]} must be between 0 and 100000, not {epochs}"),
+            (self.lr is None or (finite(self.lr) and 0 < self.lr <= MAX_LR),
+             "{setting[lr]} must be a number above 0 and at most 10 (typical: 1e-4 to 1e-2), not {lr}"),
+            (1 <= self.batch_size <= 65_536, "{setting[batch_size]} must be between 1 and 65536, not {batch_size}"),
             (self.img_size is None or 16 <= self.img_size <= 2048,
-             f"--img-size must be between 16 and 2048, not {self.img_size}"),
-            (self.aug in AUGMENTATIONS,
-             f"--aug must be one of {', '.join(AUGMENTATIONS)}, not {self.aug!r}"),
-            (0 <= self.val_split < 1, f"--val-split must be in [0, 1), not {self.val_split}"),
-            (0 <= self.label_smoothing < 1,
-             f"--label-smoothing must be in [0, 1), not {self.label_smoothing}"),
-            (self.warmup_epochs >= 0, "--warmup-epochs must not be negative"),
-            (self.feature_views >= 0, "--feature-views must not be negative"),
+             "{setting[img_size]} must be between 16 and 2048, not {img_size}"),
+            (self.aug in AUGMENTATIONS, "{setting[aug]} must be one of none, light, strong, not {aug!r}"),
+            (finite(self.val_split) and 0 <= self.val_split < 1,
+             "{setting[val_split]} must be at least 0 and below 1, not {val_split}"),
+            (finite(self.label_smoothing) and 0 <= self.label_smoothing < 1,
+             "{setting[label_smoothing]} must be at least 0 and below 1, not {label_smoothing}"),
+            (finite(self.weight_decay) and 0 <= self.weight_decay <= 10,
+             "{setting[weight_decay]} must be between 0 and 10 (typical: 0.01 to 0.1), not {weight_decay}"),
+            (0 <= self.warmup_epochs <= 100_000, "{setting[warmup_epochs]} must not be negative"),
+            (0 <= self.feature_views <= 1000, "{setting[feature_views]} must be between 0 and 1000"),
+            (0 <= self.seed <= MAX_SEED, "{setting[seed]} must be between 0 and 4294967295, not {seed}"),
         ]
-        for ok, message in checks:
+        for ok, template in checks:
             if not ok:
-                raise FtguiError(message)
+                raise SettingError(template, **self.to_dict())
+        self.check_workers()
         self.bias_value()
+
+    def check_workers(self) -> None:
+        if self.num_workers is None:
+            return
+        limit = max_workers()
+        if not 0 <= self.num_workers <= limit:
+            raise SettingError("{setting[num_workers]} must be between 0 and {limit} on this computer "
+                               "({cpus} CPUs, each process needs about 512 MB), not {workers}; leave it "
+                               "out for an automatic choice", limit=limit, cpus=os.cpu_count() or 1,
+                               workers=self.num_workers)
 
     def bias_value(self) -> float:
         """The bias policy as a number: ``zero`` is 0.0."""
         if str(self.bias_init).strip().lower() in ("zero", "0", "zeros"):
             return 0.0
         try:
-            return float(self.bias_init)
+            value = float(self.bias_init)
         except ValueError:
-            raise FtguiError(
-                f"--bias-init takes 'zero' or a number such as 0.01, not {self.bias_init!r}"
-            ) from None
+            value = math.nan
+        if not math.isfinite(value) or abs(value) > 100:
+            raise SettingError("{setting[bias_init]} takes 'zero' or a number such as 0.01, not {bias!r}",
+                               bias=self.bias_init)
+        return value
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, values: Any) -> TrainConfig:
+        if not isinstance(values, dict):
+            raise FtguiError(f"training settings must be a JSON object of setting: value, not a "
+                             f"{type(values).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise FtguiError(f"unknown training setting(s): {', '.join(unknown)}")
-        return cls(**values)
+        config = cls(**values)
+        config.check_types()
+        return config
+
+    def check_types(self) -> None:
+        """A value read from a file has the field's type (a JSON list where a number belongs
+        fails here, in one line, not deep inside training)."""
+        for f in dataclasses.fields(self):
+            value, kind = getattr(self, f.name), f.metadata.get("kind")
+            if value is None or kind is None:
+                continue
+            if kind is float and isinstance(value, int) and not isinstance(value, bool):
+                continue
+            if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+                raise SettingError("{setting[" + f.name + "]} takes a {kind}, not {value!r}",
+                                   kind=kind.__name__, value=value)
+
+
+def user_settings() -> list[dataclasses.Field]:
+    """The TrainConfig fields a person sets by flag, in the CLI's order."""
+    return [f for f in dataclasses.fields(TrainConfig) if "flag" in f.metadata]
+
+
+def flag_of(name: str) -> str:
+    """The CLI flag of a TrainConfig field (``weights`` -> ``--weights``)."""
+    for f in user_settings():
+        if f.name == name:
+            return f.metadata["flag"]
+    return f"--{name.replace('_', '-')}"
+
+
+def max_workers() -> int:
+    """The most data-loading processes this computer can hold: one per CPU, and no more
+    than the available memory allows."""
+    cpus = os.cpu_count() or 1
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not on every platform
+        return cpus
+    return max(0, min(cpus, available // WORKER_MEMORY))

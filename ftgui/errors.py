@@ -1,4 +1,8 @@
-"""The one exception type whose message is meant for the person using ftgui."""
+"""The exception types whose message is meant for the person using ftgui."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 
 class FtguiError(Exception):
@@ -7,3 +11,39 @@ class FtguiError(Exception):
     The CLI prints it as ``ftgui: error: <message>`` without a traceback, the GUI shows it
     in place. Anything else escaping the engine is a bug.
     """
+
+    def worded(self, name_of: Callable[[str], str]) -> str:
+        """The message with each setting named by ``name_of(field)`` (see SettingError)."""
+        return str(self)
+
+
+class _Names:
+    """``{setting[weights]}`` in a template: the setting's name as one front end words it."""
+
+    def __init__(self, name_of: Callable[[str], str]) -> None:
+        self.name_of = name_of
+
+    def __getitem__(self, field: str) -> str:
+        return self.name_of(field)
+
+
+class SettingError(FtguiError):
+    """An error about training settings that names them by field, not by flag.
+
+    The template writes a setting as ``{setting[weights]}``; the CLI words it as a flag
+    (``--weights``, the default ``str()``), the GUI as its control ("Start from weights")
+    through :meth:`worded`. Other ``{name}`` fields are filled from ``values``.
+    """
+
+    def __init__(self, template: str, **values: Any) -> None:
+        self.template, self.values = template, values
+        super().__init__(self.worded(_flag))
+
+    def worded(self, name_of: Callable[[str], str]) -> str:
+        return self.template.format(setting=_Names(name_of), **self.values)
+
+
+def _flag(field: str) -> str:
+    from .config import flag_of
+
+    return flag_of(field)

@@ -1,6 +1,7 @@
 """What a plugin provides: initialisers, strategies, and the parameters they declare.
 
-A plugin subclasses :class:`Initializer` or :class:`Strategy`, declares its parameters as
+A plugin subclasses :class:`Initializer`, :class:`Strategy` or
+:class:`ftgui.Callback`, declares its parameters as
 :class:`Param` objects (the GUI renders each as an input, the CLI takes ``KEY=VALUE``), and
 registers an instance through a hook (see :mod:`ftgui.hookspecs`).
 
@@ -8,8 +9,9 @@ This module imports no torch at run time so that the CLI starts fast.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .errors import FtguiError
 
@@ -64,7 +66,7 @@ def resolve_params(owner: str, declared: tuple[Param, ...], given: Mapping[str, 
 
 
 class Plugin:
-    """What initialisers and strategies share: a name users type, a one-line description."""
+    """What every plugin shares: a name users type, a one-line description, parameters."""
 
     name: str = ""
     description: str = ""
@@ -80,40 +82,86 @@ class Initializer(Plugin):
     """Sets the starting values of Conv and Linear weights.
 
     Used on the new classification head when fine-tuning, and on every Conv and Linear layer
-    when training from scratch. Biases are set separately by the user's bias choice.
+    when training from scratch. Biases (the user's bias choice) and norm layers are set
+    before :meth:`initialize` runs, so what an initialiser measures is what trains.
     """
 
     kind = "initializer"
 
-    def init_weight(self, weight: "torch.Tensor", **params: Any) -> None:
+    def init_weight(self, weight: torch.Tensor, **params: Any) -> None:
         """Fill ``weight`` (shape (out, in) or (out, in/groups, *kernel)) in place."""
         raise NotImplementedError
 
-    def init_modules(
-        self, modules: list["nn.Module"], batch: "torch.Tensor | None" = None, **params: Any
-    ) -> None:
-        """Initialise the weight of each module in turn.
-
-        Data-dependent initialisers (LSUV, say) override this: ``batch`` holds a batch of
-        training images and ``modules`` are in forward order.
-        """
-        for module in modules:
+    def initialize(self, ctx: InitContext, **params: Any) -> None:
+        """Initialise ``ctx.modules``. The default fills each weight with :meth:`init_weight`;
+        a data-dependent initialiser (LSUV, say) overrides this and uses ``ctx.capture``."""
+        for module in ctx.modules:
             self.init_weight(module.weight, **params)
+
+
+@dataclass
+class InitContext:
+    """What an initialiser sees: the whole model, the layers to set, and the user's images."""
+
+    model: nn.Module
+    modules: list[nn.Module]
+    """The Conv and Linear layers to initialise, in the order the forward pass runs them."""
+    role: str
+    """``head``: a new classifier on a pretrained backbone; ``scratch``: every layer."""
+    bias: float
+    """The user's bias value, already written into every bias of ``modules``."""
+    batch: torch.Tensor | None
+    """A normalised batch of the user's training images on the model's device, or None."""
+    log: Callable[[str], None] = print
+
+    def capture(self, module: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run the model on ``batch`` up to ``module`` and return (its input, its output).
+
+        The model stays in the mode it will train in; BatchNorm statistics and every other
+        buffer are put back afterwards, so capturing changes nothing but what you write."""
+        import torch
+
+        if self.batch is None:
+            raise FtguiError("this initialiser needs training images to measure layers on; give data")
+        captured: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+        def hook(_module: Any, args: tuple, output: torch.Tensor) -> None:
+            captured.append((args[0].detach(), output.detach()))
+            raise _Captured  # the rest of the forward pass is not needed
+
+        from .models import buffers_kept
+
+        handle = module.register_forward_hook(hook)
+        try:
+            with buffers_kept(self.model), torch.no_grad():
+                self.model(self.batch)
+        except _Captured:
+            pass
+        finally:
+            handle.remove()
+        if not captured:
+            raise FtguiError(f"{type(module).__name__} is not run by the model's forward pass")
+        return captured[0]
+
+
+class _Captured(Exception):
+    """Ends a forward pass once :meth:`InitContext.capture` has what it needs."""
 
 
 @dataclass
 class TrainContext:
     """What a strategy with its own fitting procedure (``Strategy.fit``) gets to work with."""
 
-    model: "nn.Module"
+    model: nn.Module
     train_loader: Any
     val_loader: Any
-    device: "torch.device"
+    device: torch.device
     epochs: int
     lr: float
-    emit: Callable[[dict], None]
+    log: Callable[[str], None]
+    """A line in the CLI's output and the GUI's log."""
     should_stop: Callable[[], bool]
-    prepare: Callable[["torch.Tensor"], "torch.Tensor"]
+    prepare: Callable[[torch.Tensor], torch.Tensor]
     """Turns a loader's uint8 image batch into the model's normalised input on ``device``."""
     extra: dict = field(default_factory=dict)
 
@@ -134,14 +182,14 @@ class Strategy(Plugin):
     trains: bool = True
     keeps_head: bool = False
 
-    def param_groups(self, model: "nn.Module", **params: Any) -> list[dict]:
+    def param_groups(self, model: nn.Module, **params: Any) -> list[dict]:
         """Set ``requires_grad`` on every parameter and return the optimiser's param groups.
 
         A group may carry ``lr_scale`` (a factor on the run's learning rate).
         """
         raise NotImplementedError
 
-    def on_epoch_start(self, model: "nn.Module", epoch: int, **params: Any) -> list[dict] | None:
+    def on_epoch_start(self, model: nn.Module, epoch: int, **params: Any) -> list[dict] | None:
         """Change what learns at the start of ``epoch`` (0-based): return new param groups,
         or None to keep the current ones. Gradual unfreezing overrides this."""
         return None
@@ -152,7 +200,7 @@ class Strategy(Plugin):
         return False
 
 
-def split_head(model: "nn.Module") -> tuple[list, list]:
+def split_head(model: nn.Module) -> tuple[list, list]:
     """Return (classifier parameters, all other parameters) of a timm model."""
     head_ids = {id(p) for p in model.get_classifier().parameters()}
     head = [p for p in model.parameters() if id(p) in head_ids]

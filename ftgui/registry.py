@@ -9,10 +9,12 @@ Plugins come from three places, in this order:
    ``FTGUI_PLUGINS_DIR`` environment variable, ``os.pathsep``-separated); never the
    working directory implicitly.
 
-A plugin that fails to import, uses an unknown hook, raises in its hook or registers an
-invalid or duplicate item is recorded in :attr:`Registry.broken` with its error; the rest
-keep working. The first plugin to register a name keeps it, so a third-party plugin cannot
-silently replace a bundled one.
+Each hook is called plugin by plugin through pluggy's own hook implementations, so a plugin
+may take fewer arguments than the spec, and one plugin's failure stays its own. A plugin
+that fails to import, uses an unknown hook, raises in its hook or registers an invalid item
+is recorded in :attr:`Registry.broken` with its error, and nothing it registered is kept.
+A bundled name always stays the bundled one; a name that two third-party plugins register
+is used by neither (both are broken, and asking for the name says why).
 """
 from __future__ import annotations
 
@@ -20,38 +22,65 @@ import difflib
 import hashlib
 import importlib
 import importlib.util
+import keyword
 import os
 import pkgutil
+import re
 import sys
 import traceback
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
-from typing import Iterable
+from typing import Any
 
 import pluggy
 
 from . import hookspecs
+from .callback_types import Callback
 from .errors import FtguiError
-from .plugin_types import Initializer, Plugin, Strategy
+from .plugin_types import Initializer, Param, Plugin, Strategy
 
 PLUGINS_DIR_ENV = "FTGUI_PLUGINS_DIR"
 ENTRY_POINT_GROUP = "ftgui"
-
-_HOOKS = {
-    "ftgui_register_initializers": Initializer,
-    "ftgui_register_strategies": Strategy,
+BUNDLED = "bundled"
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+RESERVED_PARAMS = frozenset({
+    "self", "ctx", "state", "model", "modules", "module", "weight", "batch", "epoch", "params",
+    "register", "optimizer", "inputs", "targets", "loss", "metrics", "config", "run_dir",
+})
+"""Arguments ftgui passes to plugin methods; a Param of the same name would collide."""
+PARAM_TYPES = (bool, int, float, str)
+HOOKS: dict[str, type] = {
+    name: spec.registers for name, spec in vars(hookspecs).items()
+    if name.startswith("ftgui_") and hasattr(spec, "registers")
 }
+"""Each hook's name and the class of what it registers, read from the hook specs."""
+TABLES = {"initializer": "initializers", "strategy": "strategies", "callback": "callbacks"}
+"""Each plugin kind and the Registry table that holds it."""
 
 
 @dataclass
 class Registered:
-    """One registered initialiser or strategy and the plugin it came from."""
+    """One registered initialiser, strategy or callback and the plugin it came from."""
 
     item: Plugin
     plugin: str
     source: str
+
+    def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """``item.method(...)``; an exception the plugin raises becomes one line naming the
+        plugin and its source (out-of-memory errors pass, so training can retry smaller)."""
+        try:
+            return getattr(self.item, method)(*args, **kwargs)
+        except FtguiError:
+            raise
+        except Exception as exc:
+            if "out of memory" in str(exc) or type(exc).__name__ == "OutOfMemoryError":
+                raise
+            raise FtguiError(f"{self.item.kind} '{self.item.name}' failed in {method} - "
+                             f"{_error_text(exc)}; plugin {self.plugin} ({self.source})") from exc
 
 
 @dataclass
@@ -65,27 +94,35 @@ class BrokenPlugin:
 class Registry:
     initializers: dict[str, Registered] = field(default_factory=dict)
     strategies: dict[str, Registered] = field(default_factory=dict)
+    callbacks: dict[str, Registered] = field(default_factory=dict)
     broken: list[BrokenPlugin] = field(default_factory=list)
+    conflicts: dict[str, str] = field(default_factory=dict)
+    """``kind:name`` -> why no plugin provides that name (two third parties claimed it)."""
 
     def initializer(self, name: str) -> Initializer:
-        return self._get(self.initializers, "initializer", name)  # type: ignore[return-value]
+        return self.get("initializer", name).item  # type: ignore[return-value]
 
     def strategy(self, name: str) -> Strategy:
-        return self._get(self.strategies, "strategy", name)  # type: ignore[return-value]
+        return self.get("strategy", name).item  # type: ignore[return-value]
 
-    def source_of(self, item: Plugin) -> str:
-        table = self.initializers if isinstance(item, Initializer) else self.strategies
-        return table[item.name].source
+    def callback(self, name: str) -> Callback:
+        return self.get("callback", name).item  # type: ignore[return-value]
 
-    @staticmethod
-    def _get(table: dict[str, Registered], kind: str, name: str) -> Plugin:
+    def get(self, kind: str, name: str) -> Registered:
+        """The registration of ``kind`` (initializer, strategy, callback) named ``name``."""
+        table: dict[str, Registered] = getattr(self, TABLES[kind])
         if name in table:
-            return table[name].item
+            return table[name]
+        if f"{kind}:{name}" in self.conflicts:
+            raise FtguiError(self.conflicts[f"{kind}:{name}"])
         close = difflib.get_close_matches(name, list(table), n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise FtguiError(
-            f"no {kind} named '{name}'{hint} (`ftgui plugins` lists them: {', '.join(table)})"
+            f"no {kind} named '{name}'{hint} (`ftgui plugins` lists them: {', '.join(table) or 'none'})"
         )
+
+    def source_of(self, item: Plugin) -> str:
+        return self.get(item.kind, item.name).source
 
     def describe(self) -> dict:
         """A JSON-ready listing: what ``ftgui plugins --json`` prints and the GUI shows."""
@@ -107,6 +144,7 @@ class Registry:
         return {
             "initializers": [entry(r) for r in self.initializers.values()],
             "strategies": [entry(r) for r in self.strategies.values()],
+            "callbacks": [entry(r) for r in self.callbacks.values()],
             "broken": [vars(b) for b in self.broken],
         }
 
@@ -145,7 +183,7 @@ class _Loader:
 
         for info in sorted(pkgutil.iter_modules(bundled_plugins.__path__), key=lambda m: m.name):
             name = f"{bundled_plugins.__name__}.{info.name}"
-            self._add(name, "bundled", lambda name=name: importlib.import_module(name))
+            self._add(name, BUNDLED, lambda name=name: importlib.import_module(name))
 
     def load_entry_points(self) -> None:
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
@@ -162,76 +200,123 @@ class _Loader:
             if not path.name.startswith(("_", ".")):
                 self._add(path.stem, str(path.resolve()), lambda path=path: _import_file(path))
 
-    def _add(self, plugin: str, source: str, load) -> None:
+    def _add(self, plugin: str, source: str, load: Callable[[], object]) -> None:
         try:
             module = load()
         except BaseException as exc:  # a plugin's import may raise anything, even SystemExit
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            self.registry.broken.append(BrokenPlugin(plugin, source, _error_text(exc)))
+            self._broken(plugin, source, _error_text(exc))
             return
         unknown = _unknown_hooks(self.pm, module)
         if unknown:
-            self.registry.broken.append(BrokenPlugin(plugin, source, unknown))
+            self._broken(plugin, source, unknown)
             return
         try:
             self.pm.register(module, name=plugin)
         except Exception as exc:  # pluggy validation: wrong hook arguments, double register
-            self.registry.broken.append(BrokenPlugin(plugin, source, _error_text(exc)))
+            self._broken(plugin, source, _error_text(exc))
             return
         self.sources[plugin] = source
 
+    def _broken(self, plugin: str, source: str, error: str) -> None:
+        self.registry.broken.append(BrokenPlugin(plugin, source, error))
+
     # -- calling hooks ---------------------------------------------------------------
     def collect(self) -> Registry:
-        for plugin_name, module in self.pm.list_name_plugin():
-            self._collect_from(plugin_name, module)
+        staged = {name: self._call_hooks(name) for name, _ in self.pm.list_name_plugin()}
+        claims: dict[tuple[str, str], list[Registered]] = {}
+        for registrations in staged.values():
+            for reg in registrations or []:
+                claims.setdefault((reg.item.kind, reg.item.name), []).append(reg)
+        losers: dict[str, str] = {}
+        for (kind, name), regs in claims.items():
+            third = [r for r in regs if r.source != BUNDLED]
+            if len(third) == len(regs) and len(third) > 1:
+                names = " and ".join(f"{r.plugin} ({r.source})" for r in third)
+                why = (f"{kind} '{name}' is registered by both {names}, so neither is used; "
+                       "uninstall one or ask its author to rename it")
+                self.registry.conflicts[f"{kind}:{name}"] = why
+                losers.update({r.plugin: why for r in third})
+            elif third and len(third) < len(regs):
+                first = next(r for r in regs if r.source == BUNDLED)
+                losers.update({r.plugin: f"{kind} '{name}' is already bundled with ftgui "
+                                         f"({first.plugin}); pick another name" for r in third})
+        for plugin, registrations in staged.items():
+            if registrations is None:
+                continue
+            if plugin in losers:
+                self._broken(plugin, self.sources[plugin], losers[plugin])
+                continue
+            for reg in registrations:
+                getattr(self.registry, TABLES[reg.item.kind])[reg.item.name] = reg
         return self.registry
 
-    def _collect_from(self, plugin_name: str, module: object) -> None:
-        source = self.sources[plugin_name]
-        staged: list[tuple[dict, Registered]] = []
+    def _call_hooks(self, plugin: str) -> list[Registered] | None:
+        """What ``plugin`` registers through each of its hooks; None when it is broken."""
+        source = self.sources[plugin]
+        registrations: list[Registered] = []
         try:
-            for hook_name, kind in _HOOKS.items():
-                impl = getattr(module, hook_name, None)
-                if impl is None:
-                    continue
-                table = getattr(self.registry, "initializers" if kind is Initializer else "strategies")
+            for hook_name, kind in HOOKS.items():
+                for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+                    if impl.plugin_name != plugin:
+                        continue
 
-                def register(item: object, kind=kind, table=table) -> None:
-                    staged.append((table, _validate(item, kind, table, staged, plugin_name, source)))
+                    def register(item: object, kind: type = kind) -> None:
+                        _validate(item, kind, registrations)
+                        registrations.append(Registered(item, plugin, source))  # type: ignore[arg-type]
 
-                impl(register=register)
+                    available = {"register": register}
+                    impl.function(**{arg: available[arg] for arg in impl.argnames})
         except Exception as exc:
-            self.registry.broken.append(BrokenPlugin(plugin_name, source, _error_text(exc)))
-            return  # nothing of a failing plugin is kept
-        for table, reg in staged:
-            table[reg.item.name] = reg
+            self._broken(plugin, source, _error_text(exc))
+            return None
+        return registrations
 
 
-def _validate(item: object, kind: type, table: dict, staged: list, plugin: str, source: str) -> Registered:
-    label = kind.__name__.lower()
+def _validate(item: object, kind: type, earlier: list[Registered]) -> None:
+    """Raise FtguiError unless ``item`` is a well-formed ``kind`` with a new name."""
     if not isinstance(item, kind):
         raise FtguiError(f"registered {item!r}, which is not an ftgui.{kind.__name__} instance")
-    if not isinstance(item.name, str) or not item.name.strip():
-        raise FtguiError(f"registered a {label} without a name")
-    holders = [r for r in table.values() if r.item.name == item.name]
-    holders += [r for t, r in staged if t is table and r.item.name == item.name]
-    if holders:
-        first = holders[0]
-        raise FtguiError(
-            f"{label} '{item.name}' is registered twice: by {first.plugin} ({first.source}) "
-            f"and by {plugin} ({source})"
-        )
-    return Registered(item, plugin, source)
+    label = item.kind
+    if not isinstance(item.name, str) or not NAME_PATTERN.match(item.name):
+        raise FtguiError(f"{label} name {item.name!r} must be lower-case words joined by hyphens, "
+                         "such as 'my-init'")
+    if not isinstance(item.description, str) or not item.description.strip():
+        raise FtguiError(f"{label} '{item.name}' needs a description (one line, shown to users)")
+    if any(r.item.kind == label and r.item.name == item.name for r in earlier):
+        raise FtguiError(f"{label} '{item.name}' is registered twice by the same plugin")
+    if hasattr(item, "init_modules"):
+        raise FtguiError(f"{label} '{item.name}' overrides init_modules(modules, batch), which plugin "
+                         "API 2 replaced by initialize(ctx) (see docs/plugins.md)")
+    for param in item.params:
+        _validate_param(label, item.name, param)
+
+
+def _validate_param(label: str, name: str, param: object) -> None:
+    where = f"{label} '{name}'"
+    if not isinstance(param, Param):
+        raise FtguiError(f"{where} lists {param!r} in params, which is not an ftgui.Param")
+    if not param.name.isidentifier() or keyword.iskeyword(param.name):
+        raise FtguiError(f"{where}: parameter name {param.name!r} must be a Python identifier")
+    if param.name in RESERVED_PARAMS:
+        raise FtguiError(f"{where}: parameter '{param.name}' collides with an argument ftgui passes; "
+                         "rename it")
+    if type(param.default) not in PARAM_TYPES:
+        raise FtguiError(f"{where}: parameter '{param.name}' has a default of type "
+                         f"{type(param.default).__name__}; use bool, int, float or str")
+    if param.choices is not None and param.default not in param.choices:
+        raise FtguiError(f"{where}: parameter '{param.name}' default {param.default!r} is not "
+                         "among its choices")
 
 
 def _unknown_hooks(pm: pluggy.PluginManager, module: object) -> str:
     """A message naming hook implementations that match no hook specification, or ''."""
     for attr in dir(module):
-        if pm.parse_hookimpl_opts(module, attr) is not None and attr not in _HOOKS:
-            close = difflib.get_close_matches(attr, list(_HOOKS), n=1)
+        if pm.parse_hookimpl_opts(module, attr) is not None and attr not in HOOKS:
+            close = difflib.get_close_matches(attr, list(HOOKS), n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
-            return f"unknown hook '{attr}'{hint}; ftgui's hooks are: {', '.join(_HOOKS)}"
+            return f"unknown hook '{attr}'{hint}; ftgui's hooks are: {', '.join(HOOKS)}"
     return ""
 
 

@@ -13,8 +13,9 @@ from ftgui.registry import load_registry
 
 REPO = Path(__file__).resolve().parents[1]
 INITIALIZERS = {"zeros", "constant", "small-random", "lecun", "xavier", "kaiming",
-                "orthogonal", "sparse", "timm-default"}
+                "orthogonal", "sparse", "timm-default", "lsuv"}
 STRATEGIES = {"predict-only", "head-only", "full", "scratch"}
+CALLBACKS = {"early-stop", "grad-norms", "ema", "clip-grad"}
 
 GOOD_PLUGIN = """
 import ftgui
@@ -44,7 +45,9 @@ def test_bundled_plugins_are_ordinary_plugins():
     registry = load_registry(entry_points=False)
     assert set(registry.initializers) == INITIALIZERS
     assert set(registry.strategies) == STRATEGIES
-    assert {r.source for r in [*registry.initializers.values(), *registry.strategies.values()]} == {"bundled"}
+    assert set(registry.callbacks) == CALLBACKS
+    everything = [*registry.initializers.values(), *registry.strategies.values(), *registry.callbacks.values()]
+    assert {r.source for r in everything} == {"bundled"}
     assert registry.broken == []
     assert registry.initializers["zeros"].plugin == "ftgui.bundled_plugins.initializers"
 
@@ -111,17 +114,20 @@ def test_broken_plugins_are_recorded_and_the_rest_keep_working(tmp_path):
     assert set(registry.strategies) == STRATEGIES
 
 
-def test_duplicate_name_is_an_error_naming_both_and_the_first_keeps_it(tmp_path):
+def test_a_name_two_third_parties_register_is_used_by_neither_and_bundled_names_stay(tmp_path):
     plugs = tmp_path / "plugs"
-    write_plugin(plugs, "one.py", GOOD_PLUGIN.format(name="halves"))
-    write_plugin(plugs, "two.py", GOOD_PLUGIN.format(name="halves"))
+    one = write_plugin(plugs, "one.py", GOOD_PLUGIN.format(name="halves"))
+    two = write_plugin(plugs, "two.py", GOOD_PLUGIN.format(name="halves"))
     write_plugin(plugs, "three.py", GOOD_PLUGIN.format(name="zeros"))
     registry = load_registry([plugs], entry_points=False)
     errors = {b.plugin: b.error for b in registry.broken}
-    assert "'halves' is registered twice" in errors["two"] and "one" in errors["two"]
-    assert "ftgui.bundled_plugins.initializers (bundled)" in errors["three"]
-    assert registry.initializers["halves"].plugin == "one"
+    for plugin in ("one", "two"):
+        assert f"one ({one.resolve()}) and two ({two.resolve()})" in errors[plugin]
+    assert "already bundled" in errors["three"] and "ftgui.bundled_plugins.initializers" in errors["three"]
+    assert "halves" not in registry.initializers
     assert registry.initializers["zeros"].source == "bundled"
+    with pytest.raises(FtguiError, match="registered by both one .* and two .*so neither is used"):
+        registry.initializer("halves")
 
 
 def test_unknown_names_suggest_close_matches():
@@ -145,6 +151,7 @@ def test_cli_plugins_json_lists_everything(tmp_path):
     assert {p["name"]: p["default"] for p in sparse["params"]} == {"k": 10, "scale": 1.0}
     assert sparse["source"] == "bundled" and sparse["description"]
     assert {s["name"] for s in listing["strategies"]} == STRATEGIES
+    assert {c["name"] for c in listing["callbacks"]} == CALLBACKS
     assert listing["broken"][0]["plugin"] == "broken"
     assert "ValueError: bad plugin" in listing["broken"][0]["error"]
 
@@ -156,6 +163,7 @@ def test_a_normal_install_carries_the_bundled_plugins_and_no_top_level_plugins_p
     names = zipfile.ZipFile(wheel).namelist()
     assert "ftgui/bundled_plugins/initializers.py" in names
     assert "ftgui/bundled_plugins/strategies.py" in names
+    assert "ftgui/bundled_plugins/callbacks.py" in names and "ftgui/training/loop.py" in names
     assert not any(name.startswith("plugins/") for name in names)
     assert any(name.startswith("ftgui/sample_data/digits/") for name in names)
     target = tmp_path / "target"
