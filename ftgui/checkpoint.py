@@ -63,5 +63,9 @@ def load(run_dir: Path) -> dict:
         raise FtguiError(f"{path} is damaged ({type(exc).__name__}); start a new run instead") from None
 
 
+def exists(run_dir: Path) -> bool:
+    return (Path(run_dir) / CHECKPOINT_FILE).is_file()
+
+
 def remove(run_dir: Path) -> None:
     (Path(run_dir) / CHECKPOINT_FILE).unlink(missing_ok=True)

@@ -4,6 +4,7 @@ Everything here goes through timm's own factory and helpers; no architecture is 
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import math
@@ -12,18 +13,16 @@ import pickle
 import socket
 import threading
 import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Iterator
-
-import torch
-from torch import nn
 
 import timm
+import torch
 from timm.data import ImageNetInfo, infer_imagenet_subset
+from torch import nn
 
 from .errors import FtguiError
-from .plugin_types import Initializer
 
 CONV_OR_LINEAR = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 NORMS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
@@ -396,18 +395,12 @@ def imagenet_labels(model: nn.Module) -> list[str] | None:
 
 
 # -- initialisation ---------------------------------------------------------------------
-def init_layers(
-    modules: list[nn.Module],
-    initializer: Initializer,
-    params: dict,
-    bias: float,
-    batch: torch.Tensor | None = None,
-) -> None:
-    """Initialise the Conv/Linear layers among ``modules`` with ``initializer`` and set their
-    biases to ``bias``; reset norm layers among them to weight 1, bias 0, fresh statistics."""
+def reset_new_layers(modules: list[nn.Module], bias: float) -> list[nn.Module]:
+    """Set the biases of the Conv/Linear layers among ``modules`` to ``bias`` and reset norm
+    layers among them (weight 1, bias 0, fresh statistics); return those Conv/Linear layers,
+    whose weights an initialiser sets next."""
     layers = [m for m in modules if isinstance(m, CONV_OR_LINEAR)]
     with torch.no_grad():
-        initializer.init_modules(layers, batch=batch, **params)
         for layer in layers:
             if layer.bias is not None:
                 layer.bias.fill_(bias)
@@ -418,6 +411,38 @@ def init_layers(
                 norm.bias.zero_()
             if hasattr(norm, "reset_running_stats") and norm.track_running_stats:
                 norm.reset_running_stats()
+    return layers
+
+
+@contextlib.contextmanager
+def buffers_kept(model: nn.Module) -> Iterator[None]:
+    """Run a block (a forward pass, say) and put every buffer of ``model`` (BatchNorm running
+    statistics, ...) back as it was."""
+    saved = [(b, b.detach().clone()) for b in model.buffers()]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for buffer, value in saved:
+                buffer.copy_(value)
+
+
+def forward_order(model: nn.Module, layers: list[nn.Module], batch: torch.Tensor) -> list[nn.Module]:
+    """``layers`` in the order a forward pass on ``batch`` first runs them (layers it does not
+    run go last); buffers such as BatchNorm statistics are left as they were."""
+    first_call: dict[int, int] = {}
+
+    def note(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
+        first_call.setdefault(id(module), len(first_call))
+
+    hooks = [layer.register_forward_hook(note) for layer in layers]
+    try:
+        with buffers_kept(model), torch.no_grad():
+            model(batch)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return sorted(layers, key=lambda layer: first_call.get(id(layer), len(layers)))
 
 
 def head_modules(model: nn.Module) -> list[nn.Module]:

@@ -20,9 +20,10 @@ import socket
 import tempfile
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .errors import FtguiError
 
@@ -75,8 +76,26 @@ def remove_partial_writes(run_dir: Path) -> None:
 
 
 def claim(run_dir: Path) -> None:
-    """Mark ``run_dir`` as being trained by this process (see :func:`trainer_pid`)."""
-    atomic_write_json(Path(run_dir) / TRAINER_FILE, {"pid": os.getpid(), "host": socket.gethostname()})
+    """Mark ``run_dir`` as being trained by this process (see :func:`trainer_pid`), or raise
+    FtguiError naming the live process that holds it. The claim is atomic: the owner file is
+    written in full, then linked into place, which fails when another process got there first."""
+    path = Path(run_dir) / TRAINER_FILE
+    tmp = path.with_name(f".{TRAINER_FILE}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    tmp.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    try:
+        for _ in range(3):
+            try:
+                os.link(tmp, path)
+                return
+            except FileExistsError:
+                owner = trainer_pid(run_dir)
+                if owner is not None:
+                    raise FtguiError(f"{run_dir} is being trained right now by process {owner}; "
+                                     "wait for it to end, or stop it, before resuming") from None
+                path.unlink(missing_ok=True)  # left by a process that no longer runs
+        raise FtguiError(f"{run_dir} is being claimed by another process; try again")
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def release(run_dir: Path) -> None:

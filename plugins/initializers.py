@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 
-def _fan_in(weight: "torch.Tensor") -> int:
+def _fan_in(weight: torch.Tensor) -> int:
     """Inputs per output unit: (in/groups) x kernel area."""
     import torch
 
@@ -191,8 +191,39 @@ class TimmDefault(Initializer):
         return None
 
 
+class Lsuv(Initializer):
+    name = "lsuv"
+    description = (
+        "layer-sequential unit variance (Mishkin & Matas, 2015): orthonormal weights, then each layer "
+        "in turn is rescaled until its output on a batch of your images has std 1 - data-dependent "
+        "calibration instead of the 1/sqrt(n) rule"
+    )
+    params = (
+        Param("tol", 0.05, "stop rescaling a layer once its output std is within tol of 1"),
+        Param("iters", 10, "at most this many rescaling passes per layer"),
+    )
+
+    def initialize(self, ctx, tol=0.05, iters=10, **params):
+        import torch
+
+        for module in ctx.modules:
+            torch.nn.init.orthogonal_(module.weight)
+        if ctx.batch is None:
+            ctx.log("lsuv: no training images to measure on; the layers keep their orthonormal start")
+            return
+        for module in ctx.modules:
+            for _ in range(iters):
+                std = float(ctx.capture(module)[1].float().std())
+                if abs(std - 1.0) < tol:
+                    break
+                if not math.isfinite(std) or std < 1e-8:
+                    ctx.log(f"lsuv: {type(module).__name__} has no output variance to scale; left orthonormal")
+                    break
+                module.weight.div_(std)
+
+
 @ftgui.hookimpl
 def ftgui_register_initializers(register):
     for init in (Zeros(), Constant(), SmallRandom(), Lecun(), Xavier(), Kaiming(),
-                 Orthogonal(), Sparse(), TimmDefault()):
+                 Orthogonal(), Sparse(), TimmDefault(), Lsuv()):
         register(init)

@@ -12,6 +12,7 @@ from safetensors.torch import load_file
 from ftgui import FtguiError, TrainContext, models
 from ftgui.config import TrainConfig
 from ftgui.engine import train
+from ftgui.record import Epoch, Step
 from ftgui.registry import Registered, load_registry
 from ftgui.runs import load_run
 
@@ -132,13 +133,13 @@ def test_cooperative_stop_finishes_the_step_and_saves(three_classes, tmp_path):
 
     def listener(event):
         events.append(event)
-        if event["type"] == "step" and event["phase"] == "train":
+        if isinstance(event, Step) and event.phase == "train":
             stop.set()
 
     result = train(TrainConfig(data=str(three_classes), strategy="scratch", init="kaiming",
                                out=str(tmp_path / "run"), **{**TINY, "epochs": 5}), listener, stop)
     assert result.status == "stopped"
-    assert sum(e["type"] == "step" and e["phase"] == "train" for e in events) == 1
+    assert sum(isinstance(e, Step) and e.phase == "train" for e in events) == 1
     assert (result.run_dir / "model.safetensors").is_file()
     assert load_run(result.run_dir).status == "stopped"
     assert result.metrics[-1]["stopped"] is True
@@ -200,32 +201,6 @@ def test_imagenet_label_names_come_from_timm():
     assert len(labels) == 1000 and labels[0] == "tench"
 
 
-def test_init_layers_from_scratch_covers_every_conv_linear_and_norm():
-    registry = load_registry(entry_points=False)
-    model = timm.create_model("test_resnet", pretrained=False, num_classes=3)
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.weight.data.fill_(5.0)
-    models.init_layers(list(model.modules()), registry.initializer("constant"), {"value": 0.2}, 0.01)
-    for module in model.modules():
-        if isinstance(module, models.CONV_OR_LINEAR):
-            assert torch.all(module.weight == 0.2)
-            if module.bias is not None:
-                assert torch.all(module.bias == 0.01)
-        if isinstance(module, torch.nn.BatchNorm2d):
-            assert torch.all(module.weight == 1) and torch.all(module.bias == 0)
-
-
-def test_head_init_touches_only_the_classifier():
-    registry = load_registry(entry_points=False)
-    model = timm.create_model("test_vit", pretrained=False, num_classes=4)
-    before = {k: v.clone() for k, v in model.state_dict().items()}
-    models.init_layers(models.head_modules(model), registry.initializer("zeros"), {}, 0.01)
-    after = model.state_dict()
-    assert torch.all(after["head.weight"] == 0) and torch.all(after["head.bias"] == 0.01)
-    assert all(torch.equal(before[k], after[k]) for k in before if not k.startswith("head."))
-
-
 @pytest.mark.parametrize("kwargs, message", [
     (dict(strategy="head-only", weights="none"), "starts from pretrained weights"),
     (dict(strategy="scratch", weights="hub"), "loads no weights"),
@@ -247,14 +222,14 @@ def test_bad_settings_are_one_line_errors(three_classes, tmp_path, kwargs, messa
 
 def test_deferred_saves_still_write_the_best_epoch(three_classes, tmp_path, monkeypatch):
     """Short epochs save the best model at most every SAVE_INTERVAL_S; the end writes it."""
-    from ftgui import engine
     from ftgui.predict import predict
+    from ftgui.training import writer
 
-    monkeypatch.setattr(engine, "SAVE_INTERVAL_S", 1e9)
+    monkeypatch.setattr(writer, "SAVE_INTERVAL_S", 1e9)
     on_disk = []
 
     def listener(event):  # what a reader (or a crash) would find while training
-        if event["type"] == "epoch":
+        if isinstance(event, Epoch):
             on_disk.append(json.loads((tmp_path / "run" / "ftgui.json").read_text())["best"])
 
     result = train(TrainConfig(data=str(three_classes), strategy="scratch", init="kaiming", lr=3e-3,

@@ -15,6 +15,9 @@ from ftgui import FtguiError, checkpoint, engine, runs
 from ftgui.config import TrainConfig
 from ftgui.engine import resume, train
 from ftgui.predict import Predictor
+from ftgui.record import Epoch, Log, Step
+from ftgui.training import writer
+from ftgui.training.sources import BatchSources
 
 from conftest import THREE, make_dataset
 
@@ -28,14 +31,14 @@ class Crash(Exception):
 
 def crash_after_epoch(n):
     def listener(event):
-        if event["type"] == "epoch" and event["epoch"] == n:
+        if isinstance(event, Epoch) and event.row["epoch"] == n:
             raise Crash
     return listener
 
 
 @pytest.fixture
 def every_epoch(monkeypatch):
-    monkeypatch.setattr(engine, "SAVE_INTERVAL_S", 0.0)
+    monkeypatch.setattr(writer, "SAVE_INTERVAL_S", 0.0)
 
 
 @pytest.mark.slow
@@ -61,7 +64,7 @@ def test_a_cooperative_stop_resumes_from_the_last_completed_epoch(three_classes,
     stop = threading.Event()
 
     def listener(event):
-        if event["type"] == "step" and event["phase"] == "train" and event["epoch"] == 3 and event["step"] == 2:
+        if isinstance(event, Step) and event.phase == "train" and event.epoch == 3 and event.step == 2:
             stop.set()
 
     result = train(TrainConfig(data=str(three_classes), out=str(tmp_path / "run"), **SETTINGS), listener, stop)
@@ -133,20 +136,21 @@ def test_resume_refuses_changed_data_and_finished_runs(tmp_path, every_epoch):
 
 def test_nan_loss_stops_with_advice_and_keeps_the_last_good_model(three_classes, tmp_path, every_epoch):
     def poison_after_epoch_one(event):
-        if event["type"] == "epoch" and event["epoch"] == 1:
+        if isinstance(event, Epoch) and event.row["epoch"] == 1:
             for module in loop_model["model"].modules():
                 if hasattr(module, "weight") and module.weight is not None:
                     module.weight.data.fill_(float("nan"))
 
     loop_model = {}
-    original = engine._Loop.build_model
+    original = engine.set_up
 
-    def capture(self):
-        original(self)
-        loop_model["model"] = self.model
+    def capture(plan, log):
+        setup = original(plan, log)
+        loop_model["model"] = setup.model
+        return setup
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(engine._Loop, "build_model", capture)
+        patch.setattr(engine, "set_up", capture)
         with pytest.raises(FtguiError, match="lower --lr") as info:
             train(TrainConfig(data=str(three_classes), out=str(tmp_path / "run"), **SETTINGS),
                   poison_after_epoch_one)
@@ -161,22 +165,23 @@ def test_nan_loss_stops_with_advice_and_keeps_the_last_good_model(three_classes,
 def test_out_of_memory_retries_with_a_smaller_batch(three_classes, tmp_path, monkeypatch):
     import torch
 
-    forward = engine._Loop.forward_images
+    forward = BatchSources.forward_images
 
     def picky(self, uint8):
         if len(uint8) > 4:
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
         return forward(self, uint8)
 
-    monkeypatch.setattr(engine._Loop, "forward_images", picky)
+    monkeypatch.setattr(BatchSources, "forward_images", picky)
     events = []
     result = train(TrainConfig(data=str(three_classes), out=str(tmp_path / "run"), **SETTINGS), events.append)
     assert result.status == "completed" and len(result.metrics) == 4
-    logs = [e["message"] for e in events if e["type"] == "log"]
+    logs = [e.message for e in events if isinstance(e, Log)]
     shrinks = [m for m in logs if m.startswith("out of memory")]
     assert shrinks == ["out of memory with batch size 8: retrying epoch 1 with batch size 6",
                        "out of memory with batch size 6: retrying epoch 1 with batch size 4"]
-    assert runs.load_run(result.run_dir).record["config"]["batch_size"] == 4
+    record = runs.load_run(result.run_dir).record
+    assert record["config"]["batch_size"] == 8 and record["batch_size_used"] == 4  # the settings stay as given
 
 
 def test_out_of_memory_at_batch_size_one_is_a_clear_error(three_classes, tmp_path, monkeypatch):
@@ -185,7 +190,7 @@ def test_out_of_memory_at_batch_size_one_is_a_clear_error(three_classes, tmp_pat
     def never(self, uint8):
         raise torch.OutOfMemoryError("CUDA out of memory")
 
-    monkeypatch.setattr(engine._Loop, "forward_images", never)
+    monkeypatch.setattr(BatchSources, "forward_images", never)
     with pytest.raises(FtguiError, match="even with batch size 1"):
         train(TrainConfig(data=str(three_classes), out=str(tmp_path / "run"), **SETTINGS))
     assert json.loads((tmp_path / "run" / "ftgui.json").read_text())["status"] == "failed"
