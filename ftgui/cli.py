@@ -6,44 +6,15 @@ import argparse
 import csv
 import functools
 import json
+import os
 import signal
 import sys
 import threading
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
+from .config import user_settings
 from .errors import FtguiError
-
-TRAIN_FLAGS = (
-    # flag, config field, type, help
-    ("--data", "data", str, "folder of class sub-folders, a .zip of one, or sample:digits"),
-    ("--model", "model", str, "timm architecture (default resnet18, or the run's own with --weights RUN)"),
-    ("--strategy", "strategy", str, "predict-only, head-only (default), full, scratch, or a plugin's"),
-    ("--init", "init", str, "initialiser of the new head, or of every layer with scratch (default lecun)"),
-    ("--bias-init", "bias_init", str, "biases of initialised layers: zero (default) or a number such as 0.01"),
-    ("--weights", "weights", str, "hub, none, or PATH (.safetensors, .pth/.pt, or a run folder)"),
-    ("--epochs", "epochs", int, "training epochs (default 5)"),
-    ("--lr", "lr", float, "learning rate (default: 1e-2 for head-only, else 1e-3); AdamW, cosine schedule"),
-    ("--batch-size", "batch_size", int, "images per step (default 32)"),
-    ("--img-size", "img_size", int, "input size in pixels (default: the model's own)"),
-    ("--aug", "aug", str, "augmentation: none, light (default), strong"),
-    ("--val-split", "val_split", float, "fraction of each class held out for validation (default 0.2)"),
-    ("--val-data", "val_data", str, "a separate validation folder or zip instead of a split"),
-    ("--seed", "seed", int, "random seed; the same seed repeats a CPU run (default 0)"),
-    ("--device", "device", str, "auto (default: cuda, then mps, then cpu), cpu, cuda, cuda:N, mps"),
-    ("--out", "out", str, "run folder (default runs/<time>-<model>-<strategy>)"),
-    ("--label-smoothing", "label_smoothing", float, "label smoothing (default 0)"),
-    ("--weight-decay", "weight_decay", float, "AdamW weight decay (default 0.01)"),
-    ("--warmup-epochs", "warmup_epochs", int, "linear warm-up epochs (default 1)"),
-    ("--num-workers", "num_workers", int, "data loading processes (default: automatic)"),
-    ("--feature-views", "feature_views", int,
-     "head-only: cache K augmented views per image (default 0: un-augmented features)"),
-)
-SWITCHES = (
-    # flag, config field, value when given, help
-    ("--no-feature-cache", "feature_cache", False,
-     "head-only: run the frozen backbone every epoch instead of caching its features"),
-    ("--compile", "compile", True, "torch.compile the model (worth it on a GPU)"),
-)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,29 +31,55 @@ def _key_value(text: str) -> tuple[str, str]:
     return key.strip(), value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--plugins-dir", action="append", default=[], metavar="DIR",
+def _callback_spec(text: str) -> tuple[str, dict[str, str]]:
+    """``NAME`` or ``NAME:KEY=VALUE,KEY=VALUE`` -> (name, params)."""
+    name, _, rest = text.partition(":")
+    params = dict(_key_value(item) for item in rest.split(",") if item.strip())
+    if not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME or NAME:KEY=VALUE,..., got {text!r}")
+    return name.strip(), params
+
+
+def _common_flags(parser: argparse.ArgumentParser, default: Any) -> None:
+    """Flags every command takes, before or after its name. Given after it, they land in
+    ``plugins_dir``; before it, in ``plugins_dir_before`` (argparse would otherwise let the
+    sub-command's default overwrite what came before)."""
+    dest = "plugins_dir" if default is argparse.SUPPRESS else "plugins_dir_before"
+    parser.add_argument("--plugins-dir", action="append", dest=dest, default=default if default is
+                        argparse.SUPPRESS else [], metavar="DIR",
                         help="also load plugins from the .py files in DIR (repeatable; "
                              "FTGUI_PLUGINS_DIR works too)")
-    common.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--debug", action="store_true", default=default if default is argparse.SUPPRESS
+                        else False, help="show tracebacks")
 
-    parser = _Parser(prog="ftgui", parents=[common],
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    _common_flags(common, argparse.SUPPRESS)
+
+    parser = _Parser(prog="ftgui",
                      description="Fine-tune timm image classifiers on your own images. "
                                  "Without a command, ftgui opens the GUI (ftgui launch).")
+    _common_flags(parser, None)
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     train = sub.add_parser("train", parents=[common], help="train or fine-tune a model",
                            description="Train or fine-tune a model; writes a run folder.")
-    for flag, field, kind, help_text in TRAIN_FLAGS:
-        train.add_argument(flag, dest=field, type=kind, default=argparse.SUPPRESS, help=help_text)
-    for flag, field, value, help_text in SWITCHES:
-        train.add_argument(flag, dest=field, action="store_const", const=value,
-                           default=argparse.SUPPRESS, help=help_text)
+    for setting in user_settings():
+        meta = setting.metadata
+        if meta["switch"] is not None:
+            train.add_argument(meta["flag"], dest=setting.name, action="store_const", const=meta["switch"],
+                               default=argparse.SUPPRESS, help=meta["help"])
+        else:
+            train.add_argument(meta["flag"], dest=setting.name, type=meta["kind"], default=argparse.SUPPRESS,
+                               help=meta["help"])
     train.add_argument("--init-arg", action="append", type=_key_value, default=argparse.SUPPRESS,
                        metavar="KEY=VALUE", help="an initialiser parameter (repeatable)")
     train.add_argument("--strategy-arg", action="append", type=_key_value, default=argparse.SUPPRESS,
                        metavar="KEY=VALUE", help="a strategy parameter (repeatable)")
+    train.add_argument("--callback", action="append", type=_callback_spec, default=argparse.SUPPRESS,
+                       metavar="NAME[:KEY=VALUE,...]", help="use a callback plugin, e.g. early-stop:patience=3 "
+                       "(repeatable; `ftgui plugins` lists them)")
     train.add_argument("--resume", metavar="RUN",
                        help="carry on an interrupted run from its last checkpoint (only --device may be added)")
     train.add_argument("--config", metavar="FILE",
@@ -100,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--batch-size", type=int, default=32)
     pred.add_argument("--device", default="auto")
 
-    plugins = sub.add_parser("plugins", parents=[common], help="list initialisers and strategies")
+    plugins = sub.add_parser("plugins", parents=[common], help="list initialisers, strategies and callbacks")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
 
     launch = sub.add_parser("launch", parents=[common], help="open the GUI (what bare `ftgui` does)",
@@ -145,21 +142,34 @@ def _with_default_command(argv: Sequence[str] | None) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(_with_default_command(argv))
+    args.plugins_dir = [*args.plugins_dir_before, *getattr(args, "plugins_dir", [])]
     try:
-        return {"train": cmd_train, "predict": cmd_predict, "plugins": cmd_plugins,
+        code = {"train": cmd_train, "predict": cmd_predict, "plugins": cmd_plugins,
                 "models": cmd_models, "launch": cmd_launch}[args.command](args)
+        sys.stdout.flush()  # a reader that went away shows here, not at the interpreter's exit
+        return code
     except FtguiError as exc:
         print(f"ftgui: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("ftgui: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        _quiet_stdout()  # the reader (`| head`) has gone: nothing more to say, and no one to say it to
+        return 0
     except Exception as exc:
         if args.debug:
             raise
         print(f"ftgui: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
               file=sys.stderr)
         return 1
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again (the
+    Python docs' recipe for SIGPIPE)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 # -- train -----------------------------------------------------------------------------
@@ -173,16 +183,21 @@ def config_from_args(args: argparse.Namespace):
                 loaded = json.load(handle)
         except (OSError, ValueError) as exc:
             raise FtguiError(f"cannot read --config {args.config}: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise FtguiError(f"--config {args.config} holds a JSON {type(loaded).__name__}, not an object of "
+                             "settings; give a run's ftgui.json or a file like it")
         values = dict(loaded.get("config", loaded))
         values.pop("out", None)  # a new run gets a new folder
     given = vars(args)
-    for _, field, _, _ in (*TRAIN_FLAGS, *SWITCHES):
-        if field in given:
-            values[field] = given[field]
+    for setting in user_settings():
+        if setting.name in given:
+            values[setting.name] = given[setting.name]
     if "init_arg" in given:
         values["init_params"] = dict(given["init_arg"])
     if "strategy_arg" in given:
         values["strategy_params"] = dict(given["strategy_arg"])
+    if "callback" in given:
+        values["callbacks"] = dict(given["callback"])
     values["plugins_dirs"] = list(values.get("plugins_dirs", [])) + args.plugins_dir
     return TrainConfig.from_dict(values)
 
@@ -194,30 +209,33 @@ class _ConsoleProgress:
         self.quiet = quiet
         self.bar = None
 
-    def __call__(self, event: dict) -> None:
-        kind = event["type"]
-        if kind == "log":
-            self._write(event["message"])
-        elif kind == "start":
-            self._write(f"run folder: {event['run_dir']} ({event['train_images']} training, "
-                        f"{event['val_images']} validation images)")
-        elif kind == "step" and event["phase"] == "train" and not self.quiet:
+    def __call__(self, event) -> None:
+        from .record import End, Epoch, Log, Start, Step
+
+        if isinstance(event, Log):
+            self._write(event.message)
+        elif isinstance(event, Start):
+            self._write(f"run folder: {event.run_dir} ({event.train_images} training, "
+                        f"{event.val_images} validation images)")
+        elif isinstance(event, Step) and event.phase == "train" and not self.quiet:
             if self.bar is None:
                 from tqdm import tqdm
 
-                self.bar = tqdm(total=event["steps"], desc=f"epoch {event['epoch']}",
+                self.bar = tqdm(total=event.steps, desc=f"epoch {event.epoch}",
                                 file=sys.stderr, leave=False, dynamic_ncols=True)
             self.bar.update(1)
-            self.bar.set_postfix(loss=f"{event['loss']:.4f}")
-        elif kind == "epoch":
+            if event.loss is not None:
+                self.bar.set_postfix(loss=f"{event.loss:.4f}")
+        elif isinstance(event, Epoch):
             self._close_bar()
-            self._write(_epoch_line(event))
-        elif kind == "end":
+            self._write(_epoch_line(event.row))
+        elif isinstance(event, End):
             self._close_bar()
-            best = event["best"] or {}
+            best = event.best or {}
             acc = best.get("val_acc")
             summary = f"best epoch {best.get('epoch')}, val_acc {acc:.4f}" if acc is not None else "no validation"
-            self._write(f"{event['status']}: {summary}; saved in {event['run_dir']}")
+            reason = f" ({event.reason})" if event.reason else ""
+            self._write(f"{event.status}{reason}: {summary}; saved in {event.run_dir}")
 
     def _close_bar(self) -> None:
         if self.bar is not None:
@@ -246,9 +264,9 @@ def _epoch_line(row: dict) -> str:
 def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         given = vars(args)
-        extra = [flag for flag, field, _, _ in (*TRAIN_FLAGS, *SWITCHES) if field in given and field != "device"]
+        extra = [s.metadata["flag"] for s in user_settings() if s.name in given and s.name != "device"]
         extra += [flag for flag, field in (("--init-arg", "init_arg"), ("--strategy-arg", "strategy_arg"),
-                                           ("--config", "config")) if given.get(field)]
+                                           ("--callback", "callback"), ("--config", "config")) if given.get(field)]
         if extra:
             raise FtguiError(f"--resume carries on with the run's own settings (only --device may change); "
                              f"drop {', '.join(extra)}")
@@ -273,7 +291,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         result = run(listener=_ConsoleProgress(args.quiet), stop=stop)
     finally:
         signal.signal(signal.SIGINT, previous)
-    print(json.dumps({"run_dir": str(result.run_dir), "status": result.status, "best": result.best}))
+    print(json.dumps({"run_dir": str(result.run_dir), "status": result.status, "best": result.best,
+                      "stop_reason": result.stop_reason}))
     return 0
 
 
@@ -311,7 +330,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(listing, indent=2, ensure_ascii=False))
         return 0
-    for kind in ("strategies", "initializers"):
+    for kind in ("strategies", "initializers", "callbacks"):
         print(f"{kind}:")
         for item in listing[kind]:
             params = ", ".join(f"{p['name']}={p['default']!r}" for p in item["params"])

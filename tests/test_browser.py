@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ftgui import engine
+from ftgui.training import writer
 
 from conftest import COLOURS, THREE, draw_shape, make_dataset, zip_folder
 from test_ui_e2e import running_app
@@ -35,7 +35,7 @@ def app(tmp_path_factory):
     # what --demo does with its own settings: a tiny model at 32 px, so a CPU trains it in seconds
     tiny = {"model": "test_resnet", "img_size": 32, "batch_size": 8, "aug": "none"}
     with pytest.MonkeyPatch.context() as patch, running_app(runs, defaults=tiny) as demo:
-        patch.setattr(engine, "SAVE_INTERVAL_S", 0.0)  # a checkpoint every epoch: a stopped run can be resumed
+        patch.setattr(writer, "SAVE_INTERVAL_S", 0.0)  # a checkpoint every epoch: a stopped run can be resumed
         yield demo
 
 

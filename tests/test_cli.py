@@ -183,7 +183,7 @@ def test_predict_with_a_pretrained_model_fails_fast_offline(tmp_path):
     (["train", "--data", "{data}", "--model", "test_resnet", "--strategy", "fullish"], "no strategy named"),
     (["train", "--data", "{data}", "--model", "test_resnet", "--strategy", "scratch", "--init-arg", "k"],
      "KEY=VALUE"),
-    (["train", "--data", "{data}", "--model", "test_resnet", "--strategy", "scratch", "--epochs", "0"],
+    (["train", "--data", "{data}", "--model", "test_resnet", "--strategy", "scratch", "--epochs", "-1"],
      "--epochs"),
     (["train", "--data", "{data}", "--model", "test_resnet", "--strategy", "scratch", "--aug", "wild"],
      "--aug"),

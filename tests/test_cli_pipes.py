@@ -20,7 +20,6 @@ def piped(command: str, reader: str) -> tuple[int, str]:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="BrokenPipe fix pending in cli.py")
 @pytest.mark.parametrize("command", ["models", "plugins --json"])
 def test_a_listing_piped_into_a_reader_that_stops_early_ends_quietly(command):
     # `true` has gone before ftgui writes a byte: the closed pipe is certain, every time;

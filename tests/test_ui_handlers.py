@@ -14,11 +14,14 @@ import pytest
 from ftgui import FtguiError, engine
 from ftgui.checkpoint import CHECKPOINT_FILE
 from ftgui.config import TrainConfig
+from ftgui.record import Epoch, Start, Step
 from ftgui.runs import RUN_FILE, atomic_write_json, load_run, read_metrics
+from ftgui.training import writer
 from ftgui.ui import charts, data_tab, evaluation, plugins_tab, predict_tab, runs_tab, train_form, train_tab
 from ftgui.ui.command import train_command
 from ftgui.ui.context import AppContext, AppOptions, demo_settings
 from ftgui.ui.jobs import Busy, JobManager
+from ftgui.ui.words import control_name
 
 from conftest import COLOURS, THREE, draw_shape, make_dataset, zip_folder
 from test_resume import Crash, crash_after_epoch
@@ -126,9 +129,12 @@ def test_form_becomes_a_config_and_a_command(ctx, three_classes, pretrained_run)
     assert config.weights == str(ctx.runs_root / "base") and config.lr == 0.05
     assert train_form.weights_architecture(ctx, "run:base") == "test_resnet"
     for changes, message in [({"weights": "run:../etc"}, "no run named"),
-                             ({"epochs": 0}, "--epochs must be at least 1"), ({"model": " "}, "choose a backbone")]:
-        with pytest.raises(FtguiError, match=message):
+                             ({"epochs": -1}, '"Epochs" must be between 0 and'), ({"model": " "}, "choose a backbone"),
+                             ({"lr": float("inf")}, '"Learning rate" must be a number above 0')]:
+        with pytest.raises(FtguiError) as info:
             train_form.config_from_form(ctx, "sample:digits", 0.2, form(ctx, strategy="full", **changes))
+        shown = info.value.worded(control_name)  # what the GUI shows: its controls, never CLI flags
+        assert message in shown and "--" not in shown
     with pytest.raises(FtguiError, match="choose your images in the Data tab"):
         train_form.config_from_form(ctx, None, 0.2, form(ctx))
     assert train_tab.preview_command(ctx, None, 0.2, form(ctx)).startswith("# choose your images")
@@ -279,7 +285,7 @@ def stopping_after_epoch(n: int):
     def train(config, listener, stop):
         def watch(event):
             listener(event)
-            if event["type"] == "epoch" and event["epoch"] == n:
+            if isinstance(event, Epoch) and event.row["epoch"] == n:
                 stop.set()
         return engine.train(config, listener=watch, stop=stop)
     return train
@@ -293,9 +299,9 @@ def held_before_the_last_epoch(fn, gate: threading.Event):
         last = {}
 
         def watch(event):
-            if event["type"] == "start":
-                last["epoch"] = event["epochs"]
-            if event["type"] == "step" and event["epoch"] == last["epoch"]:
+            if isinstance(event, Start):
+                last["epoch"] = event.epochs
+            if isinstance(event, Step) and event.epoch == last["epoch"]:
                 gate.wait(120)
             listener(event)
         return fn(target, listener=watch, stop=stop)
@@ -319,7 +325,7 @@ def resume_in_the_app(ctx: AppContext, name: str, gate: threading.Event) -> dict
 
 
 def test_a_stopped_or_killed_run_is_resumed_from_the_runs_tab(ctx, three_classes, monkeypatch):
-    monkeypatch.setattr(engine, "SAVE_INTERVAL_S", 0.0)  # a checkpoint after every epoch
+    monkeypatch.setattr(writer, "SAVE_INTERVAL_S", 0.0)  # a checkpoint after every epoch
     gate = threading.Event()
     ctx.jobs = JobManager(train_fn=stopping_after_epoch(1), resume_fn=held_before_the_last_epoch(engine.resume, gate))
     train_tab.start_training(ctx, str(three_classes), 0.25, form(ctx, epochs=3))

@@ -9,6 +9,7 @@ import pytest
 
 from ftgui import FtguiError
 from ftgui.config import TrainConfig
+from ftgui.record import End, Epoch, Log, Start, Step
 from ftgui.runs import METRICS_FILE, RUN_FILE, atomic_write_json, atomic_write_jsonl
 from ftgui.ui.jobs import Busy, JobManager
 
@@ -24,24 +25,22 @@ def fake_train(epochs_done: threading.Event | None = None, steps: int = 4, fail:
     def train(config: TrainConfig, listener, stop):
         if fail is not None:
             raise fail
-        listener({"type": "log", "message": "reading images"})
-        listener({"type": "start", "run_dir": config.out or "runs/x", "epochs": config.epochs,
-                  "steps_per_epoch": steps, "train_images": 8, "val_images": 2})
+        listener(Log("reading images"))
+        listener(Start(config.out or "runs/x", config.epochs, steps, 8, 2))
         for epoch in range(1, config.epochs + 1):
             for step in range(1, steps + 1):
-                listener({"type": "step", "phase": "train", "epoch": epoch, "step": step, "steps": steps,
-                          "loss": 1.0 / step})
+                listener(Step("train", epoch, step, steps, 1.0 / step))
                 time.sleep(0.01)
                 if stop.is_set():
-                    listener({"type": "epoch", "epoch": epoch, "train_loss": 1.0, "train_acc": 0.5,
-                              "val_loss": 1.0, "val_acc": 0.5, "stopped": True})
-                    listener({"type": "end", "status": "stopped", "best": None, "run_dir": config.out})
+                    listener(Epoch({"epoch": epoch, "train_loss": 1.0, "train_acc": 0.5,
+                                    "val_loss": 1.0, "val_acc": 0.5, "stopped": True}))
+                    listener(End("stopped", None, config.out))
                     return FakeResult("stopped")
-            listener({"type": "epoch", "epoch": epoch, "train_loss": 1.0 / epoch, "train_acc": 0.5,
-                      "val_loss": 1.0 / epoch, "val_acc": epoch / config.epochs})
+            listener(Epoch({"epoch": epoch, "train_loss": 1.0 / epoch, "train_acc": 0.5,
+                            "val_loss": 1.0 / epoch, "val_acc": epoch / config.epochs}))
             if epochs_done is not None:
                 epochs_done.wait(5)
-        listener({"type": "end", "status": "completed", "best": None, "run_dir": config.out})
+        listener(End("completed", None, config.out))
         return FakeResult("completed")
 
     return train
@@ -63,9 +62,9 @@ def test_events_status_and_completion(tmp_path):
     assert status["state"] == "completed" and status["fraction"] == 1.0
     assert [m["epoch"] for m in status["metrics"]] == [1, 2]
     assert status["log"] == ["reading images"]
-    kinds = [e["type"] for e in job.events_since(0)]
-    assert kinds == ["log", "start", "epoch", "epoch", "end"]  # step events are not kept
-    assert job.events_since(3)[0]["epoch"] == 2
+    kinds = [type(e) for e in job.events_since(0)]
+    assert kinds == [Log, Start, Epoch, Epoch, End]  # step events are not kept
+    assert job.events_since(3)[0].row["epoch"] == 2
     assert job.name == "run"
 
 
@@ -124,11 +123,11 @@ def test_a_resumed_job_shows_the_epochs_it_kept_and_times_only_its_own(tmp_path)
     gate = threading.Event()
 
     def resume(run_dir, listener, stop):
-        listener({"type": "start", "run_dir": str(run_dir), "epochs": 4, "resumed_from_epoch": 2})
-        listener({"type": "step", "phase": "train", "epoch": 3, "step": 1, "steps": 2, "loss": 1.0})
+        listener(Start(str(run_dir), 4, 2, 8, 2, earlier_epochs=rows[:2]))  # the checkpoint's epochs
+        listener(Step("train", 3, 1, 2, 1.0))
         gate.wait(10)
         for epoch in (3, 4):
-            listener({"type": "epoch", **rows[0], "epoch": epoch})
+            listener(Epoch({**rows[0], "epoch": epoch}))
         return FakeResult("completed")
 
     job = JobManager(resume_fn=resume).resume(run)

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import shlex
 
-from ..cli import TRAIN_FLAGS
-from ..config import TrainConfig
+from ..config import TrainConfig, user_settings
 
 ALWAYS = ("data", "model", "strategy")
 
@@ -14,13 +13,20 @@ def train_command(config: TrainConfig) -> str:
     differ from the CLI's defaults."""
     defaults = TrainConfig().to_dict()
     parts = ["ftgui", "train"]
-    for flag, name, _, _ in TRAIN_FLAGS:
+    for setting in user_settings():
+        name, flag, switch = setting.name, setting.metadata["flag"], setting.metadata["switch"]
         value = getattr(config, name)
-        if value is not None and (name in ALWAYS or value != defaults[name]):
+        if value is None or (name not in ALWAYS and value == defaults[name]):
+            continue
+        if switch is None:
             parts += [flag, str(value)]
+        elif value == switch:
+            parts.append(flag)
     for flag, params in (("--strategy-arg", config.strategy_params), ("--init-arg", config.init_params)):
         for key, value in params.items():
             parts += [flag, f"{key}={value}"]
+    for name, params in config.callbacks.items():
+        parts += ["--callback", name + (":" + ",".join(f"{k}={v}" for k, v in params.items()) if params else "")]
     for directory in config.plugins_dirs:
         parts += ["--plugins-dir", directory]
     return shlex.join(parts)

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import gradio as gr
 
 from ..errors import FtguiError
+from .words import control_name
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +29,7 @@ def bind(fn: Callable[..., Any], *args: Any) -> Callable[..., Any]:
         try:
             return bound(*values)
         except FtguiError as exc:
-            raise gr.Error(str(exc), duration=None, title="ftgui") from None
+            raise gr.Error(exc.worded(control_name), duration=None, title="ftgui") from None
         except gr.Error:
             raise
         except Exception as exc:  # noqa: BLE001
@@ -46,5 +48,16 @@ def show_only(sections: Mapping[str, Any]) -> Callable[[str], Any]:
     def show(chosen: str) -> Any:
         updates = [gr.update(visible=name == chosen) for name in sections]
         return updates[0] if len(updates) == 1 else updates  # one output takes a bare update
+
+    return show
+
+
+def show_chosen(sections: Mapping[str, Any]) -> Callable[[list[str] | None], Any]:
+    """A handler for a multiple choice that shows the section of each chosen value and hides
+    the others (outputs: ``sections.values()``)."""
+
+    def show(chosen: list[str] | None) -> Any:
+        updates = [gr.update(visible=name in (chosen or [])) for name in sections]
+        return updates[0] if len(updates) == 1 else updates
 
     return show

@@ -5,11 +5,11 @@ The job belongs to the app, not to a browser session, so closing or reloading a 
 not touch it: every page polls the same :class:`Job` and redraws its progress and curves.
 One training runs at a time; a second start is refused with a ``busy`` message.
 
-The engine writes ``metrics.jsonl`` itself; here the events are kept in memory. Step events
-arrive many times a second, so only the latest one is kept (as :attr:`Job.last_step`);
-every other event (log, start, epoch, end) is kept in order and read with
-:meth:`Job.events_since`. A resumed run's ``start`` event is followed by its earlier epochs,
-read back from ``metrics.jsonl``, so its curves start at epoch 1 like any other run's.
+The engine writes ``metrics.jsonl`` itself; here its typed events (:mod:`ftgui.record`) are
+kept in memory. Step events arrive many times a second, so only the latest one is kept (as
+:attr:`Job.last_step`); every other event (Log, Start, Epoch, End) is kept in order and read
+with :meth:`Job.events_since`. A resumed run's Start event carries its earlier epochs, so its
+curves start at epoch 1 like any other run's.
 """
 from __future__ import annotations
 
@@ -18,12 +18,15 @@ import itertools
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .. import runs
 from ..config import TrainConfig
 from ..errors import FtguiError
+from ..record import End, Epoch, Event, Log, Start, Step
+from .words import control_name
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +34,7 @@ TrainFn = Callable[..., Any]
 """``engine.train``-like: ``fn(target, listener=..., stop=...)`` returns a result with a ``status``."""
 Work = Callable[..., Any]
 """What a Job runs: ``work(listener=..., stop=...)``."""
-FINISHED = ("completed", "stopped", "evaluated", "failed")
+FINISHED = ("completed", "stopped", "evaluated", "initialised", "failed")
 _ids = itertools.count(1)
 
 
@@ -46,8 +49,8 @@ class Job:
         self.id = next(_ids)
         self.config = config
         self.stop_event = threading.Event()
-        self.events: list[dict] = []
-        self.last_step: dict | None = None
+        self.events: list[Event] = []
+        self.last_step: Step | None = None
         self.state = "preparing"
         """preparing, running, stopping, then one of FINISHED."""
         self.error: str | None = None
@@ -68,7 +71,7 @@ class Job:
             result = work(listener=self._on_event, stop=self.stop_event)
             final, error = result.status, None
         except FtguiError as exc:
-            final, error = "failed", str(exc)
+            final, error = "failed", exc.worded(control_name)
         except Exception as exc:  # noqa: BLE001 - shown in the UI instead of killing the app
             log.exception("training failed")
             final, error = "failed", f"internal error: {type(exc).__name__}: {exc}"
@@ -77,22 +80,19 @@ class Job:
         with self._lock:
             self.state, self.error, self._ended = final, error, time.time()
             if error:
-                self.events.append({"type": "log", "message": f"error: {error}"})
+                self.events.append(Log(f"error: {error}"))
 
-    def _on_event(self, event: dict) -> None:
+    def _on_event(self, event: Event) -> None:
         with self._lock:
-            kind = event.get("type")
-            if kind == "step":
+            if isinstance(event, Step):
                 self.last_step = event
                 return
-            if kind == "start":
-                self.run_dir = Path(event["run_dir"])
+            if isinstance(event, Start):
+                self.run_dir = Path(event.run_dir)
                 self._train_started = time.time()
                 if self.state == "preparing":
                     self.state = "running"
             self.events.append(event)
-            if kind == "start" and event.get("resumed_from_epoch"):
-                self.events += _earlier_epochs(self.run_dir, event["resumed_from_epoch"])
 
     # -- what pages read -----------------------------------------------------------------
     @property
@@ -106,7 +106,7 @@ class Job:
             return self.run_dir.name
         return f"{self.config.model or 'a model'} ({self.config.strategy})"
 
-    def events_since(self, n: int) -> list[dict]:
+    def events_since(self, n: int) -> list[Event]:
         """Events after the first ``n`` (step events excluded, see the module docstring)."""
         with self._lock:
             return list(self.events[n:])
@@ -126,44 +126,40 @@ class Job:
         """A snapshot for display: state, progress, ETA, metrics rows so far."""
         with self._lock:
             events = list(self.events)
-            step = dict(self.last_step) if self.last_step else None
+            step = self.last_step
             state, error, started, ended = self.state, self.error, self._train_started, self._ended
-        start = next((e for e in events if e["type"] == "start"), None)
-        epochs = start["epochs"] if start else self.config.epochs
-        metrics = [{k: v for k, v in e.items() if k != "type"} for e in events if e["type"] == "epoch"]
+        start = next((e for e in events if isinstance(e, Start)), None)
+        epochs = start.epochs if start else self.config.epochs
+        earlier = list(start.earlier_epochs) if start else []
+        metrics = earlier + [e.row for e in events if isinstance(e, Epoch)]
         fraction = _fraction(step, len(metrics), epochs, state)
         elapsed = (ended or time.time()) - started if started else 0.0
-        done_before = (start or {}).get("resumed_from_epoch") or 0  # a resumed run's earlier epochs
+        done_before = len(earlier)  # a resumed run's earlier epochs took no time in this job
         this_job = fraction - done_before / max(epochs, 1)  # took no time in this job
         eta = elapsed * (1 - fraction) / this_job if this_job > 0 and fraction < 1 and state == "running" else None
         return {
             "id": self.id, "name": self.name, "state": state, "error": error,
             "model": self.config.model, "strategy": self.config.strategy,
             "run_dir": str(self.run_dir) if self.run_dir else None,
-            "epochs": epochs, "epoch": step["epoch"] if step else len(metrics),
-            "step": step, "metrics": metrics, "fraction": fraction,
+            "epochs": epochs, "epoch": step.epoch if step else len(metrics),
+            "step": vars(step) if step else None, "metrics": metrics, "fraction": fraction,
             "elapsed_s": elapsed, "eta_s": eta, "n_events": len(events),
-            "log": [e["message"] for e in events if e["type"] == "log"],
+            "log": [e.message for e in events if isinstance(e, Log)],
+            "stop_reason": next((e.reason for e in events if isinstance(e, End)), None),
         }
 
 
-def _earlier_epochs(run_dir: Path, last: int) -> list[dict]:
-    """Epoch events for the epochs a resumed run kept (its checkpoint's, up to ``last``);
-    metrics.jsonl may hold later ones too, which the resumed run trains again."""
-    return [{"type": "epoch", **row} for row in runs.read_metrics(run_dir) if row["epoch"] <= last]
-
-
-def _fraction(step: dict | None, epochs_done: int, epochs: int, state: str) -> float:
+def _fraction(step: Step | None, epochs_done: int, epochs: int, state: str) -> float:
     """How much of the training is done, from the latest step event (evaluation counts as
     the end of its epoch)."""
-    if state in ("completed", "evaluated"):
+    if state in ("completed", "evaluated", "initialised"):
         return 1.0
     if epochs <= 0:
         return 0.0
     done = float(epochs_done)
-    if step is not None and step["epoch"] > epochs_done:
-        within = 1.0 if step["phase"] == "eval" else step["step"] / max(step["steps"], 1)
-        done = step["epoch"] - 1 + within
+    if step is not None and step.epoch > epochs_done:
+        within = 1.0 if step.phase == "eval" else step.step / max(step.steps, 1)
+        done = step.epoch - 1 + within
     return min(done / epochs, 1.0)
 
 

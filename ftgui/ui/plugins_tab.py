@@ -1,12 +1,13 @@
-"""The Plugins tab: every strategy and initialiser with its description, parameters and
-source, and the plugins that failed to load with their errors."""
+"""The Plugins tab: every strategy, initialiser and callback with its description, parameters
+and source, and the plugins that failed to load with their errors."""
 from __future__ import annotations
 
 import gradio as gr
 
 from .context import AppContext
 
-KINDS = (("strategies", "Modes (strategies)"), ("initializers", "Initialisers"))
+KINDS = (("strategies", "Modes (strategies)"), ("initializers", "Initialisers"),
+         ("callbacks", "Extras while training (callbacks)"))
 
 
 def _cell(text: object) -> str:

@@ -91,6 +91,11 @@ def form_from_config(ctx: AppContext, config: TrainConfig) -> dict[str, Any]:
             for param in registered.item.params:
                 value = given.get(param.name, param.default) if name == chosen else param.default
                 values[param_key(kind, name, param.name)] = value
+    values["callbacks"] = [name for name in config.callbacks if name in ctx.registry.callbacks]
+    for name, registered in ctx.registry.callbacks.items():
+        given = config.callbacks.get(name) or {}
+        for param in registered.item.params:
+            values[param_key("callback", name, param.name)] = given.get(param.name, param.default)
     return values
 
 
@@ -143,6 +148,8 @@ def config_from_form(ctx: AppContext, data: str | None, val_split: float, form: 
         weight_decay=_number(form["weight_decay"], float, "weight decay"),
         warmup_epochs=_number(form["warmup_epochs"], int, "warm-up epochs"),
         label_smoothing=_number(form["label_smoothing"], float, "label smoothing"),
+        callbacks={name: _changed_params(form, "callback", ctx.registry.callback(name))
+                   for name in form.get("callbacks") or []},
         plugins_dirs=list(ctx.options.plugins_dirs),
     )
     config.validate()

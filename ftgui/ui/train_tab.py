@@ -15,14 +15,21 @@ import gradio as gr
 from .. import runs
 from ..config import AUGMENTATIONS
 from ..errors import FtguiError
+from ..record import best_row
 from . import catalog, charts
 from .command import train_command
 from .context import AppContext
 from .data_tab import DataTab
-from .handlers import bind, show_only
+from .handlers import bind, show_chosen, show_only
 from .plugins_tab import one_liners
-from .train_form import (config_from_form, form_from_config, initial_form, param_key, weights_architecture,
-                         weights_choices)
+from .train_form import (
+    config_from_form,
+    form_from_config,
+    initial_form,
+    param_key,
+    weights_architecture,
+    weights_choices,
+)
 
 SEED_STATES = ("predict-only", "head-only", "full", "scratch")
 LOG_LINES = 200
@@ -101,14 +108,15 @@ def describe_job(status: dict | None) -> str:
         return "No training yet: choose data, a model and a mode, then **Start**."
     name, state = f"**{status['name']}**", status["state"]
     what = f" ({status['model']}, {status['strategy']}, {status['epochs']} epochs)"
-    best = max((m for m in status["metrics"] if m.get("val_acc") is not None),
-               key=lambda m: (m["val_acc"], -(m.get("val_loss") or 0.0)), default=None)  # as the engine
+    best = best_row([m for m in status["metrics"] if m.get("val_acc") is not None])  # the engine's rule
     best_text = f"best validation accuracy {best['val_acc']:.1%} (epoch {best['epoch']})" if best else ""
     return {
         "preparing": f"… Preparing {name}{what}: reading the images and loading the model…",
         "running": f"▶ Training {name}{what}…" + (f" {best_text}" if best else ""),
         "stopping": f"■ Stopping {name} after the current step…",
-        "completed": f"✓ Finished {name}: {best_text}. Try it in the **Predict** tab.",
+        "completed": f"✓ Finished {name}" + (f" early ({status['stop_reason']})" if status.get("stop_reason")
+                                               else "") + f": {best_text}. Try it in the **Predict** tab.",
+        "initialised": f"✓ Saved {name} as initialised, without training: {best_text}.",
         "stopped": f"■ Stopped {name}; kept the best epoch so far{': ' + best_text if best else ''}.",
         "evaluated": f"✓ Evaluated {name} without training: {best_text or 'no validation images'}.",
         "failed": f"✗ {name} failed: {status['error']}",
@@ -258,6 +266,21 @@ def _settings(values: dict, strategy, form: dict, ui: dict) -> None:
             form["label_smoothing"] = gr.Number(values["label_smoothing"], label="Label smoothing", minimum=0)
 
 
+def _callbacks(ctx: AppContext, values: dict, form: dict, ui: dict) -> None:
+    """Callbacks to switch on, each with its parameters while it is on."""
+    table = ctx.registry.callbacks
+    with gr.Accordion("Extras while training (callbacks)", open=bool(values["callbacks"])):
+        explained = "; ".join(f"{name}: {r.item.description}" for name, r in table.items())
+        form["callbacks"] = gr.CheckboxGroup(list(table), value=values["callbacks"], label="Use", info=explained,
+                                             elem_id="callbacks")
+        ui["callback_groups"] = {}
+        for name, registered in table.items():
+            if registered.item.params:
+                with gr.Group(visible=name in values["callbacks"]) as ui["callback_groups"][name]:
+                    for param in registered.item.params:
+                        form[param_key("callback", name, param.name)] = _param_input(param, "callback", name)
+
+
 def _job_view(ui: dict) -> None:
     with gr.Row():
         ui["start"] = gr.Button("Start training", variant="primary", elem_id="start")
@@ -294,6 +317,7 @@ def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> gr.Markdown:
             with gr.Column(scale=1, min_width=320):
                 _mode(ctx, values, strategy, form, ui)
         _settings(values, strategy, form, ui)
+        _callbacks(ctx, values, form, ui)
         _job_view(ui)
 
     inputs = [data.source, data.val_split, *form.values()]
@@ -329,4 +353,7 @@ def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> gr.Markdown:
     form["init"].change(lambda name: gr.update(info=ctx.registry.initializer(name).description), [form["init"]],
                         [form["init"]], **private)
     form["init"].change(show_only(ui["init_groups"]), [form["init"]], list(ui["init_groups"].values()), **private)
+    callback_groups = ui["callback_groups"]
+    form["callbacks"].change(show_chosen(callback_groups), [form["callbacks"]], list(callback_groups.values()),
+                             **private)
     return ui["notice"]

@@ -1,0 +1,20 @@
+"""How the GUI names training settings in messages: by the control a person sees, never by
+the CLI flag (the engine's SettingError names settings by field; see ftgui.errors)."""
+from __future__ import annotations
+
+CONTROLS = {
+    "data": "your images (Data tab)", "val_data": "validation images (Data tab)",
+    "val_split": "Validation share (Data tab)", "model": "Model", "strategy": "What to train",
+    "init": "Initialiser", "bias_init": "Bias start value", "weights": "Start from weights",
+    "epochs": "Epochs", "lr": "Learning rate", "batch_size": "Batch size", "img_size": "Image size",
+    "aug": "Augmentation", "seed": "Seed", "device": "Device", "weight_decay": "Weight decay",
+    "warmup_epochs": "Warm-up epochs", "label_smoothing": "Label smoothing",
+    "num_workers": "data-loading processes", "feature_views": "augmented feature views",
+    "out": "the run folder",
+}
+"""TrainConfig field -> the control's label in the Train and Data tabs."""
+
+
+def control_name(field: str) -> str:
+    """``weights`` -> ``"Start from weights"``: the control as a message names it."""
+    return f'"{CONTROLS[field]}"' if field in CONTROLS else field.replace("_", " ")
