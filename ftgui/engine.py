@@ -60,12 +60,12 @@ def resume(
     try:
         runs.remove_partial_writes(run.path)
         state = checkpoint.load(run.path)
-        values = dict(run.record["config"])
+        values = dict(run.info.config)
         values["out"] = str(run.path)
         if device:
             values["device"] = device
         plan = plan_run(TrainConfig.from_dict(values), registry, resuming=True)
-        return _run(plan, listener, stop, RunRecord.from_dict(run.record), Path(run.path), state)
+        return _run(plan, listener, stop, run.info, Path(run.path), state)
     finally:
         runs.release(run.path)
 

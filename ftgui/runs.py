@@ -12,6 +12,7 @@ A run folder holds::
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import os
 import re
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import FtguiError
+from .record import RunRecord
 
 RUN_FILE = "ftgui.json"
 METRICS_FILE = "metrics.jsonl"
@@ -204,19 +206,24 @@ class Run:
 
     path: Path
     record: dict
+    """ftgui.json as written (see :attr:`info` for it typed)."""
     metrics: list[dict]
+
+    @functools.cached_property
+    def info(self) -> RunRecord:
+        return RunRecord.from_dict(self.record)
 
     @property
     def label_names(self) -> list[str]:
-        return list(self.record.get("label_names") or [])
+        return self.info.label_names
 
     @property
     def best(self) -> dict | None:
-        return self.record.get("best")
+        return self.info.best
 
     @property
     def status(self) -> str:
-        return self.record.get("status", "unknown")
+        return self.info.status
 
 
 RECORD_FIELDS: dict[str, type] = {

@@ -195,7 +195,7 @@ class JobManager:
         """Carry on the interrupted run in ``run_dir`` in the background (``engine.resume``),
         or raise :class:`Busy`. The job shows the run's own settings."""
         run = runs.load_run(run_dir)
-        config = TrainConfig.from_dict({**run.record["config"], "out": str(run.path)})
+        config = TrainConfig.from_dict({**run.info.config, "out": str(run.path)})
         return self._launch(config, "resume", run.path)
 
     def _launch(self, config: TrainConfig, action: str, target: Any) -> Job:

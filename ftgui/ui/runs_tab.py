@@ -13,6 +13,7 @@ import pandas as pd
 
 from .. import runs
 from ..errors import FtguiError
+from ..record import InitializerUse, PluginUse
 from . import charts, evaluation, heavy
 from .context import AppContext
 from .handlers import bind
@@ -47,14 +48,12 @@ def can_resume(ctx: AppContext, run: runs.Run) -> bool:
 def runs_table(ctx: AppContext) -> pd.DataFrame:
     rows = []
     for run in runs.list_runs(ctx.runs_root):
-        record, best = run.record, run.best or {}
-        config = record.get("config", {})
-        acc = best.get("val_acc")
-        rows.append([run.path.name, shown_status(ctx, run), record.get("architecture", config.get("model")),
-                     (record.get("strategy") or {}).get("name", config.get("strategy")),
-                     (record.get("initializer") or {}).get("name", config.get("init")),
-                     f"{record.get('epochs_done', len(run.metrics))}/{config.get('epochs', '?')}",
-                     f"{acc:.1%}" if acc is not None else "", record.get("created", "")[:19].replace("T", " ")])
+        info = run.info
+        acc = (info.best or {}).get("val_acc")
+        rows.append([run.path.name, shown_status(ctx, run), info.architecture,
+                     info.strategy.name if info.strategy else "", info.initializer.name if info.initializer else "",
+                     f"{info.epochs_done}/{info.config.get('epochs', '?')}",
+                     f"{acc:.1%}" if acc is not None else "", info.created[:19].replace("T", " ")])
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
@@ -76,21 +75,24 @@ def _params(params: dict | None) -> str:
 
 
 def _summary(ctx: AppContext, run: runs.Run) -> str:
-    record, best = run.record, run.best or {}
-    strategy, init = record.get("strategy") or {}, record.get("initializer") or {}
-    data = record.get("data") or {}
+    info, best = run.info, run.best or {}
+    strategy, init = info.strategy or PluginUse("?"), info.initializer or InitializerUse("?")
+    data = info.data or {}
     split = data.get("split") or {}
     lines = [f"**{run.path.name}** · {shown_status(ctx, run)}",
-             f"- model `{record.get('architecture')}`, weights from `{record.get('weights_source')}`",
-             f"- mode **{strategy.get('name')}**{_params(strategy.get('params'))}; initialiser "
-             f"**{init.get('name')}**{_params(init.get('params'))} on {init.get('applied_to')}, "
-             f"bias {init.get('bias')}",
+             f"- model `{info.architecture}`, weights from `{info.weights_source}`",
+             f"- mode **{strategy.name}**{_params(strategy.params)}; initialiser "
+             f"**{init.name}**{_params(init.params)} on {init.applied_to}, bias {init.bias}",
              f"- data `{data.get('source')}`: {len(data.get('classes') or [])} classes, "
              f"{len(split.get('train', []))} training / {len(split.get('val', []))} validation images"]
+    if info.callbacks:
+        lines.append("- callbacks " + ", ".join(f"**{c.name}**{_params(c.params)}" for c in info.callbacks))
     if best.get("val_acc") is not None:
         lines.append(f"- best validation accuracy **{best['val_acc']:.1%}** at epoch {best['epoch']}")
-    if record.get("error"):
-        lines.append(f"- ✗ {record['error']}")
+    if info.stop_reason:
+        lines.append(f"- ended early: {info.stop_reason}")
+    if info.error:
+        lines.append(f"- ✗ {info.error}")
     return "\n".join(lines)
 
 
@@ -104,7 +106,7 @@ def _opener(source: str):
 
 def _mistake_images(run: runs.Run, rows: list[dict]) -> list:
     """(image, caption) for the most confidently wrong validation images still readable."""
-    data = run.record.get("data") or {}
+    data = run.info.data or {}
     source = data.get("val_source") or data.get("source")
     wrong = evaluation.mistakes(rows)[:MAX_MISTAKES]
     if not wrong or not source:
