@@ -105,6 +105,10 @@ class TrainConfig:
             (0 <= self.warmup_epochs <= 100_000, "{setting[warmup_epochs]} must not be negative"),
             (0 <= self.feature_views <= 1000, "{setting[feature_views]} must be between 0 and 1000"),
             (0 <= self.seed <= MAX_SEED, "{setting[seed]} must be between 0 and 4294967295, not {seed}"),
+            (self.out is None or bool(self.out.strip()), "{setting[out]} is empty: give a folder name, or leave "
+             "it out for runs/<time>-<model>-<strategy>"),
+            (self.data is None or bool(self.data.strip()), "{setting[data]} is empty: give a folder of class "
+             "sub-folders or a .zip"),
         ]
         for ok, template in checks:
             if not ok:

@@ -108,6 +108,7 @@ def _run(plan: RunPlan, listener: Listener | None, stop: threading.Event | None,
         loop.fail(str(exc) if isinstance(exc, FtguiError) else f"{type(exc).__name__}: {exc}")
         raise
     finally:
+        sources.close()
         if resume_state is None:
             runs.release(run_dir)
 

@@ -9,6 +9,7 @@ This module imports no torch at run time so that the CLI starts fast.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -49,6 +50,8 @@ class Param:
             raise FtguiError(
                 f"parameter '{self.name}' takes a {kind.__name__}, not {value!r}"
             ) from None
+        if kind is float and not math.isfinite(parsed):
+            raise FtguiError(f"parameter '{self.name}' takes a finite number, not {value!r}")
         if self.choices is not None and parsed not in self.choices:
             options = ", ".join(str(c) for c in self.choices)
             raise FtguiError(f"parameter '{self.name}' must be one of {options}, not {value!r}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import functools
 import json
+import math
 import os
 import re
 import shutil
@@ -125,12 +126,25 @@ def trainer_pid(run_dir: Path) -> int | None:
     return pid
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by None: JSON has no such numbers,
+    and a reader (a browser, jq) must never be handed ``NaN``."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def atomic_write_json(path: Path, value: Any) -> None:
-    atomic_write_bytes(path, json.dumps(value, indent=2, ensure_ascii=False).encode("utf-8"))
+    text = json.dumps(json_safe(value), indent=2, ensure_ascii=False, allow_nan=False)
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def atomic_write_jsonl(path: Path, rows: Iterable[dict]) -> None:
-    text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    text = "".join(json.dumps(json_safe(row), ensure_ascii=False, allow_nan=False) + "\n" for row in rows)
     atomic_write_bytes(path, text.encode("utf-8"))
 
 

@@ -76,6 +76,15 @@ class BatchSources:
             dataset = pipeline.ImageBatches(val.decoded, val.labels, tf.eval)
             self.val_loader = self._loader(dataset, False, val.decoded.fully_cached)
 
+    def close(self) -> None:
+        """End the loaders' worker processes now (persistent workers would otherwise live until
+        the loaders are garbage collected)."""
+        for loader in (self.train_loader, self.val_loader):
+            if loader is not None and loader._iterator is not None:  # torch keeps it between epochs
+                loader._iterator._shutdown_workers()
+                loader._iterator = None
+        self.train_loader = self.val_loader = None
+
     def steps_per_epoch(self) -> int:
         return len(self.train_loader) if self.train_loader is not None else 0
 
@@ -88,6 +97,7 @@ class BatchSources:
         self.batch_size = decay_batch_step(old)
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
+        self.close()
         self.build_loaders()
         return self.batch_size
 
