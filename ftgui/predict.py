@@ -13,7 +13,8 @@ from timm.data import create_transform, resolve_model_data_config
 
 from . import models
 from .archive import Unusable
-from .data import check_size, iter_prediction_inputs, to_rgb
+from .data import iter_prediction_inputs
+from .decode import check_size, to_rgb
 from .device import autocast, pick_device
 from .errors import FtguiError
 

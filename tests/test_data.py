@@ -16,14 +16,9 @@ import pytest
 import torch
 from PIL import Image, ImageFile
 
-from ftgui import FtguiError, archive, data
-from ftgui.data import (
-    MAX_PIXELS,
-    iter_prediction_inputs,
-    load_images,
-    stratified_split,
-    to_rgb,
-)
+from ftgui import FtguiError, archive, decode
+from ftgui.data import iter_prediction_inputs, load_images, stratified_split
+from ftgui.decode import MAX_PIXELS, to_rgb
 
 _colors = itertools.count(1)
 
@@ -269,7 +264,7 @@ def test_pixel_limit_holds_whatever_pillow_is_set_to(tmp_path, monkeypatch):
     files = {**two_classes(), "dog/bomb.png": png_claiming(12_000, 12_000)}
     root = write_tree(tmp_path / "data", files)
     assert reasons(load_images(root))["dog/bomb.png"].startswith("image too large: 144000000")
-    monkeypatch.setattr(data, "MAX_PIXELS", 100)
+    monkeypatch.setattr(decode, "MAX_PIXELS", 100)
     root = write_tree(tmp_path / "small", {**two_classes(), "cat/big.png": png(size=(11, 10))})
     assert reasons(load_images(root)) == {"cat/big.png": "image too large: 110 pixels (limit 100)"}
 

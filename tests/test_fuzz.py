@@ -27,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from ftgui import FtguiError, data
+from ftgui import FtguiError, decode
 from ftgui.archive import shown_name
 from ftgui.data import iter_prediction_inputs, load_images
 
@@ -60,7 +60,7 @@ def fuzz(default: int):
 def small_pixel_cap(monkeypatch):
     """A mutated header can claim up to the real cap (89 M pixels, ~350 MB); 1 M keeps the
     fuzzing fast and makes the cap itself come up more often."""
-    monkeypatch.setattr(data, "MAX_PIXELS", 1 << 20)
+    monkeypatch.setattr(decode, "MAX_PIXELS", 1 << 20)
 
 
 GOOD = good_images()

@@ -16,7 +16,8 @@ import pytest
 from PIL import Image
 
 from ftgui import FtguiError
-from ftgui.data import MAX_ASPECT_RATIO, iter_prediction_inputs, load_images
+from ftgui.data import iter_prediction_inputs, load_images
+from ftgui.decode import MAX_ASPECT_RATIO
 
 from intake_checks import check_collection, check_error, image_bytes
 

@@ -23,7 +23,8 @@ import pytest
 from PIL import Image
 
 from ftgui import FtguiError, archive
-from ftgui.data import MAX_PIXELS, iter_prediction_inputs, load_images
+from ftgui.data import iter_prediction_inputs, load_images
+from ftgui.decode import MAX_PIXELS
 
 from intake_checks import (
     FORMATS,
