@@ -56,6 +56,8 @@ class ImageCollection:
     skipped: list[Skipped] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     content_hash: str = ""
+    digests: list[str] = field(default_factory=list, repr=False, compare=False)
+    """The SHA-256 of each image file's bytes, in ``paths`` order."""
     ignored: list[str] = field(default_factory=list)
     """Hidden and system entries (.DS_Store, __MACOSX/..., .ipynb_checkpoints): never read."""
     _files: Any = field(default=None, repr=False, compare=False)  # FolderSource | ZipSource
@@ -238,8 +240,8 @@ def load_images(path: str | os.PathLike) -> ImageCollection:
     content = hashlib.sha256()
     for rel, digest in sorted(zip(paths, hashes)):
         content.update(rel.encode("utf-8", "surrogateescape") + b"\0" + digest.encode() + b"\n")
-    return ImageCollection(source, classes, paths, labels, skipped, notes,
-                           content.hexdigest(), sorted(files.ignored), files, root)
+    return ImageCollection(source, classes, paths, labels, skipped, notes, content.hexdigest(), hashes,
+                           sorted(files.ignored), files, root)
 
 
 def _nfc(name: str) -> str:

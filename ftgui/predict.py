@@ -59,6 +59,9 @@ class Predictor:
         batch = torch.stack([self.transform(to_rgb(img)) for img in images]).to(self.device)
         with torch.inference_mode(), autocast(self.device):
             probs = self.model(batch).float().softmax(dim=1).cpu()
+        if not torch.isfinite(probs).all():
+            raise FtguiError("the model's output is not a number (NaN): its weights are damaged, probably by "
+                             "a learning rate far too high; train it again with a lower one")
         k = max(1, min(top_k, probs.shape[1]))
         scores, indices = probs.topk(k, dim=1)
         rows = []

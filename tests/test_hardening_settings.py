@@ -132,3 +132,24 @@ def test_the_claim_is_atomic_and_names_the_holder(tmp_path):
         runs.release(tmp_path)
     runs.claim(tmp_path)  # released: free again
     runs.release(tmp_path)
+
+
+def test_validation_data_that_overlaps_the_training_data_is_warned_about(three_classes, tmp_path):
+    logs = []
+    train(TrainConfig(data=str(three_classes), val_data=str(three_classes), out=str(tmp_path / "run"), epochs=0,
+                      **TINY), lambda event: logs.append(getattr(event, "message", "")))
+    (warning,) = [line for line in logs if "also training images" in line]
+    assert warning.startswith("warning: 36 of the validation images (100%) are also training images")
+
+
+def test_predicting_with_nan_weights_is_one_line(three_classes, tmp_path, capsys):
+    from safetensors.torch import load_file, save_file
+
+    result = train(TrainConfig(data=str(three_classes), out=str(tmp_path / "run"), epochs=0, **TINY))
+    weights = result.run_dir / "model.safetensors"
+    save_file({k: v.float().fill_(float("nan")) if v.is_floating_point() else v
+               for k, v in load_file(str(weights)).items()}, str(weights))
+    code = main(["predict", "--run", str(result.run_dir), str(three_classes / "circle" / "000.png")])
+    captured = capsys.readouterr()
+    assert code == 2 and "NaN" not in captured.out
+    assert "the model's output is not a number (NaN): its weights are damaged" in captured.err

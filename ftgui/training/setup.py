@@ -126,6 +126,11 @@ def _read_data(plan: RunPlan, log: Log):
     if extra:
         raise SettingError("the validation images ({setting[val_data]}) have classes the training data "
                            "lacks: {extra}; use the same class folders in both", extra=", ".join(extra))
+    shared = set(collection.digests) & set(val_collection.digests)
+    if shared:
+        share = len(shared) / max(len(set(val_collection.digests)), 1)
+        log(f"warning: {len(shared)} of the validation images ({share:.0%}) are also training images, so the "
+            "validation accuracy overstates how well the model does on new images; use separate images")
     return (collection, val_collection, list(range(len(collection.paths))),
             list(range(len(val_collection.paths))))
 
