@@ -192,7 +192,7 @@ class ZipSource:
         return {"path": self.path, "_names": self._names}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["path"])
+        type(self).__init__(self, state["path"])
         self._names = state["_names"]
 
     def _open(self) -> zipfile.ZipFile:

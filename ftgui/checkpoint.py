@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import random
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -21,7 +22,10 @@ from .runs import CHECKPOINT_FILE, atomic_write_bytes
 
 def rng_state(generator: torch.Generator) -> dict:
     version, keys, gauss = random.getstate()
-    name, mt, pos, has_gauss, cached = np.random.get_state()
+    # numpy's global generator is an MT19937, whose (legacy) state is this tuple, never the dict
+    # its stubs also allow for other bit generators
+    numpy_state = cast("tuple[str, np.ndarray, int, int, float]", np.random.get_state())
+    name, mt, pos, has_gauss, cached = numpy_state
     state = {
         "python": [version, list(keys), gauss],
         "numpy": [name, mt.tolist(), pos, has_gauss, cached],

@@ -11,10 +11,13 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import user_settings
 from .errors import FtguiError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tqdm import tqdm
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,7 +57,7 @@ def _common_flags(parser: argparse.ArgumentParser, default: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     _common_flags(common, argparse.SUPPRESS)
 
     parser = _Parser(prog="ftgui",
@@ -207,7 +210,7 @@ class _ConsoleProgress:
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
-        self.bar = None
+        self.bar: tqdm | None = None
 
     def __call__(self, event) -> None:
         from .record import End, Epoch, Log, Start, Step

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .timm_api import classifier, timm_model
+
 MEMORY_BUDGET_ENV = "FTGUI_FEATURE_CACHE_MB"
 CACHE_DIR_ENV = "FTGUI_CACHE_DIR"
 _MEMO: OrderedDict[str, torch.Tensor] = OrderedDict()
@@ -27,14 +29,14 @@ _MEMO_ENTRIES = 6
 
 def only_head_learns(model: nn.Module) -> bool:
     """True when every trainable parameter belongs to the classifier."""
-    head = {id(p) for p in model.get_classifier().parameters()}
+    head = {id(p) for p in classifier(model).parameters()}
     trainable = [p for p in model.parameters() if p.requires_grad]
     return bool(trainable) and all(id(p) in head for p in trainable)
 
 
 def backbone_digest(model: nn.Module) -> str:
     """A hash of every tensor before the classifier (weights and BatchNorm statistics)."""
-    head = {id(t) for t in model.get_classifier().state_dict(keep_vars=True).values()}
+    head = {id(t) for t in classifier(model).state_dict(keep_vars=True).values()}
     digest = hashlib.sha256()
     for name, tensor in model.state_dict(keep_vars=True).items():
         if id(tensor) in head:
@@ -57,7 +59,8 @@ def memory_budget_bytes() -> int:
 
 
 def pre_logits(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
-    return model.forward_head(model.forward_features(images), pre_logits=True)
+    timm_view = timm_model(model)
+    return timm_view.forward_head(timm_view.forward_features(images), pre_logits=True)
 
 
 def cached_features(key: str, rows: int, batches: Callable[[], Iterable[torch.Tensor]]) -> torch.Tensor:

@@ -14,6 +14,7 @@ import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import timm
 import torch
@@ -22,6 +23,7 @@ from torch import nn
 
 from .errors import FtguiError
 from .run_folder import check_data_config, read_run_config, tensor_shapes
+from .timm_api import classifier, timm_model
 
 CONV_OR_LINEAR = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 NORMS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
@@ -39,7 +41,7 @@ class LoadedModel:
 
     def labels(self) -> list[str]:
         """The label names, or class_0, class_1, ... when the weights did not say."""
-        return list(self.label_names or [f"class_{i}" for i in range(self.model.num_classes)])
+        return list(self.label_names or [f"class_{i}" for i in range(timm_model(self.model).num_classes)])
 
 
 def check_model_name(name: str) -> None:
@@ -161,7 +163,7 @@ def _from_file(architecture: str, path: Path) -> LoadedModel:
     state = read_state_dict(path)
     cfg = timm.models.get_pretrained_cfg(architecture)
     head_key = f"{cfg.classifier if cfg else 'fc'}.weight"
-    extra = {"num_classes": state[head_key].shape[0]} if head_key in state else {}
+    extra: dict[str, Any] = {"num_classes": state[head_key].shape[0]} if head_key in state else {}
     model = timm.create_model(architecture, pretrained=False, **extra)
     load_checked(model, state, str(path))
     return LoadedModel(model, architecture, None, str(path.resolve()))
@@ -277,7 +279,9 @@ def check_weights(architecture: str, weights: str) -> None:
 
 def _from_hub(architecture: str) -> LoadedModel:
     cached = check_hub_weights(architecture)
-    kwargs = {"pretrained_cfg_overlay": {"file": cached}} if cached and not architecture.startswith("hf-hub:") else {}
+    kwargs: dict[str, Any] = {}
+    if cached and not architecture.startswith("hf-hub:"):
+        kwargs["pretrained_cfg_overlay"] = {"file": cached}
     try:
         model = timm.create_model(architecture, pretrained=True, **kwargs)
     except OSError as exc:  # network went away half-way
@@ -288,15 +292,16 @@ def _from_hub(architecture: str) -> LoadedModel:
 
 def imagenet_labels(model: nn.Module) -> list[str] | None:
     """Human-readable label names for a model trained on an ImageNet subset, else None."""
-    labels = model.pretrained_cfg.get("label_names")
-    if labels and len(labels) == model.num_classes:
-        descriptions = model.pretrained_cfg.get("label_descriptions") or {}
+    timm_view = timm_model(model)
+    labels = timm_view.pretrained_cfg.get("label_names")
+    if labels and len(labels) == timm_view.num_classes:
+        descriptions = timm_view.pretrained_cfg.get("label_descriptions") or {}
         return [descriptions.get(name, name) for name in labels]
     subset = infer_imagenet_subset(model)
     if subset is None:
         return None
     info = ImageNetInfo(subset)
-    if info.num_classes() != model.num_classes:
+    if info.num_classes() != timm_view.num_classes:
         return None
     return [d.split(",")[0] for d in info.label_descriptions()]
 
@@ -316,9 +321,9 @@ def reset_new_layers(modules: list[nn.Module], bias: float) -> list[nn.Module]:
                 norm.weight.fill_(1.0)
             if getattr(norm, "bias", None) is not None:
                 norm.bias.zero_()
-            if hasattr(norm, "reset_running_stats") and norm.track_running_stats:
-                norm.reset_running_stats()
-    return layers
+            if isinstance(norm, nn.modules.batchnorm._NormBase) and norm.track_running_stats:
+                norm.reset_running_stats()  # BatchNorm/InstanceNorm: LayerNorm and GroupNorm keep no statistics
+    return list(layers)
 
 
 @contextlib.contextmanager
@@ -353,7 +358,7 @@ def forward_order(model: nn.Module, layers: list[nn.Module], batch: torch.Tensor
 
 
 def head_modules(model: nn.Module) -> list[nn.Module]:
-    return list(model.get_classifier().modules())
+    return list(classifier(model).modules())
 
 
 def parameter_count(model: nn.Module) -> int:

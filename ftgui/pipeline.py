@@ -34,8 +34,8 @@ def decode_budget_bytes() -> int:
 
 @dataclass
 class Transforms:
-    train: object
-    eval: object
+    train: T.Compose
+    eval: T.Compose
     data_config: dict
     train_on_pil: bool
     """Random crops (and RandAugment) run on a Pillow view of each cached tensor."""
@@ -67,8 +67,9 @@ def build_transforms(model: nn.Module, img_size: int | None, aug: str) -> Transf
     if aug == "none":
         return Transforms(eval_tf, eval_tf, data_config, False)
     if aug == "light":
+        # timm accepts color_jitter=None (no jitter) though its annotation leaves None out
         train_tf = create_transform(**common, is_training=True, scale=(0.6, 1.0), hflip=0.5,
-                                    color_jitter=None)
+                                    color_jitter=None)  # type: ignore[arg-type]
         return Transforms(train_tf, eval_tf, data_config, True)
     train_tf = create_transform(**common, is_training=True, scale=(0.08, 1.0), hflip=0.5,
                                 color_jitter=0.4, auto_augment="rand-m9-mstd0.5-inc1")
@@ -132,9 +133,8 @@ class ImageBatches(torch.utils.data.Dataset):
         return len(self.images)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        image = self.images[i]
-        if self.needs_pil:
-            image = Image.fromarray(image.permute(1, 2, 0).numpy())
+        tensor = self.images[i]
+        image = Image.fromarray(tensor.permute(1, 2, 0).numpy()) if self.needs_pil else tensor
         return self.transform(image), self.labels[i]
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .errors import FtguiError
+from .timm_api import classifier
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -99,7 +100,8 @@ class Initializer(Plugin):
         """Initialise ``ctx.modules``. The default fills each weight with :meth:`init_weight`;
         a data-dependent initialiser (LSUV, say) overrides this and uses ``ctx.capture``."""
         for module in ctx.modules:
-            self.init_weight(module.weight, **params)
+            # ctx.modules are Conv/Linear layers, whose weight is a Parameter
+            self.init_weight(cast("torch.Tensor", module.weight), **params)
 
 
 @dataclass
@@ -205,7 +207,7 @@ class Strategy(Plugin):
 
 def split_head(model: nn.Module) -> tuple[list, list]:
     """Return (classifier parameters, all other parameters) of a timm model."""
-    head_ids = {id(p) for p in model.get_classifier().parameters()}
+    head_ids = {id(p) for p in classifier(model).parameters()}
     head = [p for p in model.parameters() if id(p) in head_ids]
     rest = [p for p in model.parameters() if id(p) not in head_ids]
     return head, rest

@@ -19,6 +19,7 @@ is used by neither (both are broken, and asking for the name says why).
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -52,7 +53,7 @@ RESERVED_PARAMS = frozenset({
 })
 """Arguments ftgui passes to plugin methods; a Param of the same name would collide."""
 PARAM_TYPES = (bool, int, float, str)
-HOOKS: dict[str, type] = {
+HOOKS: dict[str, type[Plugin]] = {
     name: spec.registers for name, spec in vars(hookspecs).items()
     if name.startswith("ftgui_") and hasattr(spec, "registers")
 }
@@ -183,7 +184,7 @@ class _Loader:
 
         for info in sorted(pkgutil.iter_modules(bundled_plugins.__path__), key=lambda m: m.name):
             name = f"{bundled_plugins.__name__}.{info.name}"
-            self._add(name, BUNDLED, lambda name=name: importlib.import_module(name))
+            self._add(name, BUNDLED, functools.partial(importlib.import_module, name))
 
     def load_entry_points(self) -> None:
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
@@ -198,7 +199,7 @@ class _Loader:
             return
         for path in sorted(directory.glob("*.py")):
             if not path.name.startswith(("_", ".")):
-                self._add(path.stem, str(path.resolve()), lambda path=path: _import_file(path))
+                self._add(path.stem, str(path.resolve()), functools.partial(_import_file, path))
 
     def _add(self, plugin: str, source: str, load: Callable[[], object]) -> None:
         try:
@@ -262,9 +263,8 @@ class _Loader:
                     if impl.plugin_name != plugin:
                         continue
 
-                    def register(item: object, kind: type = kind) -> None:
-                        _validate(item, kind, registrations)
-                        registrations.append(Registered(item, plugin, source))  # type: ignore[arg-type]
+                    def register(item: object, kind: type[Plugin] = kind) -> None:
+                        registrations.append(Registered(_validate(item, kind, registrations), plugin, source))
 
                     available = {"register": register}
                     impl.function(**{arg: available[arg] for arg in impl.argnames})
@@ -274,8 +274,8 @@ class _Loader:
         return registrations
 
 
-def _validate(item: object, kind: type, earlier: list[Registered]) -> None:
-    """Raise FtguiError unless ``item`` is a well-formed ``kind`` with a new name."""
+def _validate(item: object, kind: type[Plugin], earlier: list[Registered]) -> Plugin:
+    """``item``; raise FtguiError unless it is a well-formed ``kind`` with a new name."""
     if not isinstance(item, kind):
         raise FtguiError(f"registered {item!r}, which is not an ftgui.{kind.__name__} instance")
     label = item.kind
@@ -291,6 +291,7 @@ def _validate(item: object, kind: type, earlier: list[Registered]) -> None:
                          "API 2 replaced by initialize(ctx) (see docs/plugins.md)")
     for param in item.params:
         _validate_param(label, item.name, param)
+    return item
 
 
 def _validate_param(label: str, name: str, param: object) -> None:

@@ -10,12 +10,14 @@ from timm.scheduler import create_scheduler_v2
 from timm.scheduler.scheduler import Scheduler
 from torch import nn
 
+from ..timm_api import timm_model
+
 
 def no_decay_names(model: nn.Module) -> set[str]:
     """Parameters timm exempts from weight decay: 1-D ones (biases, norm scales) and the
     model's own ``no_weight_decay()`` names (a ViT's pos_embed and cls_token), wildcards
     included, as timm's param_groups_weight_decay reads them."""
-    patterns = set(model.no_weight_decay()) if hasattr(model, "no_weight_decay") else set()
+    patterns = set(timm_model(model).no_weight_decay()) if hasattr(model, "no_weight_decay") else set()
     return {name for name, param in model.named_parameters()
             if param.ndim <= 1 or name.endswith(".bias")
             or any(fnmatch.fnmatch(name, pattern) for pattern in patterns)}

@@ -20,6 +20,7 @@ from .. import models, pipeline
 from ..data import ImageCollection, load_images, stratified_split
 from ..errors import SettingError
 from ..plugin_types import InitContext
+from ..timm_api import timm_model
 from .plan import RunPlan
 
 Log = Callable[[str], None]
@@ -145,11 +146,11 @@ def _build_model(plan: RunPlan, classes: list[str], log: Log):
     loaded = models.load_weights(plan.architecture, plan.weights)
     source_labels = loaded.label_names
     if strategy.keeps_head or (source_labels is not None and set(source_labels) == set(classes)
-                               and len(source_labels) == loaded.model.num_classes):
+                               and len(source_labels) == timm_model(loaded.model).num_classes):
         if not strategy.keeps_head:
             log("the data has the weights' own classes: training continues their head")
         return loaded.model, loaded.labels(), [], loaded.source
-    loaded.model.reset_classifier(len(classes))
+    timm_model(loaded.model).reset_classifier(len(classes))
     log(f"new {len(classes)}-class head, initialised with '{plan.initializer_item.name}'")
     return loaded.model, list(classes), models.head_modules(loaded.model), loaded.source
 

@@ -18,6 +18,7 @@ from torch import nn
 from .. import features, pipeline
 from ..device import autocast
 from ..errors import SettingError
+from ..timm_api import classifier
 from .plan import RunPlan
 from .setup import Images, RunSetup, seed_everything
 
@@ -81,7 +82,9 @@ class BatchSources:
         the loaders are garbage collected)."""
         for loader in (self.train_loader, self.val_loader):
             if loader is not None and loader._iterator is not None:  # torch keeps it between epochs
-                loader._iterator._shutdown_workers()
+                # torch keeps only a multi-process iterator (persistent workers), which has this method;
+                # its stubs type _iterator as the base class, which lacks it
+                loader._iterator._shutdown_workers()  # type: ignore[attr-defined]
                 loader._iterator = None
         self.train_loader = self.val_loader = None
 
@@ -168,7 +171,7 @@ class BatchSources:
             feats = self.features_of(train, tf.train, tf.train_on_pil, (epoch - 1) % views)
         else:
             feats = self.features_of(train, tf.eval, False, None)
-        return self._feature_loader(feats, train.labels, True), self.model.get_classifier(), True
+        return self._feature_loader(feats, train.labels, True), classifier(self.model), True
 
     def val_source(self, model: nn.Module) -> tuple[torch.utils.data.DataLoader | None, Forward | None]:
         """(loader, forward) that validate ``model`` (the trained model, or an averaged copy)."""
@@ -179,7 +182,7 @@ class BatchSources:
             forward = self.forward_images if model is self.model else (lambda x: model(self.setup.normalize(x)))
             return self.val_loader, forward
         feats = self.features_of(val, self.setup.transforms.eval, False, None)
-        return self._feature_loader(feats, val.labels, False), model.get_classifier()
+        return self._feature_loader(feats, val.labels, False), classifier(model)
 
     def forward_images(self, uint8: torch.Tensor) -> torch.Tensor:
         return self.forward_model(self.setup.normalize(uint8))
