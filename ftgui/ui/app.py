@@ -6,7 +6,10 @@ way of launching the app serves it the same way.
 
 Served paths: besides Gradio's own cache (uploads in flight, thumbnails, results), only the
 runs folder, so that a run's model files can be downloaded; never ``<runs>/uploads``, where
-everyone's uploaded data is kept (a run's record names it, but no one can fetch it).
+everyone's uploaded data is kept (a run's record names it, but no one can fetch it). A shared
+app serves no part of the runs folder: every run's record names its data and classes, and a
+visitor may read only their own runs' (see :mod:`.owners`); their model files are handed out
+as copies.
 """
 from __future__ import annotations
 
@@ -64,12 +67,15 @@ def build_app(options: AppOptions | None = None, context: AppContext | None = No
 def launch_kwargs(options: AppOptions) -> dict[str, Any]:
     """The ``Blocks.launch`` settings every ftgui app is served with."""
     runs_root = options.runs_dir.expanduser().resolve()
+    local = options.local_only
     return {
         "theme": gr.themes.Default(primary_hue="indigo", secondary_hue="slate"),
         "css": CSS,
         "max_file_size": options.max_file_size,
-        "allowed_paths": [str(runs_root)],  # run outputs (model files) can be downloaded...
-        "blocked_paths": [str(runs_root / UPLOADS)],  # ...but no one's uploaded data
+        # a local app serves run outputs (model files) but no one's uploaded data; a shared app
+        # nothing of the runs folder (records name data and classes; model files are copied out)
+        "allowed_paths": [str(runs_root)] if local else [],
+        "blocked_paths": [str(runs_root / UPLOADS)] if local else [str(runs_root)],
         "enable_monitoring": False,
         "ssr_mode": False,
         "server_name": options.host,

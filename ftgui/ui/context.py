@@ -16,6 +16,7 @@ from ..config import DEFAULT_MODEL, TrainConfig
 from ..errors import FtguiError
 from ..runs import RUN_FILE
 from .jobs import JobManager
+from .owners import Visitor, visitor_id
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 UPLOADS = "uploads"
@@ -109,6 +110,11 @@ class AppContext:
             target.parent.mkdir(exist_ok=True)
             shutil.copyfile(source, target)
         return str(target)
+
+    def visitor(self, request: Any = None) -> Visitor:
+        """Who sent ``request`` (a ``gr.Request``; None when a handler is called directly):
+        on a local app everyone is the trusted person at the computer (see :mod:`.owners`)."""
+        return Visitor(visitor_id(request), trusted=self.options.local_only)
 
     def run_path(self, name: str | None) -> Path:
         """The run folder ``name`` directly under the runs root; anything else is refused,

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
+import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -20,7 +22,8 @@ def bind(fn: Callable[..., Any], *args: Any) -> Callable[..., Any]:
     An FtguiError is shown to the user as it is (a red notice; an API client gets it as the
     error message); any other exception is logged and shown as an internal error.
     The signature of the result is ``fn``'s without the fixed arguments, so Gradio names
-    the API parameters after ``fn``'s own.
+    the API parameters after ``fn``'s own; so are its type hints, so a parameter annotated
+    ``gr.Request`` gets the visitor's request (it is not an API parameter).
     """
     bound = functools.partial(fn, *args)
 
@@ -38,7 +41,18 @@ def bind(fn: Callable[..., Any], *args: Any) -> Callable[..., Any]:
                            title="ftgui") from None
 
     handler.__name__ = getattr(fn, "__name__", "handler")
+    handler.__annotations__ = _hints(bound)
     return handler
+
+
+def _hints(bound: functools.partial) -> dict[str, Any]:
+    """The resolved type hints of the parameters ``bound`` still takes."""
+    try:
+        hints = typing.get_type_hints(bound.func)
+        names = inspect.signature(bound).parameters
+    except (NameError, TypeError, ValueError):
+        return {}
+    return {name: hint for name, hint in hints.items() if name in names}
 
 
 def show_only(sections: Mapping[str, Any]) -> Callable[[str], Any]:

@@ -10,6 +10,10 @@ kept in memory. Step events arrive many times a second, so only the latest one i
 :attr:`Job.last_step`); every other event (Log, Start, Epoch, End) is kept in order and read
 with :meth:`Job.events_since`. A resumed run's Start event carries its earlier epochs, so its
 curves start at epoch 1 like any other run's.
+
+A job remembers who started it (:attr:`Job.owner`, an opaque visitor id, see :mod:`.owners`)
+and writes it into the run folder once the engine has filled it (at the Start event, and
+when it ends): the engine wants an empty folder to begin with.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from .. import runs
 from ..config import TrainConfig
 from ..errors import FtguiError
 from ..record import End, Epoch, Event, Log, Start, Step
+from .owners import record_owner
 from .words import control_name
 
 log = logging.getLogger(__name__)
@@ -45,9 +50,11 @@ class Busy(FtguiError):
 class Job:
     """One training run in a background thread, and what it has reported so far."""
 
-    def __init__(self, config: TrainConfig, work: Work) -> None:
+    def __init__(self, config: TrainConfig, work: Work, owner: str | None = None) -> None:
         self.id = next(_ids)
         self.config = config
+        self.owner = owner
+        """Who started (or resumed) the job in the app; only they may stop it on a shared app."""
         self.stop_event = threading.Event()
         self.events: list[Event] = []
         self.last_step: Step | None = None
@@ -77,12 +84,23 @@ class Job:
             final, error = "failed", f"internal error: {type(exc).__name__}: {exc}"
         if error and self.run_dir is not None and self.run_dir.is_dir() and not any(self.run_dir.iterdir()):
             self.run_dir.rmdir()  # the engine failed before writing anything: leave no empty run
+        self._record_owner()
         with self._lock:
             self.state, self.error, self._ended = final, error, time.time()
             if error:
                 self.events.append(Log(f"error: {error}"))
 
+    def _record_owner(self) -> None:
+        if self.owner and self.run_dir is not None and (self.run_dir / runs.RUN_FILE).is_file():
+            try:
+                record_owner(self.run_dir, self.owner)
+            except OSError:
+                log.exception("could not record who started %s", self.run_dir)
+
     def _on_event(self, event: Event) -> None:
+        if isinstance(event, Start):
+            self.run_dir = Path(event.run_dir)
+            self._record_owner()
         with self._lock:
             if isinstance(event, Step):
                 self.last_step = event
@@ -187,18 +205,19 @@ class JobManager:
             raise Busy(f"busy: {job.name} is training; stop it or wait until it ends "
                        "(one training at a time)")
 
-    def start(self, config: TrainConfig) -> Job:
-        """Start training ``config`` in the background, or raise :class:`Busy`."""
-        return self._launch(config, "train", config)
+    def start(self, config: TrainConfig, owner: str | None = None) -> Job:
+        """Start training ``config`` in the background for the visitor ``owner``, or raise
+        :class:`Busy`."""
+        return self._launch(config, "train", config, owner)
 
-    def resume(self, run_dir: str | Path) -> Job:
-        """Carry on the interrupted run in ``run_dir`` in the background (``engine.resume``),
-        or raise :class:`Busy`. The job shows the run's own settings."""
+    def resume(self, run_dir: str | Path, owner: str | None = None) -> Job:
+        """Carry on the interrupted run in ``run_dir`` in the background (``engine.resume``)
+        for the visitor ``owner``, or raise :class:`Busy`. The job shows the run's own settings."""
         run = runs.load_run(run_dir)
         config = TrainConfig.from_dict({**run.info.config, "out": str(run.path)})
-        return self._launch(config, "resume", run.path)
+        return self._launch(config, "resume", run.path, owner)
 
-    def _launch(self, config: TrainConfig, action: str, target: Any) -> Job:
+    def _launch(self, config: TrainConfig, action: str, target: Any, owner: str | None = None) -> Job:
         with self._lock:
             self.ensure_idle()
             fn = self._fns[action]
@@ -209,7 +228,7 @@ class JobManager:
                 from .. import engine
 
                 fn = getattr(engine, action)
-            job = Job(config, functools.partial(fn, target))
+            job = Job(config, functools.partial(fn, target), owner)
             self.current = job
         job.start()
         return job

@@ -2,6 +2,9 @@
 a run's model or a pretrained timm model as it is (the seed's state 1).
 
 Loaded models are kept in the app's PredictorCache, so the next image is labelled at once.
+
+On a shared app a visitor predicts with the runs the app started for them (and pretrained
+models) only: a run's labels are its data's class names (see :mod:`.owners`).
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from PIL import Image
 
 from .. import runs
 from ..errors import FtguiError
-from . import catalog
+from . import catalog, owners
 from .context import AppContext
 from .handlers import bind
 
@@ -28,18 +31,20 @@ default), so one person's batch does not hold up everyone's single images. A tra
 never holds them up: it runs in the app's own thread, not in Gradio's queue."""
 
 
-def source_choices(ctx: AppContext) -> list[tuple[str, str]]:
-    """Runs that hold a model (newest first), then a pretrained timm model."""
+def source_choices(ctx: AppContext, request: gr.Request | None = None) -> list[tuple[str, str]]:
+    """Runs that hold a model and that this visitor may use (newest first), then a
+    pretrained timm model."""
     choices = []
+    visitor = ctx.visitor(request)
     for run in runs.list_runs(ctx.runs_root):
-        if (run.path / "model.safetensors").is_file():
+        if (run.path / "model.safetensors").is_file() and owners.may_see_all(ctx, visitor, run.path):
             acc = (run.best or {}).get("val_acc")
             choices.append((f"{run.path.name}" + (f" · {acc:.0%}" if acc is not None else ""), run.path.name))
     choices.append(("a pretrained timm model, as it is (ImageNet labels)", PRETRAINED))
     return choices
 
 
-def _predictor(ctx: AppContext, source: str | None, model_name: str | None):
+def _predictor(ctx: AppContext, source: str | None, model_name: str | None, request: gr.Request | None):
     if source == PRETRAINED:
         name = (model_name or "").strip()
         if not name:
@@ -47,24 +52,26 @@ def _predictor(ctx: AppContext, source: str | None, model_name: str | None):
         if name.startswith("local-dir:") and not ctx.options.local_only:
             raise FtguiError("local-dir: models are only available when the app is not shared")
         return ctx.predictors.for_pretrained(name)
-    return ctx.predictors.for_run(ctx.run_path(source))
+    path = ctx.run_path(source)
+    owners.check(ctx, ctx.visitor(request), path, "predict with its model")
+    return ctx.predictors.for_run(path)
 
 
 def predict_image(ctx: AppContext, source: str | None, model_name: str | None,
-                  image: Image.Image | None, top_k: int) -> dict[str, float]:
+                  image: Image.Image | None, top_k: int, request: gr.Request | None = None) -> dict[str, float]:
     """The top-k labels of one image, as ``{label: probability}`` for gr.Label."""
     if image is None:
         raise FtguiError("drop an image, paste one, or take a webcam shot first")
-    row = _predictor(ctx, source, model_name).predict_images([image], top_k=int(top_k))[0]
+    row = _predictor(ctx, source, model_name, request).predict_images([image], top_k=int(top_k))[0]
     return {label: score for label, score in row["topk"]}
 
 
 def predict_batch(ctx: AppContext, source: str | None, model_name: str | None,
-                  files: list[str] | None, top_k: int) -> tuple[pd.DataFrame, str]:
+                  files: list[str] | None, top_k: int, request: gr.Request | None = None) -> tuple[pd.DataFrame, str]:
     """Label every image among ``files`` (images and zips): a table and the same as CSV."""
     if not files:
         raise FtguiError("add images or .zip files first")
-    predictor = _predictor(ctx, source, model_name)
+    predictor = _predictor(ctx, source, model_name, request)
     parents = sorted({str(Path(f).parent) + os.sep for f in files}, key=len, reverse=True)
     table = []
     for row in predictor.predict_paths(files, top_k=int(top_k)):
@@ -80,9 +87,9 @@ def predict_batch(ctx: AppContext, source: str | None, model_name: str | None,
     return frame, str(path)
 
 
-def refresh(ctx: AppContext, source: str | None, model_name: str | None) -> tuple:
+def refresh(ctx: AppContext, source: str | None, model_name: str | None, request: gr.Request | None = None) -> tuple:
     """The model choices (runs come and go), and the pretrained-model picker to match."""
-    choices = source_choices(ctx)
+    choices = source_choices(ctx, request)
     values = [value for _, value in choices]
     if source not in values or (source == PRETRAINED and not model_name):
         source = values[0]  # the newest run, once there is one

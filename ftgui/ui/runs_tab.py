@@ -1,12 +1,20 @@
 """The Runs tab: every run with its settings and best accuracy, curves of several runs
 overlaid, and for one run its confusion matrix, per-class accuracy, most confused pairs,
 misclassified validation images, model files, deletion, and resuming it when it was
-interrupted (as the app's training job, followed in the Train tab)."""
+interrupted (as the app's training job, followed in the Train tab).
+
+On a shared app a visitor sees all of that, and may resume, delete or download, only for the
+runs the app started for them; any other run shows its model, mode, initialiser, epochs and
+accuracy only (see :mod:`.owners`)."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
+import os
 import shutil
+import tempfile
+from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -14,7 +22,7 @@ import pandas as pd
 from .. import runs
 from ..errors import FtguiError
 from ..record import InitializerUse, PluginUse
-from . import charts, evaluation, heavy
+from . import charts, evaluation, heavy, owners
 from .context import AppContext
 from .handlers import bind
 
@@ -74,6 +82,24 @@ def _params(params: dict | None) -> str:
     return f" ({', '.join(f'{k}={v}' for k, v in params.items())})" if params else ""
 
 
+def _summary_of_another(ctx: AppContext, run: runs.Run) -> str:
+    """What a visitor of a shared app sees of a run the app did not start for them: no data,
+    class names, paths or images."""
+    info, best = run.info, run.best or {}
+    strategy, init = info.strategy or PluginUse("?"), info.initializer or InitializerUse("?")
+    lines = [f"**{run.path.name}** · {shown_status(ctx, run)}",
+             f"- model `{info.architecture}`; mode **{strategy.name}**; initialiser **{init.name}**; "
+             f"{info.epochs_done}/{info.config.get('epochs', '?')} epochs"]
+    if best.get("val_acc") is not None:
+        lines.append(f"- best validation accuracy **{best['val_acc']:.1%}** at epoch {best['epoch']}")
+    lines.append(f"- {NOT_YOURS}")
+    return "\n".join(lines)
+
+
+NOT_YOURS = ("started by another visitor or from the command line: its data, class names and images "
+             "are shown only to whoever started it")
+
+
 def _summary(ctx: AppContext, run: runs.Run) -> str:
     info, best = run.info, run.best or {}
     strategy, init = info.strategy or PluginUse("?"), info.initializer or InitializerUse("?")
@@ -124,11 +150,15 @@ def _mistake_images(run: runs.Run, rows: list[dict]) -> list:
     return shown
 
 
-def run_details(ctx: AppContext, name: str | None) -> tuple:
-    """(summary, confusion matrix HTML, per-class accuracy, most confused pairs, mistakes)."""
+def run_details(ctx: AppContext, name: str | None, request: gr.Request | None = None) -> tuple:
+    """(summary, confusion matrix HTML, per-class accuracy, most confused pairs, mistakes);
+    of another's run on a shared app, the summary only."""
     if not name:
         return "Choose a run.", "", pd.DataFrame(columns=PER_CLASS), pd.DataFrame(columns=PAIRS), gr.update(value=[])
     run = runs.load_run(ctx.run_path(name))
+    if not owners.may_see_all(ctx, ctx.visitor(request), run.path):
+        return (_summary_of_another(ctx, run), "", pd.DataFrame(columns=PER_CLASS), pd.DataFrame(columns=PAIRS),
+                gr.update(value=[], label="Misclassified validation images: shown only to whoever started the run"))
     path = run.path / runs.VAL_PREDICTIONS_FILE
     rows = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
     labels = run.label_names
@@ -141,37 +171,66 @@ def run_details(ctx: AppContext, name: str | None) -> tuple:
                                             f"{len(evaluation.mistakes(rows))}"))
 
 
-def model_files(ctx: AppContext, name: str | None) -> list[str]:
-    """The run's config.json and model.safetensors (what timm's ``local-dir:`` loads)."""
+def model_files(ctx: AppContext, name: str | None, request: gr.Request | None = None) -> list[str]:
+    """The run's config.json and model.safetensors (what timm's ``local-dir:`` loads). A shared
+    app does not serve the runs folder: it hands out a copy (see ``app.launch_kwargs``)."""
     path = ctx.run_path(name)
+    owners.check(ctx, ctx.visitor(request), path, "download its model")
     files = [path / "config.json", path / "model.safetensors"]
     if not all(f.is_file() for f in files):
         raise FtguiError(f"{name} holds no saved model (it may have failed before its first epoch)")
+    if not ctx.options.local_only:
+        files = _copies(files)
     return [str(f) for f in files]
 
 
-def resume_offer(ctx: AppContext, name: str | None) -> dict:
-    """Show the Resume button for a run that can be resumed, hide it for any other."""
+def _copies(files: list[Path]) -> list[Path]:
+    """Links to (or copies of) ``files`` in a temporary folder, which Gradio may hand out;
+    one folder per version of the files, so that asking again copies nothing."""
+    stamp = hashlib.sha256(repr([(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]).encode())
+    folder = Path(tempfile.gettempdir()) / "ftgui-model-files" / stamp.hexdigest()[:24]
+    if not all((folder / f.name).is_file() for f in files):
+        folder.parent.mkdir(exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(dir=folder.parent))
+        for source in files:
+            try:
+                os.link(source, scratch / source.name)
+            except OSError:
+                shutil.copyfile(source, scratch / source.name)
+        try:
+            scratch.rename(folder)  # whole or not at all
+        except OSError:  # another request put them there meanwhile (or a cleaner emptied it)
+            folder = scratch
+    return [folder / f.name for f in files]
+
+
+def resume_offer(ctx: AppContext, name: str | None, request: gr.Request | None = None) -> dict:
+    """Show the Resume button for a run that can be resumed by this visitor, hide it for any other."""
     if not name:
         return gr.update(visible=False)
-    return gr.update(visible=can_resume(ctx, runs.load_run(ctx.run_path(name))))
-
-
-def resume_run(ctx: AppContext, name: str | None) -> tuple[str, dict]:
-    """Carry on run ``name`` from its last checkpoint as the app's training job; returns
-    (notice, Resume button update). Busy while another training runs."""
     run = runs.load_run(ctx.run_path(name))
+    return gr.update(visible=can_resume(ctx, run) and owners.may_see_all(ctx, ctx.visitor(request), run.path))
+
+
+def resume_run(ctx: AppContext, name: str | None, request: gr.Request | None = None) -> tuple[str, dict]:
+    """Carry on run ``name`` from its last checkpoint as the app's training job; returns
+    (notice, Resume button update). Busy while another training runs; on a shared app only
+    the run's owner may resume it."""
+    run = runs.load_run(ctx.run_path(name))
+    visitor = ctx.visitor(request)
+    owners.check(ctx, visitor, run.path, "resume it")
     ctx.jobs.ensure_idle()
     if not can_resume(ctx, run):
         raise FtguiError(f"{name} cannot be resumed: it is {shown_status(ctx, run)}"
                          + (" and has no checkpoint (it stopped before one was saved)"
                             if run.status in INTERRUPTED else ""))
-    job = ctx.jobs.resume(run.path)
+    job = ctx.jobs.resume(run.path, owner=visitor.id)
     return f"Resumed **{job.name}** from its last checkpoint.", gr.update(visible=False)
 
 
-def delete_run(ctx: AppContext, name: str | None) -> str:
+def delete_run(ctx: AppContext, name: str | None, request: gr.Request | None = None) -> str:
     path = ctx.run_path(name)
+    owners.check(ctx, ctx.visitor(request), path, "delete it")
     if ctx.jobs.is_training(path):
         raise FtguiError(f"{name} is training; stop it first")
     shutil.rmtree(path)

@@ -4,6 +4,10 @@ The handlers take the form as a dict keyed by field name; the Gradio handler mad
 :func:`form_handler` has those names as its parameters, so API clients can pass any of
 them by name. The job itself lives in the app's JobManager; every page polls it with a
 ``gr.Timer``, which is how a reloaded page or a second tab re-attaches to it.
+
+On a shared app the job is its starter's (see :mod:`.owners`): only they may stop it, and
+only their pages show its settings, log and error; everyone sees that it trains, with its
+progress and curves (one training at a time).
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from .. import runs
 from ..config import AUGMENTATIONS
 from ..errors import FtguiError
 from ..record import best_row
-from . import catalog, charts
+from . import catalog, charts, owners
 from .command import train_command
 from .context import AppContext
 from .data_tab import DataTab
@@ -36,11 +40,12 @@ LOG_LINES = 200
 POLL_SECONDS = 1.0
 
 
-def reattach(ctx: AppContext, names: list[str]) -> list:
+def reattach(ctx: AppContext, names: list[str], request: gr.Request | None = None) -> list:
     """On page load while a training runs: its settings (values for ``names``), so the
-    reloaded page shows what is training; else nothing changes."""
+    reloaded page shows what is training; else (or when the job is not this visitor's on a
+    shared app) nothing changes."""
     job = ctx.jobs.running()
-    if job is None:
+    if job is None or not ctx.visitor(request).owns(job.owner):
         return [gr.skip()] * len(names)
     values = form_from_config(ctx, job.config)
     return [values[name] for name in names]
@@ -54,27 +59,38 @@ def preview_command(ctx: AppContext, data: str | None, val_split: float, form: d
         return f"# {exc}"
 
 
-def start_training(ctx: AppContext, data: str | None, val_split: float, form: dict[str, Any]) -> tuple[str, str]:
-    """Start a training in the background; returns (notice, command).
+def start_training(ctx: AppContext, data: str | None, val_split: float, form: dict[str, Any],
+                   request: gr.Request | None = None) -> tuple[str, str]:
+    """Start a training in the background for the visitor who sent ``request`` (the run
+    is theirs); returns (notice, command).
 
     Raises jobs.Busy (an FtguiError) while another training runs, before reading the form:
-    a refused start leaves nothing behind (no run folder, no kept upload)."""
+    a refused start leaves nothing behind (no run folder, no kept upload). On a shared app
+    the weights of another visitor's run (or a CLI run) are refused."""
     ctx.jobs.ensure_idle()
+    visitor = ctx.visitor(request)
     config = config_from_form(ctx, data, val_split, form)
+    run = owners.run_holding(ctx, config.weights)
+    if run is not None:
+        owners.check(ctx, visitor, run, "train from its weights")
     run_dir = runs.new_run_dir(None, config.model, config.strategy, root=ctx.runs_root)
     config.out = str(run_dir)
     try:
-        job = ctx.jobs.start(config)
+        job = ctx.jobs.start(config, owner=visitor.id)
     except FtguiError:
         run_dir.rmdir()
         raise
     return f"Started **{job.name}**.", train_command(config)
 
 
-def stop_training(ctx: AppContext) -> str:
+def stop_training(ctx: AppContext, request: gr.Request | None = None) -> str:
+    """Stop the app's training, when it is this visitor's (on a local app everyone's)."""
     job = ctx.jobs.running()
     if job is None:
         return "Nothing is training."
+    if not ctx.visitor(request).owns(job.owner):
+        raise FtguiError(f"{job.name} was started by another visitor: only they may stop it; "
+                         "it is saved when it ends")
     job.stop()
     return f"Stopping **{job.name}** after the current step; the best epoch so far is kept."
 
@@ -87,17 +103,23 @@ def data_line_text(source: str | None) -> str:
 
 def form_handler(fn, ctx: AppContext, initial: dict[str, Any]):
     """An event handler taking (data, validation share, *form values in ``initial``'s order)
-    that calls ``fn(ctx, data, val_split, form)``. Its signature names every form field, with
-    the form's initial value as default."""
+    that calls ``fn(ctx, data, val_split, form)``, with ``request=`` the visitor's request when
+    ``fn`` takes one. Its signature names every form field, with the form's initial value as
+    default; the request, last, is Gradio's to fill and no API parameter."""
     names = list(initial)
+    wants_request = "request" in inspect.signature(fn).parameters
 
     def handler(data_source, val_split, *values):
-        return fn(ctx, data_source, val_split, dict(zip(names, values)))
+        *values, request = values
+        extra = {"request": request} if wants_request else {}
+        return fn(ctx, data_source, val_split, dict(zip(names, values)), **extra)
 
     keyword = inspect.Parameter.POSITIONAL_OR_KEYWORD
     handler.__signature__ = inspect.Signature(
         [inspect.Parameter("data_source", keyword, default=None), inspect.Parameter("val_split", keyword, default=0.2)]
-        + [inspect.Parameter(name, keyword, default=value) for name, value in initial.items()])
+        + [inspect.Parameter(name, keyword, default=value) for name, value in initial.items()]
+        + [inspect.Parameter("request", keyword, default=None, annotation=gr.Request | None)])
+    handler.__annotations__ = {"request": gr.Request | None}
     handler.__name__ = fn.__name__
     return bind(handler)
 
@@ -123,12 +145,17 @@ def describe_job(status: dict | None) -> str:
     }[state]
 
 
-def poll(ctx: AppContext, seen: Any) -> tuple:
+def poll(ctx: AppContext, seen: Any, request: gr.Request | None = None) -> tuple:
     """Everything the job shows, for the timer: (status, progress, loss curves, accuracy
     curves, log, start button, stop button, seen). Curves and log are only sent when an
-    event arrived since ``seen`` (per page), so a quiet tick sends almost nothing."""
+    event arrived since ``seen`` (per page), so a quiet tick sends almost nothing. Another
+    visitor's job (shared app) shows without its log and error, and cannot be stopped."""
     job = ctx.jobs.current
     status = job.status() if job else None
+    mine = job is None or ctx.visitor(request).owns(job.owner)
+    if status is not None and not mine:
+        status = {**status, "log": [], "run_dir": None,
+                  "error": status["error"] and "the error is shown to whoever started it"}
     key = (status["id"], status["n_events"]) if status else None
     alive = bool(job and job.alive)
     if key == seen and key is not None:
@@ -140,7 +167,7 @@ def poll(ctx: AppContext, seen: Any) -> tuple:
         curves = (charts.epoch_plot(charts.curves(metrics, "loss"), epochs),
                   charts.epoch_plot(charts.curves(metrics, "acc"), epochs), log)
     return (describe_job(status), charts.progress_html(status), *curves,
-            gr.update(interactive=not alive), gr.update(interactive=alive), key)
+            gr.update(interactive=not alive), gr.update(interactive=alive and mine), key)
 
 
 # -- plugin choices --------------------------------------------------------------------------
@@ -175,12 +202,16 @@ def weights_model(ctx: AppContext, choice: str) -> dict:
     return gr.update(value=architecture) if architecture else gr.update()
 
 
-def load_choices(ctx: AppContext, pretrained_only: bool, model: str) -> tuple:
-    """Model and weights choices, filled after the page is shown (timm loads on first use)."""
+def load_choices(ctx: AppContext, pretrained_only: bool, model: str, request: gr.Request | None = None) -> tuple:
+    """Model and weights choices, filled after the page is shown (timm loads on first use);
+    on a shared app, only the visitor's own runs are offered as weights."""
     names = list(catalog.model_names(bool(pretrained_only)))
     if model and model not in names:
         names.insert(0, model)
-    return gr.update(choices=names, value=model), gr.update(choices=weights_choices(ctx))
+    visitor = ctx.visitor(request)
+    weights = [(label, value) for label, value in weights_choices(ctx)
+               if not value.startswith("run:") or owners.may_see_all(ctx, visitor, ctx.runs_root / value[4:])]
+    return gr.update(choices=names, value=model), gr.update(choices=weights)
 
 
 # -- layout ----------------------------------------------------------------------------------
