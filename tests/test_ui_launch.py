@@ -66,8 +66,8 @@ def test_safety_settings_and_no_server_folders_when_shared(tmp_path):
     options = AppOptions(runs_dir=tmp_path / "runs", share=True)
     settings = launch_kwargs(options)
     assert settings["enable_monitoring"] is False and settings["max_file_size"] == "1gb"
-    assert settings["allowed_paths"] == [str((tmp_path / "runs").resolve())]
-    assert settings["blocked_paths"] == [str((tmp_path / "runs" / "uploads").resolve())]
+    assert settings["allowed_paths"] == []  # a shared app serves nothing from the runs folder over HTTP
+    assert settings["blocked_paths"] == [str((tmp_path / "runs").resolve())]
     shared = build_app(options)
     labels = {getattr(block, "label", None) for block in shared.blocks.values()}
     assert "Folder" not in labels
