@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 import pandas as pd
@@ -290,7 +291,7 @@ def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs, train_notice: gr.Mar
 
     details = [summary, confusion, per_class, pairs, mistakes]
     pickers = [table, chosen, one]
-    private = dict(api_visibility="private", show_progress="hidden")
+    private: dict[str, Any] = dict(api_visibility="private", show_progress="hidden")
     # the API events first: a private event with the same function would take its name
     gr.on([chosen.change, metric.change], bind(compare, ctx), [chosen, metric], [overlay], api_name="compare_runs")
     one.change(bind(run_details, ctx), [one], details, api_name="run_details")

@@ -73,7 +73,7 @@ def start_training(ctx: AppContext, data: str | None, val_split: float, form: di
     run = owners.run_holding(ctx, config.weights)
     if run is not None:
         owners.check(ctx, visitor, run, "train from its weights")
-    run_dir = runs.new_run_dir(None, config.model, config.strategy, root=ctx.runs_root)
+    run_dir = runs.new_run_dir(None, config.model or "model", config.strategy, root=ctx.runs_root)
     config.out = str(run_dir)
     try:
         job = ctx.jobs.start(config, owner=visitor.id)
@@ -115,7 +115,7 @@ def form_handler(fn, ctx: AppContext, initial: dict[str, Any]):
         return fn(ctx, data_source, val_split, dict(zip(names, values)), **extra)
 
     keyword = inspect.Parameter.POSITIONAL_OR_KEYWORD
-    handler.__signature__ = inspect.Signature(
+    handler.__signature__ = inspect.Signature(  # type: ignore[attr-defined]  # read by gradio
         [inspect.Parameter("data_source", keyword, default=None), inspect.Parameter("val_split", keyword, default=0.2)]
         + [inspect.Parameter(name, keyword, default=value) for name, value in initial.items()]
         + [inspect.Parameter("request", keyword, default=None, annotation=gr.Request | None)])
@@ -319,7 +319,7 @@ def _job_view(ui: dict) -> None:
     ui["notice"] = gr.Markdown(elem_id="train-notice")
     ui["status"] = gr.Markdown(describe_job(None), elem_id="train-status")
     ui["progress"] = gr.HTML(charts.progress_html(None), elem_id="train-progress")
-    curve = dict(x="epoch", y="value", color="curve", color_map=charts.CURVE_COLOURS, color_title="",
+    curve: dict[str, Any] = dict(x="epoch", y="value", color="curve", color_map=charts.CURVE_COLOURS, color_title="",
                  x_title="epoch", height=260, elem_classes="ftgui-plot")
     with gr.Row():
         ui["loss"] = gr.LinePlot(label="Loss", y_title="loss", elem_id="loss-plot", **curve)
@@ -359,7 +359,7 @@ def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> gr.Markdown:
                       api_name="start_training")
     ui["stop"].click(bind(stop_training, ctx), None, [ui["notice"]], api_name="stop_training")
 
-    private = dict(api_visibility="private", show_progress="hidden")
+    private: dict[str, Any] = dict(api_visibility="private", show_progress="hidden")
     choices = [form["model"], form["weights"]]
     demo.load(bind(poll, ctx), [seen], job_outputs, **private)
     demo.load(bind(load_choices, ctx), [ui["pretrained_only"], form["model"]], choices, **private)
