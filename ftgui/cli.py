@@ -60,9 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     _common_flags(common, argparse.SUPPRESS)
 
-    parser = _Parser(prog="ftgui",
-                     description="Fine-tune timm image classifiers on your own images. "
-                                 "Without a command, ftgui opens the GUI (ftgui launch).")
+    parser = _Parser(prog="ftgui", usage="ftgui [APP OPTIONS] | ftgui COMMAND [OPTIONS]",
+                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                     description="Fine-tune timm image classifiers on your own images.\n"
+                                 "Without a command, ftgui opens the GUI (ftgui launch) and takes the\n"
+                                 "app's options listed below, e.g. ftgui --demo.",
+                     epilog=_app_options_help())
     _common_flags(parser, None)
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
@@ -133,6 +136,18 @@ def add_launch_flags(parser: argparse.ArgumentParser) -> None:
                         help="open in a native window (needs pip install 'ftgui[window]')")
     parser.add_argument("--max-file-size", default="1gb", metavar="SIZE",
                         help="largest upload accepted, e.g. 500mb (default 1gb)")
+
+
+def _app_options_help() -> str:
+    """The app's options (``ftgui launch``'s flags), as a section of ``ftgui --help``: bare
+    ``ftgui`` takes them too."""
+    app = argparse.ArgumentParser(prog="ftgui", add_help=False)
+    add_launch_flags(app)
+    formatter = app._get_formatter()
+    formatter.start_section("the app's options (bare ftgui, or ftgui launch)")
+    formatter.add_arguments(app._actions)
+    formatter.end_section()
+    return (formatter.format_help().rstrip() + "\n\nMore: ftgui COMMAND --help, e.g. ftgui train --help.")
 
 
 def _with_default_command(argv: Sequence[str] | None) -> list[str]:

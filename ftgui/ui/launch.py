@@ -13,7 +13,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from ..errors import FtguiError
 from .context import AppOptions, demo_backbone, demo_settings
@@ -67,6 +67,75 @@ def _warm_up() -> None:
     catalog.model_names(True)
 
 
+def announce(app: Any, options: AppOptions, out: TextIO | None = None) -> None:
+    """Where the app is, in ftgui's words (Gradio's own lines, which name ``launch()``'s
+    arguments, are silenced)."""
+    out = out or sys.stdout
+    where = "this computer only" if options.local_only else f"listening on {options.host}, with a login"
+    print(f"ftgui: the app is at {app.local_url} ({where})", file=out, flush=True)
+    if app.share_url:
+        print(f"ftgui: public link, for up to a week: {app.share_url}", file=out, flush=True)
+    elif not options.share:
+        print("ftgui: to reach it from other computers through a temporary public link, start it with "
+              "ftgui --share", file=out, flush=True)
+    print("ftgui: Ctrl-C ends the app", file=out, flush=True)
+
+
+class ConsoleReport:
+    """Says on the console what the app is doing: which training started, one line per
+    epoch (as ``ftgui train`` prints), and how it ended. Watches the app's job manager from
+    a daemon thread."""
+
+    def __init__(self, jobs: Any, out: TextIO | None = None, interval: float = 1.0) -> None:
+        self.jobs, self.out, self.interval = jobs, out, interval
+        self._job: Any = None
+        self._seen = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="ftgui-console", daemon=True)
+
+    def start(self) -> ConsoleReport:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.poll()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.poll()
+
+    def _say(self, text: str) -> None:
+        print(f"ftgui: {text}", file=self.out or sys.stderr, flush=True)
+
+    def poll(self) -> None:
+        """Print what the current job reported since the last call."""
+        from ..cli import _epoch_line
+        from ..record import End, Epoch, Log, Start
+
+        job = self.jobs.current
+        if job is None:
+            return
+        if job is not self._job:
+            self._job, self._seen = job, 0
+            self._say(f"training {job.config.model or 'a model'} ({job.config.strategy}) started from the app")
+        events = job.events_since(self._seen)
+        self._seen += len(events)
+        for event in events:
+            if isinstance(event, Start):
+                self._say(f"run folder {event.run_dir}: {event.epochs} epoch(s), {event.train_images} training "
+                          f"and {event.val_images} validation images")
+            elif isinstance(event, Epoch):
+                self._say(_epoch_line(event.row))
+            elif isinstance(event, Log):
+                self._say(event.message)
+            elif isinstance(event, End):
+                acc = (event.best or {}).get("val_acc")
+                self._say(f"training {event.status}" + (f"; best validation accuracy {acc:.1%}" if acc is not None
+                                                         else "") + (f" ({event.reason})" if event.reason else ""))
+
+
 def serve(options: AppOptions, login: Login | None = None, port: int | None = None,
           open_browser: bool = False, prevent_thread_lock: bool = False, quiet: bool = False):
     """Build and launch the app; returns the Blocks (``.local_url``, ``.share_url``).
@@ -97,9 +166,12 @@ def run(runs_dir: str = "runs", plugins_dirs: list[str] | None = None, host: str
               f"       (shown only now; choose your own with --auth USER:PASS or {AUTH_ENV})", flush=True)
     webview = _webview() if window else None
     app = None
+    report: ConsoleReport | None = None
     try:  # Ctrl-C, at any moment, is how a person ends the app
         app = serve(options, login, port, open_browser=open_browser and webview is None,
-                    prevent_thread_lock=True)
+                    prevent_thread_lock=True, quiet=True)
+        announce(app, options)
+        report = ConsoleReport(app.ftgui_context.jobs).start()
         threading.Thread(target=_warm_up, name="ftgui-warm-up", daemon=True).start()
         if share and not app.share_url:
             print("ftgui: could not create a share link (no internet, or the share server is down); "
@@ -116,6 +188,8 @@ def run(runs_dir: str = "runs", plugins_dirs: list[str] | None = None, host: str
             print("ftgui: shutting down; a running training stops after its current step and is saved",
                   file=sys.stderr, flush=True)
             app.ftgui_context.jobs.shutdown()
+            if report is not None:
+                report.stop()
             app.close()
     return 0
 
