@@ -11,7 +11,7 @@ import pickle
 import socket
 import threading
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ import torch
 from timm.data import ImageNetInfo, infer_imagenet_subset
 from torch import nn
 
-from .errors import FtguiError
+from .errors import FtguiError, SettingError, _flag, _Names
 from .run_folder import check_data_config, read_run_config, tensor_shapes
 from .timm_api import classifier, timm_model
 
@@ -237,13 +237,32 @@ def hub_reachable(timeout: float = HUB_PROBE_SECONDS) -> bool:
     return bool(result and result[0])
 
 
-def _offline_message(architecture: str) -> str:
-    return (
-        f"cannot get pretrained weights for {architecture}: the Hugging Face hub is unreachable "
+class HubWeightsError(SettingError):
+    """timm's pretrained weights cannot be had. The CLI's message names flags and HF_HOME;
+    a front end that words settings its own way (the GUI: controls) gets ``app_template``,
+    which names no flag and no environment variable."""
+
+    def __init__(self, template: str, app_template: str, **values: Any) -> None:
+        self.app_template = app_template
+        super().__init__(template, **values)
+
+    def worded(self, name_of: Callable[[str], str]) -> str:
+        if name_of is _flag:
+            return super().worded(name_of)
+        return self.app_template.format(setting=_Names(name_of), **self.values)
+
+
+def _offline_error(architecture: str, detail: str = "") -> HubWeightsError:
+    return HubWeightsError(
+        "cannot get pretrained weights for {architecture}: the Hugging Face hub is unreachable "
         "and there is no cached copy - connect and retry, point HF_HOME at a cache that has it, "
-        "give --weights PATH (a .safetensors/.pth file or a run folder), or train with "
-        "--strategy scratch"
-    )
+        "give {setting[weights]} PATH (a .safetensors/.pth file or a run folder), or train with "
+        "{setting[strategy]} scratch{detail}",
+        "cannot get timm's pretrained weights for {architecture}: the Hugging Face hub cannot be reached "
+        "and this computer has no copy of them - connect and try again, pick other weights under "
+        "{setting[weights]} (a run, a file you upload, or the demo backbone), or choose from scratch under "
+        "{setting[strategy]}{detail}",
+        architecture=architecture, detail=detail)
 
 
 def check_hub_weights(architecture: str) -> str | None:
@@ -254,13 +273,14 @@ def check_hub_weights(architecture: str) -> str | None:
     check_model_name(architecture)
     repo, _ = _hub_repo(architecture)
     if repo is None or (not architecture.startswith("hf-hub:") and not timm.is_model_pretrained(architecture)):
-        raise FtguiError(
-            f"timm has no pretrained weights for {architecture}; pick one from "
-            "`ftgui models --pretrained`, give --weights PATH, or use --strategy scratch"
-        )
+        raise HubWeightsError(
+            "timm has no pretrained weights for {architecture}; pick one from "
+            "`ftgui models --pretrained`, give {setting[weights]} PATH, or use {setting[strategy]} scratch",
+            "timm has no pretrained weights for {architecture}; pick a model that has them, other weights "
+            "under {setting[weights]}, or from scratch under {setting[strategy]}", architecture=architecture)
     cached = _cached_hub_file(repo)
     if cached is None and not hub_reachable():
-        raise FtguiError(_offline_message(architecture))
+        raise _offline_error(architecture)
     return cached
 
 
@@ -285,7 +305,7 @@ def _from_hub(architecture: str) -> LoadedModel:
     try:
         model = timm.create_model(architecture, pretrained=True, **kwargs)
     except OSError as exc:  # network went away half-way
-        raise FtguiError(f"{_offline_message(architecture)} ({type(exc).__name__})") from None
+        raise _offline_error(architecture, f" ({type(exc).__name__})") from None
     repo, _ = _hub_repo(architecture)
     return LoadedModel(model, architecture, imagenet_labels(model), f"hub:{repo}")
 

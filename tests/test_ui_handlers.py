@@ -62,7 +62,7 @@ def test_zip_upload_is_kept_under_the_runs_root_and_summarised(ctx, tmp_path):
     source, summary, table, gallery = data_tab.use_zip(ctx, str(upload), 0.5)
     assert Path(source).parent.parent == ctx.uploads and Path(source).name == "my_photos.zip"
     assert data_tab.use_zip(ctx, str(upload), 0.5)[0] == source  # stored once
-    assert "**12 images in 3 classes** from `my_photos.zip`" in summary
+    assert "**12 images in 3 classes** from **my_photos.zip**" in summary
     assert "6 for training, 6 for validation" in summary
     assert "1 file(s) skipped" in summary and "broken.png" in summary
     assert "only 4 images" in summary  # the few-images warning

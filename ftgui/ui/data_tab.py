@@ -26,11 +26,14 @@ from ..errors import FtguiError
 from . import heavy
 from .context import AppContext, safe_name
 from .handlers import bind, show_only
+from .words import data_name
 
 THUMBS_PER_CLASS = 6
 MAX_THUMBS = 60
 THUMB_SIZE = 160
 MAX_LISTED_SKIPS = 20
+MIN_VALIDATION = 10
+"""Fewer validation images per class than this get a warning (an accuracy on them is mostly luck)."""
 SAMPLE = "sample:digits"
 ZIP, CLASSES, FOLDER, SAMPLE_KIND = "a zip", "class by class", "a folder on this computer", "the sample"
 SOURCES = (ZIP, CLASSES, FOLDER, SAMPLE_KIND)
@@ -63,20 +66,38 @@ def summarize(source: str | None, val_split: float) -> tuple[str, pd.DataFrame, 
     table = pd.DataFrame([[name, counts[name], counts[name] - val_of[i], val_of[i]]
                           for i, name in enumerate(collection.classes)], columns=columns)
     lines = [f"**{len(collection.paths)} images in {len(collection.classes)} classes** from "
-             f"`{_shown(source)}` · {len(train_idx)} for training, {len(val_idx)} for validation"]
+             f"**{data_name(source)}** · {len(train_idx)} for training, {len(val_idx)} for validation"]
     lines += [f"- ⚠ {warning}" for warning in collection.warnings]
+    few = few_validation_images(collection.classes, val_of)
+    if few:
+        lines.append(f"- ⚠ {few}")
     if collection.skipped:
         lines.append(f"- ⚠ {len(collection.skipped)} file(s) skipped:")
         lines += [f"    - `{s.path}`: {s.reason}" for s in collection.skipped[:MAX_LISTED_SKIPS]]
         if len(collection.skipped) > MAX_LISTED_SKIPS:
             lines.append(f"    - … and {len(collection.skipped) - MAX_LISTED_SKIPS} more")
-    if not collection.warnings and not collection.skipped:
+    if collection.ignored:
+        lines.append(f"- {len(collection.ignored)} hidden or system file(s) ignored (never read):")
+        lines += [f"    - `{name}`" for name in collection.ignored[:MAX_LISTED_SKIPS]]
+        if len(collection.ignored) > MAX_LISTED_SKIPS:
+            lines.append(f"    - … and {len(collection.ignored) - MAX_LISTED_SKIPS} more")
+    if not collection.warnings and not collection.skipped and not few:
         lines.append("- ✓ no problems found")
     return "\n".join(lines), table, _thumbnails(collection)
 
 
-def _shown(source: str) -> str:
-    return Path(source).name if not source.startswith("sample:") else source
+def few_validation_images(classes: list[str], val_of: list[int]) -> str:
+    """A warning when a class has fewer than MIN_VALIDATION validation images: an accuracy
+    measured on so few images is mostly luck ("" when every class has enough)."""
+    short = [(name, n) for name, n in zip(classes, val_of) if n < MIN_VALIDATION]
+    if not short:
+        return ""
+    total = sum(val_of)
+    shown = ", ".join(f"{name}: {n}" for name, n in short[:5]) + (" …" if len(short) > 5 else "")
+    margin = 1 / max(total, 1) ** 0.5  # about the 95% margin of an accuracy near 50%
+    return (f"few validation images ({shown}; fewer than {MIN_VALIDATION} per class): an accuracy measured on "
+            f"{total} image(s) can be off by about ±{min(margin, 0.5):.0%}. Add images, or raise the "
+            "Validation share.")
 
 
 def _thumbnails(collection) -> list[tuple[Image.Image, str]]:
@@ -166,7 +187,7 @@ def layout(ctx: AppContext, demo: gr.Blocks) -> DataTab:
         source = gr.State(ctx.options.defaults.get("data"))
         workspace = gr.State(None)
         gr.Markdown("Give ftgui **one folder of images per class** (the folder name is the class). "
-                    "Every image is checked before training; problems are listed on the right.",
+                    "Every image is checked before training; problems are listed with the summary.",
                     elem_classes="ftgui-help")
         kinds = [k for k in SOURCES if k != FOLDER or ctx.options.local_only]
         with gr.Row(equal_height=False):

@@ -12,6 +12,7 @@ import csv
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 import pandas as pd
@@ -19,7 +20,7 @@ from PIL import Image
 
 from .. import runs
 from ..errors import FtguiError
-from . import catalog, owners
+from . import catalog, heavy, owners
 from .context import AppContext
 from .handlers import bind
 
@@ -31,17 +32,38 @@ default), so one person's batch does not hold up everyone's single images. A tra
 never holds them up: it runs in the app's own thread, not in Gradio's queue."""
 
 
+def score(value: float | None) -> str:
+    """A score or an accuracy as the page shows it everywhere: ``51.8%``."""
+    return "" if value is None else f"{value:.1%}"
+
+
+def _usable_runs(ctx: AppContext, request: gr.Request | None) -> list:
+    visitor = ctx.visitor(request)
+    return [run for run in runs.list_runs(ctx.runs_root)
+            if (run.path / "model.safetensors").is_file() and owners.may_see_all(ctx, visitor, run.path)]
+
+
 def source_choices(ctx: AppContext, request: gr.Request | None = None) -> list[tuple[str, str]]:
     """Runs that hold a model and that this visitor may use (newest first), then a
     pretrained timm model."""
     choices = []
-    visitor = ctx.visitor(request)
-    for run in runs.list_runs(ctx.runs_root):
-        if (run.path / "model.safetensors").is_file() and owners.may_see_all(ctx, visitor, run.path):
-            acc = (run.best or {}).get("val_acc")
-            choices.append((f"{run.path.name}" + (f" · {acc:.0%}" if acc is not None else ""), run.path.name))
+    for run in _usable_runs(ctx, request):
+        acc = (run.best or {}).get("val_acc")
+        choices.append((f"{run.path.name}" + (f" · validation accuracy {score(acc)}" if acc is not None else ""),
+                        run.path.name))
     choices.append(("a pretrained timm model, as it is (ImageNet labels)", PRETRAINED))
     return choices
+
+
+def best_source(ctx: AppContext, request: gr.Request | None = None) -> str:
+    """The run to predict with first: the best validation accuracy (the newest among equals),
+    else a pretrained model."""
+    best, best_acc = PRETRAINED, -1.0
+    for run in _usable_runs(ctx, request):  # newest first: a later equal does not replace it
+        acc = (run.best or {}).get("val_acc")
+        if best == PRETRAINED or (acc is not None and acc > best_acc):
+            best, best_acc = run.path.name, acc if acc is not None else -1.0
+    return best
 
 
 def _predictor(ctx: AppContext, source: str | None, model_name: str | None, request: gr.Request | None):
@@ -51,7 +73,16 @@ def _predictor(ctx: AppContext, source: str | None, model_name: str | None, requ
             raise FtguiError("choose a pretrained model")
         if name.startswith("local-dir:") and not ctx.options.local_only:
             raise FtguiError("local-dir: models are only available when the app is not shared")
-        return ctx.predictors.for_pretrained(name)
+        heavy.load()
+        from ..models import HubWeightsError
+
+        try:
+            return ctx.predictors.for_pretrained(name)
+        except HubWeightsError:
+            raise FtguiError(f"cannot get timm's pretrained weights for {name}: the Hugging Face hub cannot be "
+                             "reached and this computer has no copy of them - pick a model marked "
+                             "'on this computer' under \"Pretrained model\", or one of your runs under "
+                             "\"Model\"") from None
     path = ctx.run_path(source)
     owners.check(ctx, ctx.visitor(request), path, "predict with its model")
     return ctx.predictors.for_run(path)
@@ -63,7 +94,7 @@ def predict_image(ctx: AppContext, source: str | None, model_name: str | None,
     if image is None:
         raise FtguiError("drop an image, paste one, or take a webcam shot first")
     row = _predictor(ctx, source, model_name, request).predict_images([image], top_k=int(top_k))[0]
-    return {label: score for label, score in row["topk"]}
+    return {label: value for label, value in row["topk"]}
 
 
 def predict_batch(ctx: AppContext, source: str | None, model_name: str | None,
@@ -76,14 +107,17 @@ def predict_batch(ctx: AppContext, source: str | None, model_name: str | None,
     table = []
     for row in predictor.predict_paths(files, top_k=int(top_k)):
         shown = next((row["path"][len(p):] for p in parents if row["path"].startswith(p)), row["path"])
-        top = "; ".join(f"{label}: {score:.3f}" for label, score in row.get("topk", []))
-        table.append([shown, row.get("label", ""), row.get("score"), top, row.get("error", "")])
-    frame = pd.DataFrame(table, columns=BATCH_COLUMNS)
+        topk = row.get("topk", [])
+        table.append([shown, row.get("label", ""), row.get("score"), topk, row.get("error", "")])
+    frame = pd.DataFrame([[f, label, score(value), "; ".join(f"{name} {score(p)}" for name, p in topk), error]
+                          for f, label, value, topk, error in table], columns=BATCH_COLUMNS)
     path = Path(tempfile.mkdtemp(prefix="ftgui-predictions-")) / "predictions.csv"
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(BATCH_COLUMNS)
-        writer.writerows(table)
+        writer.writerows([f, label, "" if value is None else f"{value:.4f}",
+                          "; ".join(f"{name}: {p:.4f}" for name, p in topk), error]
+                         for f, label, value, topk, error in table)
     return frame, str(path)
 
 
@@ -92,15 +126,35 @@ def refresh(ctx: AppContext, source: str | None, model_name: str | None, request
     choices = source_choices(ctx, request)
     values = [value for _, value in choices]
     if source not in values or (source == PRETRAINED and not model_name):
-        source = values[0]  # the newest run, once there is one
+        source = best_source(ctx, request)  # the best run, once there is one
     return gr.update(choices=choices, value=source), on_source(source, model_name)
 
 
+def pretrained_picker(model_name: str | None, online: bool) -> dict[str, Any]:
+    """The pretrained-model picker's choices, value and help: on this computer first; offline,
+    only those (a model that cannot be had is not offered)."""
+    choices = catalog.predict_model_choices(online)
+    names = [name for _, name in choices]
+    value = model_name if model_name in names or (model_name or "").startswith("local-dir:") else None
+    if value is None and names:
+        value = names[0]
+    cached = sum(1 for label, _ in choices if label.endswith("(on this computer)"))
+    if online:
+        info = ("models marked 'on this computer' answer at once; the others are downloaded from the Hugging "
+                "Face hub on first use")
+    elif cached:
+        info = f"offline: the {cached} model(s) whose weights are on this computer"
+    else:
+        info = ("offline, and no pretrained model is on this computer: predict with one of your runs "
+                "(train one in the Train tab)")
+    return {"choices": choices, "value": value, "info": info}
+
+
 def on_source(source: str | None, model_name: str | None) -> dict:
-    """Show the model picker for a pretrained model, filled with timm's names."""
+    """Show the model picker for a pretrained model, with the models that can work."""
     if source != PRETRAINED:
         return gr.update(visible=False)
-    return gr.update(visible=True, choices=list(catalog.model_names(True)), value=model_name or None)
+    return gr.update(visible=True, **pretrained_picker(model_name, catalog.hub_online()))
 
 
 def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs) -> None:
@@ -108,11 +162,11 @@ def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs) -> None:
     with gr.Tab("3 · Predict", id="predict"):
         choices = source_choices(ctx)
         with gr.Row():
-            source = gr.Dropdown(choices, value=choices[0][1], label="Model", scale=3, elem_id="predict-source",
+            source = gr.Dropdown(choices, value=best_source(ctx), label="Model", scale=3, elem_id="predict-source",
                                  allow_custom_value=True,
                                  info="a run you trained, or a pretrained model with its own labels")
             model_name = gr.Dropdown([], label="Pretrained model", allow_custom_value=True, filterable=True,
-                                     visible=False, scale=3, info="downloaded from the hub on first use")
+                                     visible=False, scale=3, elem_id="predict-pretrained")
             top_k = gr.Slider(1, 10, value=5, step=1, label="Top-k", scale=1, min_width=160)
         with gr.Tabs():
             with gr.Tab("One image", id="predict-one-tab"):

@@ -2,6 +2,8 @@
 the CLI flag (the engine's SettingError names settings by field; see ftgui.errors)."""
 from __future__ import annotations
 
+import re
+
 CONTROLS = {
     "data": "your images (Data tab)", "val_data": "validation images (Data tab)",
     "val_split": "Validation share (Data tab)", "model": "Model", "strategy": "What to train",
@@ -18,3 +20,17 @@ CONTROLS = {
 def control_name(field: str) -> str:
     """``weights`` -> ``"Start from weights"``: the control as a message names it."""
     return f'"{CONTROLS[field]}"' if field in CONTROLS else field.replace("_", " ")
+
+
+def data_name(source: str | None) -> str:
+    """A data set as the page names it: ``shapes.zip``, "the sample digits", "the classes you
+    built here", a folder's name; never an upload's path under the runs folder or an internal
+    id such as ``classes-dbcd9fa84728``."""
+    if not source:
+        return ""
+    if source.startswith("sample:"):
+        return f"the sample {source[len('sample:'):]}"
+    name = source.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    if re.fullmatch(r"classes-[0-9a-f]{6,}", name):
+        return "the classes you built here"
+    return name
