@@ -61,7 +61,9 @@ def test_events_status_and_completion(tmp_path):
     status = job.status()
     assert status["state"] == "completed" and status["fraction"] == 1.0
     assert [m["epoch"] for m in status["metrics"]] == [1, 2]
-    assert status["log"] == ["reading images"]
+    assert status["log"][0] == "reading images"  # then a line per epoch, like the CLI's (issue 10, item 11)
+    assert [line.split(":")[0] for line in status["log"][1:]] == ["epoch 1/2", "epoch 2/2"]
+    assert "validation loss 0.5000, accuracy 100.0%" in status["log"][2]
     kinds = [type(e) for e in job.events_since(0)]
     assert kinds == [Log, Start, Epoch, Epoch, End]  # step events are not kept
     assert job.events_since(3)[0].row["epoch"] == 2
@@ -137,7 +139,7 @@ def test_a_resumed_job_shows_the_epochs_it_kept_and_times_only_its_own(tmp_path)
     status = job.status()
     assert [m["epoch"] for m in status["metrics"]] == [1, 2]  # epoch 3 is trained again
     assert status["fraction"] == 2.5 / 4  # half of epoch 3 done...
-    assert status["eta_s"] == pytest.approx(status["elapsed_s"] * 3)  # ...in this job's time, with 1.5 to go
+    assert status["eta_raw_s"] == pytest.approx(status["elapsed_s"] * 3)  # ...in this job's time, with 1.5 to go
     gate.set()
     assert job.join(10)
     assert [m["epoch"] for m in job.status()["metrics"]] == [1, 2, 3, 4]

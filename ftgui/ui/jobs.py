@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import logging
 import threading
 import time
@@ -40,7 +41,21 @@ TrainFn = Callable[..., Any]
 Work = Callable[..., Any]
 """What a Job runs: ``work(listener=..., stop=...)``."""
 FINISHED = ("completed", "stopped", "evaluated", "initialised", "failed")
+ETA_SMOOTHING = 0.25
+"""Weight of a new estimate of the time left; the rest is the previous estimate, counted down."""
 _ids = itertools.count(1)
+
+
+def epoch_line(row: dict, epochs: int) -> str:
+    """The log's line for one epoch, like the CLI's: losses, accuracies, time."""
+    def number(key: str, spec: str) -> str:
+        value = row.get(key)
+        return "-" if value is None else format(value, spec)
+
+    line = (f"epoch {row['epoch']}/{epochs}: training loss {number('train_loss', '.4f')}, "
+            f"accuracy {number('train_acc', '.1%')} · validation loss {number('val_loss', '.4f')}, "
+            f"accuracy {number('val_acc', '.1%')} · {row.get('seconds') or 0:.1f} s")
+    return line + (" (stopped part-way)" if row.get("stopped") else "")
 
 
 class Busy(FtguiError):
@@ -65,6 +80,10 @@ class Job:
         self.created = time.time()
         self._train_started: float | None = None
         self._ended: float | None = None
+        self.earlier: list[dict] = []
+        """A resumed run's rows before this job (shown until the engine's Start event repeats them)."""
+        self._classes: int | None = None
+        self._eta: tuple[float, float] | None = None  # (estimate, when)
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, args=(work,),
                                         name=f"ftgui-train-{self.id}", daemon=True)
@@ -140,29 +159,70 @@ class Job:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
+    def classes(self) -> int | None:
+        """The number of classes, once the run's record names them (after its first epoch)."""
+        if self._classes is None and self.run_dir is not None:
+            try:
+                record = json.loads((self.run_dir / runs.RUN_FILE).read_text(encoding="utf-8"))
+                self._classes = len(record.get("label_names") or []) or None
+            except (OSError, ValueError, AttributeError):
+                return None
+        return self._classes
+
+    def _smoothed_eta(self, raw: float | None, now: float) -> float | None:
+        """The time left, smoothed: a new estimate moves the previous one (counted down
+        since) only by ETA_SMOOTHING of the difference, so it does not jump about."""
+        if raw is None:
+            self._eta = None
+            return None
+        if self._eta is not None:
+            previous, when = self._eta
+            raw = max(0.0, previous - (now - when)) * (1 - ETA_SMOOTHING) + raw * ETA_SMOOTHING
+        self._eta = (raw, now)
+        return raw
+
     def status(self) -> dict:
-        """A snapshot for display: state, progress, ETA, metrics rows so far."""
+        """A snapshot for display: state, progress, ETA, metrics rows so far.
+
+        ``epoch`` is the epoch in progress while training; once stopped, the last epoch that
+        was completed (``stopped_in``: the one it stopped during). ``elapsed_s`` is this job's
+        time, ``elapsed_total_s`` adds a resumed run's earlier epochs; ``eta_raw_s`` is the time
+        left at this job's pace, ``eta_s`` the same smoothed (what pages show)."""
         with self._lock:
             events = list(self.events)
             step = self.last_step
             state, error, started, ended = self.state, self.error, self._train_started, self._ended
         start = next((e for e in events if isinstance(e, Start)), None)
         epochs = start.epochs if start else self.config.epochs
-        earlier = list(start.earlier_epochs) if start else []
+        earlier = list(start.earlier_epochs) if start else list(self.earlier)
         metrics = earlier + [e.row for e in events if isinstance(e, Epoch)]
+        whole = [row for row in metrics if not row.get("stopped")]
+        partial = next((row["epoch"] for row in metrics if row.get("stopped")), None)
         fraction = _fraction(step, len(metrics), epochs, state)
-        elapsed = (ended or time.time()) - started if started else 0.0
+        if state in ("stopped", "failed"):
+            fraction = len(whole) / max(epochs, 1)
+        now = time.time()
+        elapsed = (ended or now) - started if started else 0.0
         done_before = len(earlier)  # a resumed run's earlier epochs took no time in this job
-        this_job = fraction - done_before / max(epochs, 1)  # took no time in this job
-        eta = elapsed * (1 - fraction) / this_job if this_job > 0 and fraction < 1 and state == "running" else None
+        this_job = fraction - done_before / max(epochs, 1)
+        raw = (elapsed * (1 - fraction) / this_job
+               if this_job > 0 and fraction < 1 and state == "running" else None)
+        with self._lock:
+            eta = self._smoothed_eta(raw, now)
+        before = sum(float(row.get("seconds") or 0) for row in earlier)
+        epoch = step.epoch if step and state not in FINISHED else len(whole)
         return {
             "id": self.id, "name": self.name, "state": state, "error": error,
-            "model": self.config.model, "strategy": self.config.strategy,
+            "model": self.config.model, "strategy": self.config.strategy, "init": self.config.init,
+            "data": self.config.data,
             "run_dir": str(self.run_dir) if self.run_dir else None,
-            "epochs": epochs, "epoch": step.epoch if step else len(metrics),
+            "epochs": epochs, "epoch": epoch, "stopped_in": partial,
             "step": vars(step) if step else None, "metrics": metrics, "fraction": fraction,
-            "elapsed_s": elapsed, "eta_s": eta, "n_events": len(events),
-            "log": [e.message for e in events if isinstance(e, Log)],
+            "elapsed_s": elapsed, "elapsed_total_s": elapsed + before, "eta_s": eta, "eta_raw_s": raw,
+            "n_events": len(events),
+            "classes": self.classes(), "val_images": start.val_images if start else None,
+            "log": [e.message if isinstance(e, Log) else epoch_line(e.row, epochs)
+                    for e in events if isinstance(e, (Log, Epoch))],
             "stop_reason": next((e.reason for e in events if isinstance(e, End)), None),
         }
 
@@ -215,9 +275,10 @@ class JobManager:
         for the visitor ``owner``, or raise :class:`Busy`. The job shows the run's own settings."""
         run = runs.load_run(run_dir)
         config = TrainConfig.from_dict({**run.info.config, "out": str(run.path)})
-        return self._launch(config, "resume", run.path, owner)
+        return self._launch(config, "resume", run.path, owner, earlier=runs.read_metrics(run.path))
 
-    def _launch(self, config: TrainConfig, action: str, target: Any, owner: str | None = None) -> Job:
+    def _launch(self, config: TrainConfig, action: str, target: Any, owner: str | None = None,
+                earlier: list[dict] | None = None) -> Job:
         with self._lock:
             self.ensure_idle()
             fn = self._fns[action]
@@ -229,6 +290,7 @@ class JobManager:
 
                 fn = getattr(engine, action)
             job = Job(config, functools.partial(fn, target), owner)
+            job.earlier = [row for row in earlier or [] if not row.get("stopped")]
             self.current = job
         job.start()
         return job
