@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import random
 import shutil
 import threading
@@ -15,12 +16,13 @@ from ftgui import FtguiError, engine
 from ftgui.checkpoint import CHECKPOINT_FILE
 from ftgui.config import TrainConfig
 from ftgui.record import Epoch, Start, Step
-from ftgui.runs import RUN_FILE, atomic_write_json, load_run, read_metrics
+from ftgui.runs import RUN_FILE, atomic_write_json, list_runs, load_run, read_metrics
 from ftgui.training import writer
 from ftgui.ui import charts, data_tab, evaluation, plugins_tab, predict_tab, runs_tab, train_form, train_tab
 from ftgui.ui.command import train_command
 from ftgui.ui.context import AppContext, AppOptions, demo_settings
 from ftgui.ui.jobs import Busy, JobManager
+from ftgui.ui.run_names import display_names
 from ftgui.ui.words import control_name
 
 from conftest import COLOURS, THREE, draw_shape, make_dataset, zip_folder
@@ -148,10 +150,10 @@ def test_form_round_trip_and_a_reloaded_page_shows_the_running_settings(ctx, thr
     again = train_form.form_from_config(ctx, config)
     assert train_form.config_from_form(ctx, str(three_classes), 0.2, again) == config
     names = ["strategy", "epochs", "init_sparse_k"]
-    assert train_tab.reattach(ctx, names) == [gr.skip()] * 3
+    assert train_tab.reattach(ctx, names) == [gr.skip()] * 4  # the form's values, then the data
     train_tab.start_training(ctx, str(three_classes), 0.2, {**values, "epochs": 100})
     try:
-        assert train_tab.reattach(ctx, names) == ["full", 100, 3]
+        assert train_tab.reattach(ctx, names) == ["full", 100, 3, str(three_classes)]
     finally:
         ctx.jobs.shutdown()
 
@@ -180,8 +182,11 @@ def test_start_busy_stop_and_the_job_display(ctx, three_classes):
         time.sleep(0.2)
     shown = train_tab.poll(ctx, None)
     assert "Training" in shown[0] and "epoch" in shown[1]
-    assert set(shown[2]["value"]["curve"]) == {"training", "validation"}  # loss curves
-    assert shown[2]["x_lim"] == [0, 200]
+    loss = shown[2]["value"]
+    assert set(loss["curve"]) == {"training", "validation", charts.CHANCE}  # loss curves, and guessing's
+    guessing = loss[loss["curve"] == charts.CHANCE]  # the loss of guessing 3 classes spans the run
+    assert list(guessing["epoch"]) == [0, 200] and list(guessing["value"]) == pytest.approx([math.log(3)] * 2)
+    assert "x_lim" not in shown[2] and "y_title" not in shown[2]  # see charts.epoch_plot
     assert shown[5]["interactive"] is False and shown[6]["interactive"] is True  # start off, stop on
     assert "Stopping" in train_tab.stop_training(ctx)
     assert job.join(120)
@@ -261,7 +266,8 @@ def test_runs_table_comparison_details_files_and_delete(ctx, trained, three_clas
     assert set(table["run"]) == {trained.name, other.name}
     assert list(table.columns) == runs_tab.TABLE_COLUMNS
     curves = runs_tab.compare(ctx, [trained.name, other.name], "val_acc")["value"]
-    assert set(curves["run"]) == {trained.name, other.name} and len(curves) == 3
+    labels = display_names(list_runs(ctx.runs_root))  # what people tell runs apart by (issue 10, item 10)
+    assert set(curves["run"]) == {labels[trained.name], labels[other.name]} and len(curves) == 3
     assert list(curves["epoch"]) == [1, 2, 1]
     summary, confusion, per_class, pairs, mistakes = runs_tab.run_details(ctx, trained.name)
     assert trained.name in summary and "kaiming" in summary

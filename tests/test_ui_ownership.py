@@ -149,8 +149,8 @@ def test_only_the_starter_stops_resumes_and_follows_a_training(shared, tmp_path,
     assert "Training" in theirs[0] and theirs[6]["interactive"] is False and theirs[4] == ""  # no log, no Stop
     assert mine[6]["interactive"] is True and "reading images from" in mine[4]
     names = ["strategy", "epochs"]
-    assert train_tab.reattach(shared, names, BOB) == [gr.skip()] * 2
-    assert train_tab.reattach(shared, names, ALICE) == ["scratch", 300]
+    assert train_tab.reattach(shared, names, BOB) == [gr.skip()] * 3  # the form's values and the data
+    assert train_tab.reattach(shared, names, ALICE)[:2] == ["scratch", 300]
 
     assert "Stopping" in train_tab.stop_training(shared, login("alice-page-2", "alice-token"))
     assert job.join(120) and load_run(job.run_dir).status == "stopped"

@@ -7,17 +7,31 @@ import html
 import gradio as gr
 import pandas as pd
 
+from . import verdicts
+
 SPLITS = (("train", "training"), ("val", "validation"))
 PHASES = {"train": "step", "eval": "validating", "features": "computing features"}
-CURVE_COLOURS = {"training": "#6366f1", "validation": "#f97316"}
+CHANCE = "guessing (chance)"
+CHANCE_COLOUR = "#9ca3af"
+CURVE_COLOURS = {"training": "#6366f1", "validation": "#f97316", CHANCE: CHANCE_COLOUR}
+PLOT_STYLE = (f'<style>.ftgui-plot path[stroke="{CHANCE_COLOUR}"]{{stroke-dasharray:6 4}}'
+              '.ftgui-plot .ftgui-empty{opacity:.7}</style>')
+"""The chance-level line is drawn dashed (a LinePlot has no per-series dash setting)."""
 METRICS = {"val_acc": "validation accuracy", "val_loss": "validation loss",
            "train_acc": "training accuracy", "train_loss": "training loss"}
 
 
-def curves(metrics: list[dict], kind: str) -> pd.DataFrame:
-    """Training and validation ``kind`` ('loss' or 'acc') per epoch, one row per point."""
+def curves(metrics: list[dict], kind: str, classes: int | None = None, epochs: int | None = None) -> pd.DataFrame:
+    """Training and validation ``kind`` ('loss' or 'acc') per epoch, one row per point; with
+    the number of ``classes``, the chance level (1/C for accuracy, ln C for loss) as a line
+    from epoch 0 to ``epochs``: it spans the whole run, so curves grow from left to right,
+    and the loss axis always includes the loss of guessing."""
     rows = [{"epoch": row["epoch"], "value": row[f"{split}_{kind}"], "curve": label}
             for row in metrics for split, label in SPLITS if row.get(f"{split}_{kind}") is not None]
+    if classes and classes >= 2:
+        level = verdicts.chance(classes) if kind == "acc" else verdicts.chance_loss(classes)
+        last = max(epochs or 1, max((r["epoch"] for r in metrics), default=1))
+        rows += [{"epoch": epoch, "value": level, "curve": CHANCE} for epoch in (0, last)]
     return _typed(pd.DataFrame(rows, columns=["epoch", "value", "curve"]))
 
 
@@ -34,11 +48,17 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype({"epoch": "int64", "value": "float64"})
 
 
-def epoch_plot(frame: pd.DataFrame, epochs: int) -> dict:
-    """A LinePlot update whose epoch axis spans the whole run (0 to ``epochs``), so curves
-    grow from left to right while training. No points yet: an empty plot (the LinePlot
-    draws an empty table as a collapsed chart that later data does not repair)."""
-    return gr.update(value=frame if len(frame) else None, x_lim=[0, max(epochs, 1)])
+def epoch_plot(frame: pd.DataFrame, label: str, empty: str) -> dict:
+    """A LinePlot update with data only (and its label, which is not part of the chart).
+
+    Never x_lim, y_title or y_lim here: Gradio 6's LinePlot redraws its chart when one of
+    those changes, from the data it had before the same update, so a change sent together
+    with new data plots the previous data (the Compare chart lagged one change behind, a
+    resumed run showed the previous job's curves). No points yet: no chart (an empty table
+    draws a collapsed chart with "Infinite extent" warnings), and the label says what will
+    appear."""
+    has_data = len(frame) > 0
+    return gr.update(value=frame if has_data else None, label=label if has_data else f"{label}: {empty}")
 
 
 def duration(seconds: float) -> str:
@@ -55,13 +75,18 @@ def progress_html(status: dict | None) -> str:
         return _bar(0, "No training yet")
     step = status["step"]
     parts = [f"epoch {status['epoch']}/{status['epochs']}"]
+    if status["state"] in ("stopped", "failed"):
+        parts = [f"{status['epoch']}/{status['epochs']} epochs done"]
+        if status.get("stopped_in"):
+            parts.append(f"stopped during epoch {status['stopped_in']}")
     if step and status["state"] in ("preparing", "running", "stopping"):
         parts.append(f"{PHASES.get(step['phase'], step['phase'])} {step['step']}/{step['steps']}")
         if step.get("loss") is not None:
             parts.append(f"loss {step['loss']:.4f}")
     parts.append(f"{status['fraction']:.0%}")
-    if status["elapsed_s"]:
-        parts.append(f"{duration(status['elapsed_s'])} elapsed")
+    elapsed = status.get("elapsed_total_s", status["elapsed_s"])  # a resumed run's earlier epochs too
+    if elapsed:
+        parts.append(f"{duration(elapsed)} elapsed")
     if status["eta_s"] is not None:
         parts.append(f"about {duration(status['eta_s'])} left")
     return _bar(status["fraction"], " · ".join(parts))

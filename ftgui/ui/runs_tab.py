@@ -23,11 +23,13 @@ import pandas as pd
 from .. import runs
 from ..errors import FtguiError
 from ..record import InitializerUse, PluginUse
-from . import charts, evaluation, heavy, owners
+from . import charts, evaluation, heavy, owners, verdicts
 from .context import AppContext
 from .handlers import bind
+from .run_names import display_names
 
-TABLE_COLUMNS = ["run", "status", "model", "mode", "initialiser", "epochs", "best val acc", "created"]
+TABLE_COLUMNS = ["name", "status", "model", "mode", "initialiser", "epochs", "best val acc", "chance", "created", "run"]
+"""``name``: what people tell runs apart by (see :mod:`.run_names`); ``run``: the folder."""
 PER_CLASS = ["class", "images", "correct", "accuracy"]
 PAIRS = ["true", "predicted", "images"]
 MAX_MISTAKES = 24
@@ -54,15 +56,39 @@ def can_resume(ctx: AppContext, run: runs.Run) -> bool:
             and (run.path / runs.CHECKPOINT_FILE).is_file())
 
 
+def val_images(run: runs.Run) -> int | None:
+    """How many validation images the run's accuracy was measured on."""
+    split = (run.info.data or {}).get("split") or {}
+    return len(split.get("val") or []) or None
+
+
+def epochs_text(run: runs.Run) -> str:
+    """``149/150`` (completed epochs), with ``, stopped in 150`` for an epoch stopped part-way."""
+    info, rows = run.info, runs.read_metrics(run.path)
+    total = info.config.get("epochs", "?")
+    partial = next((row["epoch"] for row in rows if row.get("stopped")), None)
+    if not rows:
+        return f"{info.epochs_done}/{total}"
+    done = sum(1 for row in rows if not row.get("stopped"))
+    return f"{done}/{total}" + (f", stopped in {partial}" if partial else "")
+
+
+def _accuracy(run: runs.Run) -> str:
+    acc = (run.info.best or {}).get("val_acc")
+    return verdicts.accuracy_text(acc, val_images(run)) if acc is not None else ""
+
+
 def runs_table(ctx: AppContext) -> pd.DataFrame:
+    listed = runs.list_runs(ctx.runs_root)
+    names = display_names(listed)
     rows = []
-    for run in runs.list_runs(ctx.runs_root):
+    for run in listed:
         info = run.info
-        acc = (info.best or {}).get("val_acc")
-        rows.append([run.path.name, shown_status(ctx, run), info.architecture,
+        classes = len(info.label_names)
+        rows.append([names[run.path.name], shown_status(ctx, run), info.architecture,
                      info.strategy.name if info.strategy else "", info.initializer.name if info.initializer else "",
-                     f"{info.epochs_done}/{info.config.get('epochs', '?')}",
-                     f"{acc:.1%}" if acc is not None else "", info.created[:19].replace("T", " ")])
+                     epochs_text(run), _accuracy(run), f"{verdicts.chance(classes):.0%}" if classes > 1 else "",
+                     info.created[:19].replace("T", " "), run.path.name])
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
@@ -70,13 +96,23 @@ def run_names(ctx: AppContext) -> list[str]:
     return [run.path.name for run in runs.list_runs(ctx.runs_root)]
 
 
+def run_choices(ctx: AppContext) -> list[tuple[str, str]]:
+    """(display name, folder name) of every run, newest first, for the run pickers."""
+    names = display_names(runs.list_runs(ctx.runs_root))
+    return [(label, folder) for folder, label in names.items()]
+
+
 def compare(ctx: AppContext, names: list[str] | None, metric: str) -> dict:
     """``metric`` per epoch of each chosen run, to overlay them (a LinePlot update)."""
     if metric not in charts.METRICS:
         raise FtguiError(f"unknown metric {metric!r}")
-    metrics = {name: runs.read_metrics(ctx.run_path(name)) for name in names or []}
-    epochs = max((row["epoch"] for rows in metrics.values() for row in rows), default=1)
-    return {**charts.epoch_plot(charts.overlay(metrics, metric), epochs), "y_title": charts.METRICS[metric]}
+    labels = display_names(runs.list_runs(ctx.runs_root))
+    metrics = {labels.get(name, name): runs.read_metrics(ctx.run_path(name)) for name in names or []}
+    frame = charts.overlay(metrics, metric)
+    # only the data and the label change: see charts.epoch_plot on why not the axis title
+    return gr.update(value=frame if len(frame) else None,
+                     label=f"Curves: {charts.METRICS[metric]}" if len(frame) else
+                     "Curves: choose runs above to draw their curves here")
 
 
 def _params(params: dict | None) -> str:
@@ -92,7 +128,8 @@ def _summary_of_another(ctx: AppContext, run: runs.Run) -> str:
              f"- model `{info.architecture}`; mode **{strategy.name}**; initialiser **{init.name}**; "
              f"{info.epochs_done}/{info.config.get('epochs', '?')} epochs"]
     if best.get("val_acc") is not None:
-        lines.append(f"- best validation accuracy **{best['val_acc']:.1%}** at epoch {best['epoch']}")
+        lines.append(f"- best validation accuracy **{verdicts.accuracy_text(best['val_acc'], val_images(run))}** "
+                     f"at epoch {best['epoch']}")
     lines.append(f"- {NOT_YOURS}")
     return "\n".join(lines)
 
@@ -107,15 +144,22 @@ def _summary(ctx: AppContext, run: runs.Run) -> str:
     data = info.data or {}
     split = data.get("split") or {}
     lines = [f"**{run.path.name}** · {shown_status(ctx, run)}",
-             f"- model `{info.architecture}`, weights from `{info.weights_source}`",
+             f"- model `{info.architecture}`, weights from `{_weights_shown(info.weights_source)}`",
              f"- mode **{strategy.name}**{_params(strategy.params)}; initialiser "
              f"**{init.name}**{_params(init.params)} on {init.applied_to}, bias {init.bias}",
-             f"- data `{data.get('source')}`: {len(data.get('classes') or [])} classes, "
+             f"- data `{_data_shown(data.get('source'))}`: {len(data.get('classes') or [])} classes, "
              f"{len(split.get('train', []))} training / {len(split.get('val', []))} validation images"]
     if info.callbacks:
         lines.append("- callbacks " + ", ".join(f"**{c.name}**{_params(c.params)}" for c in info.callbacks))
     if best.get("val_acc") is not None:
-        lines.append(f"- best validation accuracy **{best['val_acc']:.1%}** at epoch {best['epoch']}")
+        classes = len(info.label_names)
+        lines.append(f"- best validation accuracy **{verdicts.accuracy_text(best['val_acc'], val_images(run))}** "
+                     f"at epoch {best['epoch']}" + (f"; {verdicts.chance_text(classes)}" if classes > 1 else "")
+                     + " (± is a 95% margin: 1.96 binomial standard errors)")
+        trains_all = info.weights_source in ("", "none")  # every layer from the initialiser
+        warning = verdicts.verdict(best["val_acc"], classes, val_images(run), init.name, trains_all)
+        if warning:
+            lines.append(f"- {warning}")
     if info.stop_reason:
         lines.append(f"- ended early: {info.stop_reason}")
     if info.error:
@@ -244,12 +288,27 @@ def ask_to_delete(name: str | None) -> tuple:
 
 
 def refresh(ctx: AppContext, chosen: list[str] | None, one: str | None) -> tuple:
-    """The table and both run pickers, keeping what is still there; with nothing chosen to
-    compare, the two newest runs."""
-    names = run_names(ctx)
+    """The table and both run pickers (display names, folder values), keeping what is still
+    there; with nothing chosen to compare, the two newest runs."""
+    choices = run_choices(ctx)
+    names = [folder for _, folder in choices]
     keep = [n for n in chosen or [] if n in names] or names[:2]
-    return (runs_table(ctx), gr.update(choices=names, value=keep),
-            gr.update(choices=names, value=one if one in names else (names[0] if names else None)))
+    return (runs_table(ctx), gr.update(choices=choices, value=keep),
+            gr.update(choices=choices, value=one if one in names else (names[0] if names else None)))
+
+
+def _data_shown(source: str | None) -> str:
+    """A data source as a person knows it: the file or folder name, not the server path
+    where uploads are kept."""
+    if not source:
+        return "?"
+    return source if source.startswith("sample:") else Path(source).name
+
+
+def _weights_shown(source: str | None) -> str:
+    if not source or source in ("hub", "none"):
+        return source or "none"
+    return Path(source).name
 
 
 def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs, train_notice: gr.Markdown) -> None:
@@ -264,8 +323,8 @@ def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs, train_notice: gr.Mar
                                  elem_id="runs-compare", info="e.g. pretrained vs scratch, initialiser A vs B")
             metric = gr.Radio([(label, key) for key, label in charts.METRICS.items()], value="val_acc",
                               label="Curve", scale=2)
-        overlay = gr.LinePlot(x="epoch", y="value", color="run", color_title="", height=280,
-                              label="Curves",
+        overlay = gr.LinePlot(x="epoch", y="value", color="run", color_title="", height=280, y_title="",
+                              x_title="epoch", label="Curves: choose runs above to draw their curves here",
                               elem_id="runs-plot", elem_classes="ftgui-plot")
         gr.Markdown("### One run")
         one = gr.Dropdown([], label="Run", elem_id="runs-one", allow_custom_value=True)
@@ -301,8 +360,9 @@ def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs, train_notice: gr.Mar
     files_button.click(bind(model_files, ctx), [one], [files], api_name="model_files").success(
         lambda: gr.update(visible=True), None, [files], **private)
     confirm.click(bind(delete_run, ctx), [one], [notice], api_name="delete_run").then(
-        lambda: gr.update(visible=False), None, [confirm_row], **private).then(
-        bind(refresh, ctx), [chosen, one], pickers, **private)
+        lambda: (gr.update(visible=False), gr.update(visible=False, value=None)), None, [confirm_row, files],
+        **private).then(bind(refresh, ctx), [chosen, one], pickers, **private)
+    one.change(lambda: gr.update(visible=False, value=None), None, [files], **private)  # another run's files
     delete_button.click(ask_to_delete, [one], [confirm_row, notice], **private)
     cancel.click(lambda: (gr.update(visible=False), ""), None, [confirm_row, notice], **private)
     for event in (tabs.select, demo.load):  # runs come and go; a shown run may have finished since

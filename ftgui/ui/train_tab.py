@@ -20,7 +20,7 @@ from .. import runs
 from ..config import AUGMENTATIONS
 from ..errors import FtguiError
 from ..record import best_row
-from . import catalog, charts, owners
+from . import catalog, charts, owners, verdicts
 from .command import train_command
 from .context import AppContext
 from .data_tab import DataTab
@@ -34,21 +34,64 @@ from .train_form import (
     weights_architecture,
     weights_choices,
 )
+from .words import control_name
 
 SEED_STATES = ("predict-only", "head-only", "full", "scratch")
+MODE_WORDS = {"predict-only": "Use the model as it is, no training (state 1)",
+              "head-only": "Train only the last layer (state 2)",
+              "full": "Train everything (state 3)",
+              "scratch": "Start from random weights (train from scratch)"}
+"""Beginners' words first, the seed's terms second; other modes show their name in words."""
+PARAM_WORDS = {"lr": "learning-rate", "scale": "factor", "max": "largest", "norm": "norm", "min": "smallest",
+               "k": "non-zero weights per unit (k)", "tol": "tolerance", "iters": "rescaling passes",
+               "std": "standard deviation"}
+CHANCE_HELP = ("**Reading the result:** guessing would score 1 / (number of classes), e.g. 33% for 3 classes; "
+               "the accuracy chart draws that level dashed. An accuracy measured on few validation images is "
+               "uncertain: the result says by how much (± is a 95% margin).")
+LOSS_EMPTY = "the training and validation loss appear here after the first epoch"
+ACC_EMPTY = "the accuracies appear here after the first epoch, with guessing's level dashed"
 LOG_LINES = 200
 POLL_SECONDS = 1.0
 
 
 def reattach(ctx: AppContext, names: list[str], request: gr.Request | None = None) -> list:
-    """On page load while a training runs: its settings (values for ``names``), so the
-    reloaded page shows what is training; else (or when the job is not this visitor's on a
-    shared app) nothing changes."""
+    """On page load while a training runs: its settings (values for ``names``) and, last,
+    its data, so the reloaded page shows what is training (and its command line reads the
+    data it trains on); else (or when the job is not this visitor's on a shared app)
+    nothing changes."""
     job = ctx.jobs.running()
     if job is None or not ctx.visitor(request).owns(job.owner):
-        return [gr.skip()] * len(names)
+        return [gr.skip()] * (len(names) + 1)
     values = form_from_config(ctx, job.config)
-    return [values[name] for name in names]
+    return [values[name] for name in names] + [job.config.data]
+
+
+def mode_label(name: str) -> str:
+    """``head-only`` -> "Train only the last layer (state 2)"; other modes in words."""
+    return MODE_WORDS.get(name, name.replace("-", " ").replace("_", " "))
+
+
+def param_label(param) -> str:
+    """A plugin parameter's label in words: its own ``label`` if it has one, else its name
+    with the abbreviations spelt out (``backbone_lr_scale`` -> "backbone learning-rate factor")."""
+    own = getattr(param, "label", None)
+    if own:
+        return str(own)
+    return " ".join(PARAM_WORDS.get(word, word) for word in param.name.replace("-", "_").split("_") if word)
+
+
+def trains_all(ctx: AppContext, strategy_name: str) -> bool:
+    """Every layer starts from the initialiser (no pretrained weights)."""
+    try:
+        strategy = ctx.registry.strategy(strategy_name)
+    except FtguiError:
+        return False
+    return strategy.trains and not strategy.needs_pretrained
+
+
+def init_warning(ctx: AppContext, strategy_name: str, init: str) -> str:
+    """Shown under the initialiser before Start: zeros/constant from scratch cannot learn."""
+    return verdicts.start_warning(trains_all(ctx, strategy_name), init)
 
 
 def preview_command(ctx: AppContext, data: str | None, val_split: float, form: dict[str, Any]) -> str:
@@ -56,7 +99,7 @@ def preview_command(ctx: AppContext, data: str | None, val_split: float, form: d
     try:
         return train_command(config_from_form(ctx, data, val_split, form))
     except FtguiError as exc:
-        return f"# {exc}"
+        return f"# {exc.worded(control_name)}"
 
 
 def start_training(ctx: AppContext, data: str | None, val_split: float, form: dict[str, Any],
@@ -80,7 +123,8 @@ def start_training(ctx: AppContext, data: str | None, val_split: float, form: di
     except FtguiError:
         run_dir.rmdir()
         raise
-    return f"Started **{job.name}**.", train_command(config)
+    warning = verdicts.start_warning(trains_all(ctx, config.strategy), config.init)
+    return f"Started **{job.name}**." + (f" {warning}" if warning else ""), train_command(config)
 
 
 def stop_training(ctx: AppContext, request: gr.Request | None = None) -> str:
@@ -126,48 +170,93 @@ def form_handler(fn, ctx: AppContext, initial: dict[str, Any]):
 
 # -- the live job -----------------------------------------------------------------------
 def describe_job(status: dict | None) -> str:
+    """One status line per job, with what its accuracy means once it has one: chance level,
+    how uncertain it is on this many validation images, and a warning when it is no better
+    than guessing (see :mod:`.verdicts`)."""
     if status is None:
         return "No training yet: choose data, a model and a mode, then **Start**."
+    if status.get("detached"):
+        return (f"No training on this page yet (the last one, **{status['name']}**, has ended: see the **Runs** "
+                "tab). Choose data, a model and a mode, then **Start**.")
     name, state = f"**{status['name']}**", status["state"]
     what = f" ({status['model']}, {status['strategy']}, {status['epochs']} epochs)"
     best = best_row([m for m in status["metrics"] if m.get("val_acc") is not None])  # the engine's rule
-    best_text = f"best validation accuracy {best['val_acc']:.1%} (epoch {best['epoch']})" if best else ""
-    return {
+    classes, images = status.get("classes"), status.get("val_images")
+    best_text = ""
+    if best:
+        best_text = (f"best validation accuracy {verdicts.accuracy_text(best['val_acc'], images)} "
+                     f"(epoch {best['epoch']})")
+        if classes:
+            best_text += f"; {verdicts.chance_text(classes)}"
+    warning = ""
+    if best and classes and state in ("completed", "stopped", "initialised", "evaluated"):
+        warning = verdicts.verdict(best["val_acc"], classes, images, status.get("init"),
+                                   bool(status.get("trains_all")))
+    try_it = " Try it in the **Predict** tab or below." if not warning else ""
+    line = {
         "preparing": f"… Preparing {name}{what}: reading the images and loading the model…",
         "running": f"▶ Training {name}{what}…" + (f" {best_text}" if best else ""),
         "stopping": f"■ Stopping {name} after the current step…",
         "completed": f"✓ Finished {name}" + (f" early ({status['stop_reason']})" if status.get("stop_reason")
-                                               else "") + f": {best_text}. Try it in the **Predict** tab.",
+                                               else "") + f": {best_text}.{try_it}",
         "initialised": f"✓ Saved {name} as initialised, without training: {best_text}.",
         "stopped": f"■ Stopped {name}; kept the best epoch so far{': ' + best_text if best else ''}.",
         "evaluated": f"✓ Evaluated {name} without training: {best_text or 'no validation images'}.",
         "failed": f"✗ {name} failed: {status['error']}",
     }[state]
+    return line + (f"\n\n{warning}" if warning else "")
 
 
 def poll(ctx: AppContext, seen: Any, request: gr.Request | None = None) -> tuple:
     """Everything the job shows, for the timer: (status, progress, loss curves, accuracy
-    curves, log, start button, stop button, seen). Curves and log are only sent when an
-    event arrived since ``seen`` (per page), so a quiet tick sends almost nothing. Another
-    visitor's job (shared app) shows without its log and error, and cannot be stopped."""
+    curves, log, start button, stop button, seen, notice). Curves and log are only sent when
+    an event arrived since ``seen`` (per page), so a quiet tick sends almost nothing; then
+    the notice under Start is cleared, so a job has one status line. Another visitor's job
+    (shared app) shows without its log and error, and cannot be stopped. A page opened after
+    the last job ended (see :func:`poll_fresh`) keeps its empty view until a new job starts."""
     job = ctx.jobs.current
+    if job is not None and not job.alive and seen == ("detached", job.id):
+        return (*[gr.skip()] * 7, seen, gr.skip())
     status = job.status() if job else None
     mine = job is None or ctx.visitor(request).owns(job.owner)
     if status is not None and not mine:
         status = {**status, "log": [], "run_dir": None,
                   "error": status["error"] and "the error is shown to whoever started it"}
+    if status is not None:
+        status["trains_all"] = trains_all(ctx, status["strategy"])
     key = (status["id"], status["n_events"]) if status else None
     alive = bool(job and job.alive)
     if key == seen and key is not None:
         curves = (gr.skip(), gr.skip(), gr.skip())
+        notice: Any = gr.skip()
     else:
-        metrics = status["metrics"] if status else []
-        log = "\n".join(status["log"][-LOG_LINES:]) if status else ""
-        epochs = status["epochs"] if status else 1
-        curves = (charts.epoch_plot(charts.curves(metrics, "loss"), epochs),
-                  charts.epoch_plot(charts.curves(metrics, "acc"), epochs), log)
+        curves = job_curves(status)
+        notice = "" if status else gr.skip()
     return (describe_job(status), charts.progress_html(status), *curves,
-            gr.update(interactive=not alive), gr.update(interactive=alive and mine), key)
+            gr.update(interactive=not alive), gr.update(interactive=alive and mine), key, notice)
+
+
+def job_curves(status: dict | None) -> tuple:
+    """(loss plot update, accuracy plot update, log text) for a job's status."""
+    metrics = status["metrics"] if status else []
+    log = "\n".join(status["log"][-LOG_LINES:]) if status else ""
+    epochs = status["epochs"] if status else 1
+    classes = status.get("classes") if status else None
+    return (charts.epoch_plot(charts.curves(metrics, "loss", classes, epochs), "Loss", LOSS_EMPTY),
+            charts.epoch_plot(charts.curves(metrics, "acc", classes, epochs), "Accuracy", ACC_EMPTY), log)
+
+
+def poll_fresh(ctx: AppContext, seen: Any, request: gr.Request | None = None) -> tuple:
+    """:func:`poll` for a page that has just opened: a job that still runs is shown (the
+    page re-attaches, see :func:`reattach`); one that has ended is not, since the page's
+    form shows other settings: the status line names it and points to the Runs tab."""
+    job = ctx.jobs.current
+    if job is None or job.alive:
+        return poll(ctx, seen, request)
+    status = {"detached": True, "name": job.name}
+    empty = job_curves(None)
+    return (describe_job(status), charts.progress_html(None), *empty,
+            gr.update(interactive=True), gr.update(interactive=False), ("detached", job.id), "")
 
 
 # -- plugin choices --------------------------------------------------------------------------
@@ -216,7 +305,7 @@ def load_choices(ctx: AppContext, pretrained_only: bool, model: str, request: gr
 
 # -- layout ----------------------------------------------------------------------------------
 def _param_input(param, kind: str, plugin: str) -> gr.components.Component:
-    common = dict(label=param.name, info=param.help, elem_id=param_key(kind, plugin, param.name))
+    common = dict(label=param_label(param), info=param.help, elem_id=param_key(kind, plugin, param.name))
     if param.choices:
         return gr.Dropdown(list(param.choices), value=param.default, **common)
     if isinstance(param.default, bool):
@@ -258,7 +347,8 @@ def _backbone(ctx: AppContext, values: dict, strategy, form: dict, ui: dict) -> 
 
 def _mode(ctx: AppContext, values: dict, strategy, form: dict, ui: dict) -> None:
     gr.Markdown("### Mode")
-    form["strategy"] = gr.Radio(strategy_order(ctx), value=strategy.name, label="What to train",
+    form["strategy"] = gr.Radio([(mode_label(n), n) for n in strategy_order(ctx)], value=strategy.name,
+                                label="What to train",
                                 info=strategy.description, elem_id="strategy")
     with gr.Accordion("What do the modes mean?", open=False):
         gr.Markdown(one_liners(ctx.registry.strategy(name) for name in strategy_order(ctx)),
@@ -271,6 +361,7 @@ def _mode(ctx: AppContext, values: dict, strategy, form: dict, ui: dict) -> None
                                    else "Initialiser of every layer", info=initializer.description, elem_id="init")
         with gr.Accordion("What do the initialisers do?", open=False):
             gr.Markdown(one_liners(r.item for r in ctx.registry.initializers.values()), elem_classes="ftgui-help")
+        ui["init_warning"] = gr.Markdown(init_warning(ctx, strategy.name, initializer.name), elem_id="init-warning")
         ui["init_groups"] = _plugin_params(ctx.registry.initializers, "init", initializer.name, form)
         form["bias_init"] = gr.Dropdown(["zero", "0.01"], value=values["bias_init"], allow_custom_value=True,
                                         label="Bias start value", info="zero, or a number such as 0.01")
@@ -319,11 +410,13 @@ def _job_view(ui: dict) -> None:
     ui["notice"] = gr.Markdown(elem_id="train-notice")
     ui["status"] = gr.Markdown(describe_job(None), elem_id="train-status")
     ui["progress"] = gr.HTML(charts.progress_html(None), elem_id="train-progress")
+    gr.HTML(charts.PLOT_STYLE, padding=False, container=False)
     curve: dict[str, Any] = dict(x="epoch", y="value", color="curve", color_map=charts.CURVE_COLOURS, color_title="",
                  x_title="epoch", height=260, elem_classes="ftgui-plot")
     with gr.Row():
-        ui["loss"] = gr.LinePlot(label="Loss", y_title="loss", elem_id="loss-plot", **curve)
-        ui["acc"] = gr.LinePlot(label="Accuracy", y_title="accuracy", y_lim=[0, 1], elem_id="acc-plot", **curve)
+        ui["loss"] = gr.LinePlot(label=f"Loss: {LOSS_EMPTY}", y_title="loss", elem_id="loss-plot", **curve)
+        ui["acc"] = gr.LinePlot(label=f"Accuracy: {ACC_EMPTY}", y_title="accuracy", y_lim=[0, 1],
+                                elem_id="acc-plot", **curve)
     with gr.Accordion("Log", open=False):
         ui["log"] = gr.Textbox(show_label=False, lines=8, max_lines=8, autoscroll=True, interactive=False,
                                elem_id="train-log")
@@ -341,10 +434,12 @@ def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> gr.Markdown:
     with gr.Tab("2 · Train", id="train"):
         seen = gr.State(None)
         timer = gr.Timer(POLL_SECONDS)
-        data_line = gr.Markdown(elem_classes="ftgui-help")
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=320):
                 _backbone(ctx, values, strategy, form, ui)
+                gr.Markdown("### Your data")
+                data_line = gr.Markdown(elem_classes="ftgui-help", elem_id="train-data")
+                gr.Markdown(CHANCE_HELP, elem_classes="ftgui-help")
             with gr.Column(scale=1, min_width=320):
                 _mode(ctx, values, strategy, form, ui)
         _settings(values, strategy, form, ui)
@@ -353,7 +448,7 @@ def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> gr.Markdown:
 
     inputs = [data.source, data.val_split, *form.values()]
     initial = {name: values[name] for name in form}
-    job_outputs = [ui[k] for k in ("status", "progress", "loss", "acc", "log", "start", "stop")] + [seen]
+    job_outputs = [ui[k] for k in ("status", "progress", "loss", "acc", "log", "start", "stop")] + [seen, ui["notice"]]
     timer.tick(bind(poll, ctx), [seen], job_outputs, show_progress="hidden", api_name="poll", concurrency_limit=None)
     ui["start"].click(form_handler(start_training, ctx, initial), inputs, [ui["notice"], ui["command"]],
                       api_name="start_training")
@@ -361,7 +456,7 @@ def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> gr.Markdown:
 
     private: dict[str, Any] = dict(api_visibility="private", show_progress="hidden")
     choices = [form["model"], form["weights"]]
-    demo.load(bind(poll, ctx), [seen], job_outputs, **private)
+    demo.load(bind(poll_fresh, ctx), [seen], job_outputs, **private)
     demo.load(bind(load_choices, ctx), [ui["pretrained_only"], form["model"]], choices, **private)
     ui["pretrained_only"].change(bind(load_choices, ctx), [ui["pretrained_only"], form["model"]], choices, **private)
     gr.on([form["model"].change, demo.load], bind(catalog.model_summary), [form["model"]], [ui["model_info"]],
@@ -380,7 +475,9 @@ def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> gr.Markdown:
     form["strategy"].input(bind(mode_learning_rate, ctx), [form["strategy"]], [form["lr"]], **private)
     form["strategy"].change(show_only(ui["strategy_groups"]), [form["strategy"]],
                             list(ui["strategy_groups"].values()), **private)
-    demo.load(bind(reattach, ctx, list(form)), None, list(form.values()), **private)
+    demo.load(bind(reattach, ctx, list(form)), None, [*form.values(), data.source], **private)
+    gr.on([form["init"].change, form["strategy"].change], bind(init_warning, ctx), [form["strategy"], form["init"]],
+          [ui["init_warning"]], **private)
     form["init"].change(lambda name: gr.update(info=ctx.registry.initializer(name).description), [form["init"]],
                         [form["init"]], **private)
     form["init"].change(show_only(ui["init_groups"]), [form["init"]], list(ui["init_groups"].values()), **private)
