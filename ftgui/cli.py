@@ -13,6 +13,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from . import cli_ship
 from .config import user_settings
 from .errors import FtguiError
 
@@ -89,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", metavar="RUN",
                        help="carry on an interrupted run from its last checkpoint (only --device may be added)")
     train.add_argument("--config", metavar="FILE",
-                       help="start from a saved config (a run's ftgui.json); flags override it")
+                       help="start from a saved config (FILE.yaml or FILE.json, or a run's ftgui.json); "
+                            "flags override it")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
     pred = sub.add_parser("predict", parents=[common], help="label images with a run or a pretrained model")
@@ -113,10 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", parents=[common], help="list timm architectures")
     models.add_argument("filter", nargs="?", default="", help="e.g. 'resnet*' or 'vit'")
     models.add_argument("--pretrained", action="store_true", help="only those with pretrained weights")
+    cli_ship.add_parsers(sub, common)
     return parser
 
 
-COMMANDS = ("train", "predict", "plugins", "models", "launch")
+COMMANDS = ("train", "predict", "plugins", "models", "launch", *cli_ship.COMMANDS)
 
 
 def add_launch_flags(parser: argparse.ArgumentParser) -> None:
@@ -163,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.plugins_dir = [*args.plugins_dir_before, *getattr(args, "plugins_dir", [])]
     try:
         code = {"train": cmd_train, "predict": cmd_predict, "plugins": cmd_plugins,
-                "models": cmd_models, "launch": cmd_launch}[args.command](args)
+                "models": cmd_models, "launch": cmd_launch, **cli_ship.HANDLERS}[args.command](args)
         sys.stdout.flush()  # a reader that went away shows here, not at the interpreter's exit
         return code
     except FtguiError as exc:
@@ -196,16 +199,9 @@ def config_from_args(args: argparse.Namespace):
 
     values: dict[str, Any] = {}
     if args.config:
-        try:
-            with open(args.config, encoding="utf-8") as handle:
-                loaded = json.load(handle)
-        except (OSError, ValueError) as exc:
-            raise FtguiError(f"cannot read --config {args.config}: {exc}") from None
-        if not isinstance(loaded, dict):
-            raise FtguiError(f"--config {args.config} holds a JSON {type(loaded).__name__}, not an object of "
-                             "settings; give a run's ftgui.json or a file like it")
-        values = dict(loaded.get("config", loaded))
-        values.pop("out", None)  # a new run gets a new folder
+        from .config_files import read_config_file
+
+        values = read_config_file(args.config)  # YAML or JSON, a run's ftgui.json too; never its out
     given = vars(args)
     for setting in user_settings():
         if setting.name in given:
