@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 INITIALIZERS = {"zeros", "constant", "small-random", "lecun", "xavier", "kaiming",
                 "orthogonal", "sparse", "timm-default", "lsuv"}
 STRATEGIES = {"predict-only", "head-only", "full", "scratch"}
-CALLBACKS = {"early-stop", "grad-norms", "ema", "clip-grad"}
+CALLBACKS = {"early-stop", "grad-norms", "ema", "clip-grad", "tensorboard", "mlflow"}
 
 GOOD_PLUGIN = """
 import ftgui
