@@ -13,7 +13,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import cli_ship
+from . import cli_lab, cli_ship
 from .config import user_settings
 from .errors import FtguiError
 
@@ -116,10 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("filter", nargs="?", default="", help="e.g. 'resnet*' or 'vit'")
     models.add_argument("--pretrained", action="store_true", help="only those with pretrained weights")
     cli_ship.add_parsers(sub, common)
+    cli_lab.add_parsers(sub, common)
     return parser
 
 
-COMMANDS = ("train", "predict", "plugins", "models", "launch", *cli_ship.COMMANDS)
+COMMANDS = ("train", "predict", "plugins", "models", "launch", *cli_lab.COMMANDS, *cli_ship.COMMANDS)
 
 
 def add_launch_flags(parser: argparse.ArgumentParser) -> None:
@@ -166,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.plugins_dir = [*args.plugins_dir_before, *getattr(args, "plugins_dir", [])]
     try:
         code = {"train": cmd_train, "predict": cmd_predict, "plugins": cmd_plugins,
-                "models": cmd_models, "launch": cmd_launch, **cli_ship.HANDLERS}[args.command](args)
+                "models": cmd_models, "launch": cmd_launch, **cli_lab.HANDLERS, **cli_ship.HANDLERS}[args.command](args)
         sys.stdout.flush()  # a reader that went away shows here, not at the interpreter's exit
         return code
     except FtguiError as exc:
@@ -305,8 +306,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         result = run(listener=_ConsoleProgress(args.quiet), stop=stop)
     finally:
         signal.signal(signal.SIGINT, previous)
-    print(json.dumps({"run_dir": str(result.run_dir), "status": result.status, "best": result.best,
-                      "stop_reason": result.stop_reason}))
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, one process reports for all
+        print(json.dumps({"run_dir": str(result.run_dir), "status": result.status, "best": result.best,
+                          "stop_reason": result.stop_reason}))
     return 0
 
 

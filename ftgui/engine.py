@@ -11,12 +11,16 @@ import threading
 import time
 from pathlib import Path
 
+import torch
+
 from . import checkpoint, runs
 from .callback_types import TrainState
 from .config import TrainConfig
 from .errors import FtguiError
 from .record import Event, RunRecord
 from .registry import Registry
+from .training import distributed
+from .training.distributed import Processes
 from .training.hooks import EventStream, Listener
 from .training.loop import Loop, NonFinite, TrainResult, non_finite_message
 from .training.plan import RunPlan, plan_run
@@ -37,8 +41,12 @@ def train(
 
     ``listener`` receives every progress event; set ``stop`` to stop after the current step.
     """
-    plan = plan_run(config, registry)
-    return _run(plan, listener, stop)
+    processes = distributed.from_environment()
+    try:
+        plan = plan_run(config, registry, check_out=processes.is_main)
+        return _run(plan, listener, stop, processes)
+    finally:
+        distributed.leave(processes)
 
 
 def resume(
@@ -53,28 +61,38 @@ def resume(
     Model, optimiser, scheduler, callbacks' state, every RNG and the data order are restored,
     so on the same device the run ends as it would have without the interruption.
     """
+    processes = distributed.from_environment()
     run = runs.load_run(run_dir)
     if run.status == "completed":
         raise FtguiError(f"{run_dir} already completed all its epochs; nothing to resume")
-    runs.claim(run.path)  # before any work: a second resume started at the same time loses here
+    if processes.is_main:
+        runs.claim(run.path)  # before any work: a second resume started at the same time loses here
     try:
-        runs.remove_partial_writes(run.path)
+        if processes.is_main:
+            runs.remove_partial_writes(run.path)
         state = checkpoint.load(run.path)
         values = dict(run.info.config)
         values["out"] = str(run.path)
         if device:
             values["device"] = device
-        plan = plan_run(TrainConfig.from_dict(values), registry, resuming=True)
-        return _run(plan, listener, stop, run.info, Path(run.path), state)
+        plan = plan_run(TrainConfig.from_dict(values), registry, check_out=False)
+        return _run(plan, listener, stop, processes, run.info, Path(run.path), state)
     finally:
-        runs.release(run.path)
+        if processes.is_main:
+            runs.release(run.path)
+        distributed.leave(processes)
 
 
-def _run(plan: RunPlan, listener: Listener | None, stop: threading.Event | None,
+def _run(plan: RunPlan, listener: Listener | None, stop: threading.Event | None, processes: Processes,
          old_record: RunRecord | None = None, run_dir: Path | None = None,
          resume_state: dict | None = None) -> TrainResult:
-    events = EventStream(listener or (lambda event: None), 0, 0)
+    if processes.many and plan.device.type == "cuda":
+        plan.device = torch.device("cuda", processes.local_rank)
+    quiet = not processes.is_main  # one process speaks for all
+    events = EventStream((listener if listener and not quiet else (lambda event: None)), 0, 0)
     setup = set_up(plan, events.log)
+    if processes.many and plan.device.type == "cuda":  # one BatchNorm over the whole global batch
+        setup.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(setup.model)
     events.train_images = len(setup.train.indices) if setup.train else 0
     events.val_images = len(setup.val.indices) if setup.val else 0
     created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -82,16 +100,17 @@ def _run(plan: RunPlan, listener: Listener | None, stop: threading.Event | None,
         _check_same_data(plan, setup, old_record, run_dir)
         created = old_record.created or created
     else:
-        run_dir = runs.new_run_dir(plan.config.out, plan.architecture, plan.strategy_item.name)
-    writer = RunWriter(run_dir, plan, setup, created)
+        made = runs.new_run_dir(plan.config.out, plan.architecture, plan.strategy_item.name) if not quiet else None
+        run_dir = Path(processes.share(str(made) if made else None))
+    writer = RunWriter(run_dir, plan, setup, created, writes=not quiet)
     if resume_state is None:
         writer.write_report()
-    sources = BatchSources(plan, setup, events.progress)
+    sources = BatchSources(plan, setup, events.progress, processes)
     state = TrainState(config=plan.config, run_dir=run_dir, model=setup.model, device=plan.device,
                        epochs=plan.config.epochs, steps_per_epoch=sources.steps_per_epoch(),
                        store={reg.item.name: {} for reg, _ in plan.callbacks}, _log=events.log)
     loop = Loop(plan, setup, sources, writer, state, events, stop or threading.Event(), resume_state)
-    if resume_state is None:
+    if resume_state is None and not quiet:
         runs.claim(run_dir)
     try:
         writer.save_record("running", 0)
@@ -109,7 +128,7 @@ def _run(plan: RunPlan, listener: Listener | None, stop: threading.Event | None,
         raise
     finally:
         sources.close()
-        if resume_state is None:
+        if resume_state is None and not quiet:
             runs.release(run_dir)
 
 

@@ -178,6 +178,7 @@ class Loop:
         self.model.train()
         freeze_norm_stats(self.model)
         total_loss, correct, seen, stopped = 0.0, 0, 0, False
+        processes = self.sources.processes
         for index, (inputs, targets) in enumerate(loader):
             state.batch_index = index
             state.inputs = inputs.to(self.plan.device, non_blocking=True)
@@ -201,11 +202,23 @@ class Loop:
             correct += int((state.logits.argmax(dim=1) == state.targets).sum())
             seen += len(state.targets)
             self.callbacks.fire("on_batch_end", state)
-            if self.stop_event.is_set() or state.stop_reason is not None:
+            if self.agree_to_stop(processes):
                 stopped = self.stop_event.is_set() or index + 1 < len(loader)
                 break
         state.inputs = state.targets = state.logits = state.loss = None
-        return {"train_loss": total_loss / max(seen, 1), "train_acc": correct / max(seen, 1), "images": seen}, stopped
+        total_loss, correct, seen = processes.sum([total_loss, correct, seen])
+        return {"train_loss": total_loss / max(seen, 1), "train_acc": correct / max(seen, 1),
+                "images": int(seen)}, stopped
+
+    def agree_to_stop(self, processes) -> bool:
+        """Whether training stops after this batch: the user's Stop or a callback's, on any
+        process (every process of a multi-process run must stop at the same batch)."""
+        user, callback = processes.sum([float(self.stop_event.is_set()), float(self.state.stop_reason is not None)])
+        if user and not self.stop_event.is_set():
+            self.stop_event.set()
+        if callback and self.state.stop_reason is None:
+            self.state.stop_reason = "stopped by a callback in another training process"
+        return bool(user or callback)
 
     def evaluate(self, epoch: int) -> tuple[float | None, float | None]:
         model = self.state.trained_model()
@@ -320,7 +333,7 @@ class Loop:
     def end(self, status: str) -> TrainResult:
         state, writer = self.state, self.writer
         writer.flush_best()
-        if status == "completed":
+        if status == "completed" and writer.writes:
             checkpoint.remove(state.run_dir)
         epochs_done = len(state.history) if state.history else int(bool(state.metrics))
         writer.save_record(status, epochs_done, stop_reason=state.stop_reason, **self.record_extras())

@@ -44,10 +44,12 @@ class RunPlan:
         return self.initializer.item  # type: ignore[return-value]
 
 
-def plan_run(config: TrainConfig, registry: Registry | None = None, resuming: bool = False) -> RunPlan:
-    """Check ``config`` and resolve what it names; raise FtguiError for anything unusable."""
+def plan_run(config: TrainConfig, registry: Registry | None = None, check_out: bool = True) -> RunPlan:
+    """Check ``config`` and resolve what it names; raise FtguiError for anything unusable.
+    ``check_out``: the run folder must be new or empty (not when resuming, and only on the
+    process that will create it)."""
     config.validate()
-    if not resuming:
+    if check_out:
         runs.check_out_dir(config.out)
     registry = registry or load_registry(config.plugins_dirs)
     strategy = registry.get("strategy", config.strategy)

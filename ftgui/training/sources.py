@@ -19,6 +19,7 @@ from .. import features, pipeline
 from ..device import autocast
 from ..errors import SettingError
 from ..timm_api import classifier
+from .distributed import EpochOrder, Processes, shard
 from .plan import RunPlan
 from .setup import Images, RunSetup, seed_everything
 
@@ -45,15 +46,17 @@ def seeded(seed: int | None) -> Iterator[None]:
 
 
 class BatchSources:
-    def __init__(self, plan: RunPlan, setup: RunSetup, progress: Progress) -> None:
+    def __init__(self, plan: RunPlan, setup: RunSetup, progress: Progress,
+                 processes: Processes) -> None:
         self.config, self.device, self.architecture = plan.config, plan.device, plan.architecture
-        self.setup, self.progress = setup, progress
+        self.setup, self.progress, self.processes = setup, progress, processes
         self.model = setup.model
         self.batch_size = plan.config.batch_size
         self.generator = torch.Generator().manual_seed(plan.config.seed)
         self.forward_model = torch.compile(self.model) if plan.config.compile else self.model
         self.trains = plan.strategy_item.trains
         self.memo: dict[tuple, torch.Tensor] = {}
+        self.wrapped: tuple[tuple, nn.Module] | None = None
         self.train_loader: torch.utils.data.DataLoader | None = None
         self.val_loader: torch.utils.data.DataLoader | None = None
         self.build_loaders()
@@ -62,9 +65,10 @@ class BatchSources:
     def _loader(self, dataset, shuffle: bool, fully_cached: bool) -> torch.utils.data.DataLoader:
         options = pipeline.loader_options(self.device, fully_cached, self.config.num_workers)
         if shuffle:
+            order = EpochOrder(len(dataset), self.config.seed, self.processes)
             return torch.utils.data.DataLoader(
-                dataset, batch_size=self.batch_size, shuffle=True,
-                drop_last=len(dataset) > self.batch_size, generator=self.generator, **options)
+                dataset, batch_size=self.batch_size, sampler=order, drop_last=len(order) > self.batch_size,
+                generator=self.generator, **options)
         return torch.utils.data.DataLoader(dataset, batch_size=self.batch_size, **options)
 
     def build_loaders(self) -> None:
@@ -127,7 +131,11 @@ class BatchSources:
             view if view is None else (self.config.seed, view), self.device.type)
 
         def batches():
-            dataset = pipeline.ImageBatches(images.decoded, images.labels, transform, needs_pil)
+            dataset: torch.utils.data.Dataset = pipeline.ImageBatches(images.decoded, images.labels, transform,
+                                                                      needs_pil)
+            if self.processes.many:  # each process computes its share of the rows
+                dataset = torch.utils.data.Subset(dataset, shard(len(images.decoded), self.processes.rank,
+                                                                 self.processes.world))
             loader = torch.utils.data.DataLoader(
                 dataset, batch_size=self.batch_size,
                 **pipeline.loader_options(self.device, images.decoded.fully_cached, self.config.num_workers))
@@ -142,15 +150,22 @@ class BatchSources:
             finally:
                 self.model.train(training)
 
-        self.memo[memo_key] = features.cached_features(key, len(images.decoded), batches)
-        return self.memo[memo_key]
+        if self.processes.many:
+            own = torch.cat([b.float().cpu() for b in batches()]) if len(shard(
+                len(images.decoded), self.processes.rank, self.processes.world)) else torch.zeros(0)
+            rows = self.processes.gather_rows(own, len(images.decoded)).to(self.device)
+        else:
+            rows = features.cached_features(key, len(images.decoded), batches)
+        self.memo[memo_key] = rows
+        return rows
 
-    def _feature_loader(self, feats: torch.Tensor, labels: list[int], shuffle: bool):
+    def _feature_loader(self, feats: torch.Tensor, labels: list[int], shuffle: bool, epoch: int = 0):
         """Batches of cached features, drawn exactly as the image loader would draw them."""
         rows = features.FeatureRows(feats, labels)
         if shuffle:
-            sampler: torch.utils.data.Sampler = torch.utils.data.RandomSampler(rows, generator=self.generator)
-            drop_last = len(rows) > self.batch_size
+            sampler: torch.utils.data.Sampler = EpochOrder(len(rows), self.config.seed, self.processes)
+            sampler.set_epoch(epoch)  # type: ignore[attr-defined]
+            drop_last = len(sampler) > self.batch_size  # type: ignore[arg-type]
         else:
             sampler, drop_last = torch.utils.data.SequentialSampler(rows), False
         batches = torch.utils.data.BatchSampler(sampler, self.batch_size, drop_last)
@@ -163,6 +178,10 @@ class BatchSources:
         while only the head learns, else images through the whole model."""
         assert self.train_loader is not None
         if not self.feature_mode():
+            self.train_loader.sampler.set_epoch(epoch)  # type: ignore[attr-defined]
+            if self.processes.many:
+                model = self.distributed(self.model)
+                return self.train_loader, lambda uint8: model(self.setup.normalize(uint8)), False
             return self.train_loader, self.forward_images, False
         train, tf = self.setup.train, self.setup.transforms
         assert train is not None
@@ -171,7 +190,9 @@ class BatchSources:
             feats = self.features_of(train, tf.train, tf.train_on_pil, (epoch - 1) % views)
         else:
             feats = self.features_of(train, tf.eval, False, None)
-        return self._feature_loader(feats, train.labels, True), classifier(self.model), True
+        head = classifier(self.model)
+        return (self._feature_loader(feats, train.labels, True, epoch),
+                self.distributed(head) if self.processes.many else head, True)
 
     def val_source(self, model: nn.Module) -> tuple[torch.utils.data.DataLoader | None, Forward | None]:
         """(loader, forward) that validate ``model`` (the trained model, or an averaged copy)."""
@@ -186,3 +207,14 @@ class BatchSources:
 
     def forward_images(self, uint8: torch.Tensor) -> torch.Tensor:
         return self.forward_model(self.setup.normalize(uint8))
+
+    def distributed(self, module: nn.Module) -> nn.Module:
+        """``module`` wrapped in DistributedDataParallel (rebuilt when what learns changes: DDP
+        registers its gradient hooks on the parameters that learn when it is built)."""
+        key = (id(module), tuple(p.requires_grad for p in module.parameters()))
+        if self.wrapped is None or self.wrapped[0] != key:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.wrapped = key, DistributedDataParallel(module, device_ids=ids)
+        return self.wrapped[1]

@@ -31,8 +31,10 @@ def save_due(last: float) -> bool:
 
 
 class RunWriter:
-    def __init__(self, run_dir: Path, plan: RunPlan, setup: RunSetup, created: str) -> None:
+    def __init__(self, run_dir: Path, plan: RunPlan, setup: RunSetup, created: str, writes: bool = True) -> None:
         self.run_dir, self.plan, self.setup, self.created = run_dir, plan, setup, created
+        self.writes = writes
+        """False on every process but rank 0 of a multi-process run: one writer per run folder."""
         self.trained_names: set[str] = set()
         self.saved_best: Row | None = None
         """The epoch whose weights model.safetensors holds."""
@@ -79,12 +81,14 @@ class RunWriter:
         return "new head" if self.setup.new_layers else "nothing (pretrained head kept)"
 
     def save_record(self, status: str, epochs_done: int, **extra: Any) -> None:
+        if not self.writes:
+            return
         record = self.record(status, epochs_done, **extra)
         runs.atomic_write_json(self.run_dir / runs.RUN_FILE, record.to_dict())
 
     def write_report(self) -> None:
         setup = self.setup
-        if setup.collection is None:
+        if setup.collection is None or not self.writes:
             return
         report = setup.collection.report()
         if setup.val_collection:
@@ -94,7 +98,8 @@ class RunWriter:
         runs.atomic_write_json(self.run_dir / runs.REPORT_FILE, report)
 
     def write_metrics(self, rows: list[Row]) -> None:
-        runs.atomic_write_jsonl(self.run_dir / runs.METRICS_FILE, rows)
+        if self.writes:
+            runs.atomic_write_jsonl(self.run_dir / runs.METRICS_FILE, rows)
 
     # -- the best model --------------------------------------------------------------------
     def note_trainable(self, model: nn.Module) -> None:
@@ -110,7 +115,9 @@ class RunWriter:
 
     def keep_best(self, row: Row, model: nn.Module, predictions: list | None) -> None:
         """Write the new best epoch's ``model`` now, or keep a copy to write at the next chance."""
-        if save_due(self.last_save):
+        if not self.writes:
+            self.saved_best = row
+        elif save_due(self.last_save):
             self.pending = None
             self.save_best(row, model, None, predictions)
         else:
@@ -138,5 +145,7 @@ class RunWriter:
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         """The resume checkpoint; the best model on disk is brought up to date first, so the
         two always agree on the best epoch."""
+        if not self.writes:
+            return
         self.flush_best()
         checkpoint.save(self.run_dir, {**state, "best_saved": self.saved_best})
