@@ -206,9 +206,9 @@ class Loop:
                 stopped = self.stop_event.is_set() or index + 1 < len(loader)
                 break
         state.inputs = state.targets = state.logits = state.loss = None
-        total_loss, correct, seen = processes.sum([total_loss, correct, seen])
-        return {"train_loss": total_loss / max(seen, 1), "train_acc": correct / max(seen, 1),
-                "images": int(seen)}, stopped
+        loss_sum, right, count = processes.sum([total_loss, correct, seen])  # over every process
+        return {"train_loss": loss_sum / max(count, 1), "train_acc": right / max(count, 1),
+                "images": int(count)}, stopped
 
     def agree_to_stop(self, processes) -> bool:
         """Whether training stops after this batch: the user's Stop or a callback's, on any
