@@ -22,6 +22,7 @@ randomly initialised backbone saved to a file (speed does not depend on the valu
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import random
@@ -193,6 +194,19 @@ def cli_epochs_ratio(data: Path, weights: Path, work: Path, args) -> tuple[float
     return run(20), run(1)
 
 
+def ddp_images_per_s(data: Path, weights: Path, work: Path, args, gpus: int) -> float:
+    """Full fine-tuning images/s with torchrun over ``gpus`` GPUs (the same global batch as one
+    GPU's ``args.batch`` x gpus), read from the run's own metrics."""
+    out = work / f"ddp-{gpus}"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={gpus}",
+               "-m", "ftgui", "train", "--data", str(data), "--weights", str(weights), "--model", args.model,
+               "--strategy", "full", "--epochs", "2", "--img-size", str(args.size), "--batch-size",
+               str(args.batch), "--out", str(out), "--quiet"]
+    subprocess.run(command, check=True, capture_output=True)
+    last = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+    return last["images_per_s"] * gpus  # each process reports its own share
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -230,6 +244,8 @@ def main() -> None:
         results = [bench_device("cpu", args, data, weights, work)]
         if torch.cuda.is_available():
             results.append(bench_device("cuda", args, data, weights, work))
+        ddp = (torch.cuda.device_count(), ddp_images_per_s(data, weights, work, args, torch.cuda.device_count())) \
+            if torch.cuda.device_count() > 1 else None
         help_seconds = cold_help_seconds()
         cli20, cli1 = cli_epochs_ratio(data, weights, work, args)
 
@@ -262,6 +278,8 @@ def main() -> None:
             ours, plain = r["gpu_images_per_s"]
             lines.append(f"GPU full fine-tune: ftgui {ours:.0f} images/s vs plain loop with AMP and "
                          f"channels_last {plain:.0f} images/s (ratio {plain / ours:.2f}).")
+    if ddp is not None:
+        lines.append(f"DDP (torchrun, {ddp[0]} GPUs): full fine-tune {ddp[1]:.0f} images/s in all.")
     text = "\n".join(lines) + "\n"
     print(text)
     Path(args.results).write_text(text)
