@@ -64,6 +64,10 @@ class TrainConfig:
     val_data: str | None = setting(None, "--val-data", "a separate validation folder or zip instead of a "
                                    "split", kind=str)
     seed: int = setting(0, "--seed", "random seed; the same seed repeats a CPU run (default 0)", kind=int)
+    split_seed: int | None = setting(None, "--split-seed", "seed of the train/validation split (default: "
+                                     "--seed); fix it to compare seeds on the same split", kind=int)
+    """None: the split follows ``seed``. ``ftgui compare`` fixes it so every run of a comparison
+    validates on the same images while the training seed varies."""
     device: str = setting("auto", "--device", "auto (default: cuda, then mps, then cpu), cpu, cuda, "
                           "cuda:N, mps", kind=str)
     out: str | None = setting(None, "--out", "run folder (default runs/<time>-<model>-<strategy>)", kind=str)
@@ -105,6 +109,8 @@ class TrainConfig:
             (0 <= self.warmup_epochs <= 100_000, "{setting[warmup_epochs]} must not be negative"),
             (0 <= self.feature_views <= 1000, "{setting[feature_views]} must be between 0 and 1000"),
             (0 <= self.seed <= MAX_SEED, "{setting[seed]} must be between 0 and 4294967295, not {seed}"),
+            (self.split_seed is None or 0 <= self.split_seed <= MAX_SEED,
+             "{setting[split_seed]} must be between 0 and 4294967295, not {split_seed}"),
             (self.out is None or bool(self.out.strip()), "{setting[out]} is empty: give a folder name, or leave "
              "it out for runs/<time>-<model>-<strategy>"),
             (self.data is None or bool(self.data.strip()), "{setting[data]} is empty: give a folder of class "
@@ -125,6 +131,10 @@ class TrainConfig:
                                "({cpus} CPUs, each process needs about 512 MB), not {workers}; leave it "
                                "out for an automatic choice", limit=limit, cpus=os.cpu_count() or 1,
                                workers=self.num_workers)
+
+    def split_seed_value(self) -> int:
+        """The seed the train/validation split uses: ``split_seed``, else ``seed``."""
+        return self.seed if self.split_seed is None else self.split_seed
 
     def bias_value(self) -> float:
         """The bias policy as a number: ``zero`` is 0.0."""

@@ -120,7 +120,7 @@ def _read_data(plan: RunPlan, log: Log):
         log(f"ignored {len(collection.ignored)} hidden or system file(s) such as "
             f"{collection.ignored[0]} (listed in the data report)")
     if not config.val_data:
-        train_idx, val_idx = stratified_split(collection.labels, config.val_split, config.seed)
+        train_idx, val_idx = stratified_split(collection.labels, config.val_split, config.split_seed_value())
         return collection, None, train_idx, val_idx
     val_collection = load_images(config.val_data)
     extra = sorted(set(val_collection.classes) - set(collection.classes))
