@@ -38,7 +38,8 @@ def site(tmp_path_factory) -> Path:
 
 
 def ftgui(site: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    path = [str(site), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
     env.pop("FTGUI_PLUGINS_DIR", None)
     return subprocess.run([sys.executable, "-m", "ftgui", *args], capture_output=True, text=True, env=env,
                           timeout=300)
