@@ -72,27 +72,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", parents=[common], help="train or fine-tune a model",
                            description="Train or fine-tune a model; writes a run folder.")
-    for setting in user_settings():
-        meta = setting.metadata
-        if meta["switch"] is not None:
-            train.add_argument(meta["flag"], dest=setting.name, action="store_const", const=meta["switch"],
-                               default=argparse.SUPPRESS, help=meta["help"])
-        else:
-            train.add_argument(meta["flag"], dest=setting.name, type=meta["kind"], default=argparse.SUPPRESS,
-                               help=meta["help"])
-    train.add_argument("--init-arg", action="append", type=_key_value, default=argparse.SUPPRESS,
-                       metavar="KEY=VALUE", help="an initialiser parameter (repeatable)")
-    train.add_argument("--strategy-arg", action="append", type=_key_value, default=argparse.SUPPRESS,
-                       metavar="KEY=VALUE", help="a strategy parameter (repeatable)")
-    train.add_argument("--callback", action="append", type=_callback_spec, default=argparse.SUPPRESS,
-                       metavar="NAME[:KEY=VALUE,...]", help="use a callback plugin, e.g. early-stop:patience=3 "
-                       "(repeatable; `ftgui plugins` lists them)")
+    add_training_flags(train)
     train.add_argument("--resume", metavar="RUN",
                        help="carry on an interrupted run from its last checkpoint (only --device may be added)")
-    train.add_argument("--config", metavar="FILE",
-                       help="start from a saved config (FILE.yaml or FILE.json, or a run's ftgui.json); "
-                            "flags override it")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    finder = sub.add_parser("lr-find", parents=[common], help="find a learning rate (a range test)",
+                            description="Train for at most --steps steps with the learning rate growing from "
+                                        "1e-7 to 10, on the same data, mode and layers a run would train, and "
+                                        "suggest a learning rate; writes no run. `ftgui train --lr auto` does "
+                                        "this first.")
+    add_training_flags(finder)
+    finder.add_argument("--steps", type=int, default=100, help="at most this many steps (default 100)")
+    finder.add_argument("--json", action="store_true", help="the curve and the suggestion as JSON")
 
     pred = sub.add_parser("predict", parents=[common], help="label images with a run or a pretrained model")
     source = pred.add_mutually_exclusive_group(required=True)
@@ -120,7 +112,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = ("train", "predict", "plugins", "models", "launch", *cli_lab.COMMANDS, *cli_ship.COMMANDS)
+def add_training_flags(train: argparse.ArgumentParser) -> None:
+    """Every training setting as a flag (TrainConfig's metadata), and plugin parameters."""
+    for setting in user_settings():
+        meta = setting.metadata
+        if meta["switch"] is not None:
+            train.add_argument(meta["flag"], dest=setting.name, action="store_const", const=meta["switch"],
+                               default=argparse.SUPPRESS, help=meta["help"])
+        else:
+            train.add_argument(meta["flag"], dest=setting.name, type=meta["kind"], default=argparse.SUPPRESS,
+                               help=meta["help"])
+    train.add_argument("--init-arg", action="append", type=_key_value, default=argparse.SUPPRESS,
+                       metavar="KEY=VALUE", help="an initialiser parameter (repeatable)")
+    train.add_argument("--strategy-arg", action="append", type=_key_value, default=argparse.SUPPRESS,
+                       metavar="KEY=VALUE", help="a strategy parameter (repeatable)")
+    train.add_argument("--callback", action="append", type=_callback_spec, default=argparse.SUPPRESS,
+                       metavar="NAME[:KEY=VALUE,...]", help="use a callback plugin, e.g. early-stop:patience=3 "
+                       "(repeatable; `ftgui plugins` lists them)")
+    train.add_argument("--config", metavar="FILE",
+                       help="start from a saved config (FILE.yaml or FILE.json, or a run's ftgui.json); "
+                            "flags override it")
+
+
+COMMANDS = ("train", "lr-find", "predict", "plugins", "models", "launch", *cli_lab.COMMANDS, *cli_ship.COMMANDS)
 
 
 def add_launch_flags(parser: argparse.ArgumentParser) -> None:
@@ -166,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(_with_default_command(argv))
     args.plugins_dir = [*args.plugins_dir_before, *getattr(args, "plugins_dir", [])]
     try:
-        code = {"train": cmd_train, "predict": cmd_predict, "plugins": cmd_plugins,
+        code = {"train": cmd_train, "lr-find": cmd_lr_find, "predict": cmd_predict, "plugins": cmd_plugins,
                 "models": cmd_models, "launch": cmd_launch, **cli_lab.HANDLERS, **cli_ship.HANDLERS}[args.command](args)
         sys.stdout.flush()  # a reader that went away shows here, not at the interpreter's exit
         return code
@@ -309,6 +323,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     if os.environ.get("RANK", "0") == "0":  # under torchrun, one process reports for all
         print(json.dumps({"run_dir": str(result.run_dir), "status": result.status, "best": result.best,
                           "stop_reason": result.stop_reason}))
+    return 0
+
+
+def cmd_lr_find(args: argparse.Namespace) -> int:
+    from .engine import lr_find
+
+    if not 3 <= args.steps <= 10_000:
+        raise FtguiError("--steps must be between 3 and 10000")
+    finding = lr_find(config_from_args(args), listener=_ConsoleProgress(quiet=True), steps=args.steps)
+    if args.json:
+        print(json.dumps(finding.to_dict()))
+        return 0
+    lowest = min(range(len(finding.losses)), key=finding.losses.__getitem__)
+    print(f"suggested learning rate: {finding.suggestion:.2g} (the loss fell fastest around it; lowest loss "
+          f"{finding.losses[lowest]:.3f} at {finding.lrs[lowest]:.2g}; {finding.steps} steps)")
+    print(f"train with: --lr {finding.suggestion:.2g}   (or --lr auto to find it at the start of a run)")
     return 0
 
 

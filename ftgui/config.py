@@ -24,6 +24,16 @@ WORKER_MEMORY = 512 * 2**20
 """What one data-loading process may take (a copy of the decoded-image cache's pages)."""
 
 
+AUTO = "auto"
+
+
+def learning_rate(text: str | float) -> float | str:
+    """A learning rate as given on the command line or in a file: a number, or ``auto``."""
+    if isinstance(text, str) and text.strip().lower() == AUTO:
+        return AUTO
+    return float(text)
+
+
 def setting(default: Any, flag: str, help: str, *, kind: type | None = None, switch: Any = None,
             factory: Any = None) -> Any:
     """A TrainConfig field that is a user setting: ``flag`` takes a value of ``kind``, or,
@@ -53,8 +63,9 @@ class TrainConfig:
     """None: hub when the strategy needs pretrained weights, none for training from scratch."""
     epochs: int = setting(5, "--epochs", "training epochs (default 5; 0 saves the initialised model "
                           "without training)", kind=int)
-    lr: float | None = setting(None, "--lr", "learning rate (default: 1e-2 for head-only, else 1e-3); "
-                               "AdamW, cosine schedule", kind=float)
+    lr: float | str | None = setting(None, "--lr", "learning rate (default: 1e-2 for head-only, else 1e-3), or "
+                                     "auto: find one first (a range test); AdamW, cosine schedule",
+                                     kind=learning_rate)
     batch_size: int = setting(32, "--batch-size", "images per step (default 32)", kind=int)
     img_size: int | None = setting(None, "--img-size", "input size in pixels (default: the model's own)",
                                    kind=int)
@@ -94,7 +105,8 @@ class TrainConfig:
 
         checks = [
             (0 <= self.epochs <= 100_000, "{setting[epochs]} must be between 0 and 100000, not {epochs}"),
-            (self.lr is None or (finite(self.lr) and 0 < self.lr <= MAX_LR),
+            (self.lr is None or self.lr == AUTO or (isinstance(self.lr, float) and finite(self.lr)
+                                                     and 0 < self.lr <= MAX_LR),
              "{setting[lr]} must be a number above 0 and at most 10 (typical: 1e-4 to 1e-2), not {lr}"),
             (1 <= self.batch_size <= 65_536, "{setting[batch_size]} must be between 1 and 65536, not {batch_size}"),
             (self.img_size is None or 16 <= self.img_size <= 2048,
@@ -171,6 +183,12 @@ class TrainConfig:
         for f in dataclasses.fields(self):
             value, kind = getattr(self, f.name), f.metadata.get("kind")
             if value is None or kind is None:
+                continue
+            if kind is learning_rate:
+                try:
+                    setattr(self, f.name, learning_rate(value))
+                except (TypeError, ValueError):
+                    raise SettingError("{setting[lr]} takes a number or auto, not {value!r}", value=value) from None
                 continue
             if kind is float and isinstance(value, int) and not isinstance(value, bool):
                 continue

@@ -15,7 +15,7 @@ import torch
 
 from . import checkpoint, runs
 from .callback_types import TrainState
-from .config import TrainConfig
+from .config import AUTO, TrainConfig
 from .errors import FtguiError
 from .record import Event, RunRecord
 from .registry import Registry
@@ -23,12 +23,13 @@ from .training import distributed
 from .training.distributed import Processes
 from .training.hooks import EventStream, Listener
 from .training.loop import Loop, NonFinite, TrainResult, non_finite_message
+from .training.lr_find import LrFinding, find_lr
 from .training.plan import RunPlan, plan_run
 from .training.setup import set_up
 from .training.sources import BatchSources
 from .training.writer import RunWriter
 
-__all__ = ["Event", "TrainResult", "resume", "train"]
+__all__ = ["Event", "TrainResult", "lr_find", "resume", "train"]
 
 
 def train(
@@ -106,6 +107,13 @@ def _run(plan: RunPlan, listener: Listener | None, stop: threading.Event | None,
     if resume_state is None:
         writer.write_report()
     sources = BatchSources(plan, setup, events.progress, processes)
+    if plan.config.lr == AUTO and resume_state is None and plan.strategy_item.trains and plan.config.epochs > 0 \
+            and sources.train_loader is not None:
+        events.log("finding a learning rate: a range test of at most 100 steps")
+        finding = find_lr(plan, setup, sources)
+        plan.lr = processes.share(finding.suggestion)  # every process trains with rank 0's finding
+        writer.lr_finding = {**finding.to_dict(), "suggestion": plan.lr}
+        events.log(f"learning rate {plan.lr:.2g}, found over {finding.steps} steps")
     state = TrainState(config=plan.config, run_dir=run_dir, model=setup.model, device=plan.device,
                        epochs=plan.config.epochs, steps_per_epoch=sources.steps_per_epoch(),
                        store={reg.item.name: {} for reg, _ in plan.callbacks}, _log=events.log)
@@ -130,6 +138,23 @@ def _run(plan: RunPlan, listener: Listener | None, stop: threading.Event | None,
         sources.close()
         if resume_state is None and not quiet:
             runs.release(run_dir)
+
+
+def lr_find(config: TrainConfig, listener: Listener | None = None, registry: Registry | None = None,
+            steps: int = 100) -> LrFinding:
+    """The learning-rate range test on ``config``'s data, model, mode and layers; writes no run."""
+    plan = plan_run(config, registry, check_out=False)
+    if not plan.strategy_item.trains:
+        raise FtguiError(f"mode '{plan.strategy_item.name}' does not train: there is no learning rate to find")
+    events = EventStream(listener or (lambda event: None), 0, 0)
+    setup = set_up(plan, events.log)
+    sources = BatchSources(plan, setup, events.progress, Processes())
+    try:
+        if sources.train_loader is None:
+            raise FtguiError("no training images left after the split; add images or lower the validation share")
+        return find_lr(plan, setup, sources, steps)
+    finally:
+        sources.close()
 
 
 def _check_same_data(plan: RunPlan, setup, record: RunRecord, run_dir: Path) -> None:

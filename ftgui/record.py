@@ -125,6 +125,8 @@ class RunRecord:
     best: Row | None = None
     """The epoch whose weights model.safetensors holds."""
     epochs_done: int = 0
+    lr_finder: dict[str, Any] | None = None
+    """With ``--lr auto``: the range test's learning rates, smoothed losses and suggestion."""
     batch_size_used: int | None = None
     """The batch size training ended with, when running out of memory made it smaller."""
     selected_by: str = "validation accuracy"

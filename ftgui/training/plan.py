@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from .. import models, runs
-from ..config import DEFAULT_MODEL, TrainConfig
+from ..config import AUTO, DEFAULT_MODEL, TrainConfig
 from ..device import pick_device
 from ..errors import SettingError
 from ..plugin_types import Initializer, Strategy
@@ -67,7 +67,8 @@ def plan_run(config: TrainConfig, registry: Registry | None = None, check_out: b
         config=config, registry=registry, strategy=strategy,
         strategy_params=item.resolve(config.strategy_params), initializer=initializer,
         init_params=initializer.item.resolve(config.init_params), callbacks=callbacks,
-        bias=config.bias_value(), lr=config.lr or item.default_lr, weights=weights,
+        bias=config.bias_value(), lr=item.default_lr if config.lr in (None, AUTO) else float(config.lr),
+        weights=weights,
         architecture=architecture, device=pick_device(config.device),
     )
 

@@ -36,6 +36,7 @@ class RunWriter:
         self.writes = writes
         """False on every process but rank 0 of a multi-process run: one writer per run folder."""
         self.trained_names: set[str] = set()
+        self.lr_finding: dict[str, Any] | None = None
         self.saved_best: Row | None = None
         """The epoch whose weights model.safetensors holds."""
         self.pending: tuple[Row, dict[str, torch.Tensor], nn.Module, list | None] | None = None
@@ -59,7 +60,7 @@ class RunWriter:
             device=str(plan.device),
             versions={"python": platform.python_version(), "torch": torch.__version__,
                       "timm": timm.__version__, "ftgui": __version__, "platform": platform.platform()},
-            best=self.saved_best, epochs_done=epochs_done, **extra)
+            best=self.saved_best, epochs_done=epochs_done, lr_finder=self.lr_finding, **extra)
 
     def _data(self) -> dict | None:
         setup = self.setup
