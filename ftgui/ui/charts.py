@@ -15,8 +15,9 @@ CHANCE = "guessing (chance)"
 CHANCE_COLOUR = "#9ca3af"
 CURVE_COLOURS = {"training": "#6366f1", "validation": "#f97316", CHANCE: CHANCE_COLOUR}
 PLOT_STYLE = (f'<style>.ftgui-plot path[stroke="{CHANCE_COLOUR}"]{{stroke-dasharray:6 4}}'
-              '.ftgui-plot .ftgui-empty{opacity:.7}</style>')
-"""The chance-level line is drawn dashed (a LinePlot has no per-series dash setting)."""
+              "#stop:disabled,#start:disabled{opacity:.4;cursor:not-allowed;filter:grayscale(1)}</style>")
+"""The chance-level line is drawn dashed (a LinePlot has no per-series dash setting); a
+disabled Start or Stop looks disabled."""
 METRICS = {"val_acc": "validation accuracy", "val_loss": "validation loss",
            "train_acc": "training accuracy", "train_loss": "training loss"}
 

@@ -109,10 +109,26 @@ def compare(ctx: AppContext, names: list[str] | None, metric: str) -> dict:
     labels = display_names(runs.list_runs(ctx.runs_root))
     metrics = {labels.get(name, name): runs.read_metrics(ctx.run_path(name)) for name in names or []}
     frame = charts.overlay(metrics, metric)
-    # only the data and the label change: see charts.epoch_plot on why not the axis title
+    # only the data and the label change: the axis title and legend follow (compare_axes)
     return gr.update(value=frame if len(frame) else None,
                      label=f"Curves: {charts.METRICS[metric]}" if len(frame) else
                      "Curves: choose runs above to draw their curves here")
+
+
+def compare_frame(ctx: AppContext, names: list[str] | None) -> list[str]:
+    """The legend's entries for ``names``: their display names, in the order chosen."""
+    labels = display_names(runs.list_runs(ctx.runs_root))
+    return [labels[name] for name in names or [] if name in labels]
+
+
+def compare_axes(ctx: AppContext, names: list[str] | None, metric: str) -> dict:
+    """The Compare chart's axis title and legend, sent after its data (:func:`compare`): a
+    LinePlot redraws its whole chart when these change, from the data it holds then, so
+    sent together with new data they would draw the old data; sent after it, the redraw
+    draws the new data, and the legend drops a deleted run."""
+    if metric not in charts.METRICS:
+        raise FtguiError(f"unknown metric {metric!r}")
+    return gr.update(y_title=charts.METRICS[metric], colors_in_legend=compare_frame(ctx, names) or None)
 
 
 def _params(params: dict | None) -> str:
@@ -322,7 +338,7 @@ def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs, train_notice: gr.Mar
             chosen = gr.Dropdown([], multiselect=True, allow_custom_value=True, label="Runs to overlay", scale=3,
                                  elem_id="runs-compare", info="e.g. pretrained vs scratch, initialiser A vs B")
             metric = gr.Radio([(label, key) for key, label in charts.METRICS.items()], value="val_acc",
-                              label="Curve", scale=2)
+                              label="Curve", scale=2, elem_id="runs-metric")
         overlay = gr.LinePlot(x="epoch", y="value", color="run", color_title="", height=280, y_title="",
                               x_title="epoch", label="Curves: choose runs above to draw their curves here",
                               elem_id="runs-plot", elem_classes="ftgui-plot")
@@ -339,20 +355,21 @@ def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs, train_notice: gr.Mar
                               height=240, object_fit="contain")
         with gr.Row():
             resume_button = gr.Button("Resume this run", variant="primary", visible=False, elem_id="runs-resume")
-            files_button = gr.Button("Get the model files")
-            delete_button = gr.Button("Delete this run…", variant="stop")
+            files_button = gr.Button("Get the model files", elem_id="runs-files-button")
+            delete_button = gr.Button("Delete this run…", variant="stop", elem_id="runs-delete")
         files = gr.File(label="config.json + model.safetensors (load with timm: local-dir:FOLDER)",
-                        file_count="multiple", interactive=False, visible=False)
+                        file_count="multiple", interactive=False, visible=False, elem_id="runs-files")
         with gr.Row(visible=False) as confirm_row:
-            confirm = gr.Button("Yes, delete it", variant="stop")
+            confirm = gr.Button("Yes, delete it", variant="stop", elem_id="runs-confirm")
             cancel = gr.Button("Cancel")
-        notice = gr.Markdown()
+        notice = gr.Markdown(elem_id="runs-notice")
 
     details = [summary, confusion, per_class, pairs, mistakes]
     pickers = [table, chosen, one]
     private: dict[str, Any] = dict(api_visibility="private", show_progress="hidden")
     # the API events first: a private event with the same function would take its name
-    gr.on([chosen.change, metric.change], bind(compare, ctx), [chosen, metric], [overlay], api_name="compare_runs")
+    gr.on([chosen.change, metric.change], bind(compare, ctx), [chosen, metric], [overlay], api_name="compare_runs",
+          trigger_mode="always_last").then(bind(compare_axes, ctx), [chosen, metric], [overlay], **private)
     one.change(bind(run_details, ctx), [one], details, api_name="run_details")
     resume_button.click(bind(resume_run, ctx), [one], [train_notice, resume_button], api_name="resume_run").success(
         lambda: gr.Tabs(selected="train"), None, [tabs], **private)

@@ -12,6 +12,7 @@ progress and curves (one training at a time).
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -20,7 +21,7 @@ from .. import runs
 from ..config import AUGMENTATIONS
 from ..errors import FtguiError
 from ..record import best_row
-from . import catalog, charts, owners, verdicts
+from . import catalog, charts, owners, preview, verdicts
 from .command import train_command
 from .context import AppContext
 from .data_tab import DataTab
@@ -142,7 +143,8 @@ def stop_training(ctx: AppContext, request: gr.Request | None = None) -> str:
 def data_line_text(source: str | None) -> str:
     if not source:
         return "**Data:** none yet; choose it in the **Data** tab."
-    return f"**Data:** `{source}` (change it in the **Data** tab)"
+    shown = source if source.startswith("sample:") else Path(source).name  # not where uploads are kept
+    return f"**Data:** {shown} (change it in the **Data** tab)"
 
 
 def form_handler(fn, ctx: AppContext, initial: dict[str, Any]):
@@ -209,14 +211,14 @@ def describe_job(status: dict | None) -> str:
 
 def poll(ctx: AppContext, seen: Any, request: gr.Request | None = None) -> tuple:
     """Everything the job shows, for the timer: (status, progress, loss curves, accuracy
-    curves, log, start button, stop button, seen, notice). Curves and log are only sent when
+    curves, log, start button, stop button, seen, notice, live preview). Curves and log are only sent when
     an event arrived since ``seen`` (per page), so a quiet tick sends almost nothing; then
     the notice under Start is cleared, so a job has one status line. Another visitor's job
     (shared app) shows without its log and error, and cannot be stopped. A page opened after
     the last job ended (see :func:`poll_fresh`) keeps its empty view until a new job starts."""
     job = ctx.jobs.current
     if job is not None and not job.alive and seen == ("detached", job.id):
-        return (*[gr.skip()] * 7, seen, gr.skip())
+        return (*[gr.skip()] * 7, seen, gr.skip(), gr.skip())
     status = job.status() if job else None
     mine = job is None or ctx.visitor(request).owns(job.owner)
     if status is not None and not mine:
@@ -229,11 +231,13 @@ def poll(ctx: AppContext, seen: Any, request: gr.Request | None = None) -> tuple
     if key == seen and key is not None:
         curves = (gr.skip(), gr.skip(), gr.skip())
         notice: Any = gr.skip()
+        offer: Any = gr.skip()
     else:
         curves = job_curves(status)
         notice = "" if status else gr.skip()
+        offer = preview.offer(ctx, request)
     return (describe_job(status), charts.progress_html(status), *curves,
-            gr.update(interactive=not alive), gr.update(interactive=alive and mine), key, notice)
+            gr.update(interactive=not alive), gr.update(interactive=alive and mine), key, notice, offer)
 
 
 def job_curves(status: dict | None) -> tuple:
@@ -256,7 +260,8 @@ def poll_fresh(ctx: AppContext, seen: Any, request: gr.Request | None = None) ->
     status = {"detached": True, "name": job.name}
     empty = job_curves(None)
     return (describe_job(status), charts.progress_html(None), *empty,
-            gr.update(interactive=True), gr.update(interactive=False), ("detached", job.id), "")
+            gr.update(interactive=True), gr.update(interactive=False), ("detached", job.id), "",
+            gr.update(visible=False))
 
 
 # -- plugin choices --------------------------------------------------------------------------
@@ -410,6 +415,14 @@ def _job_view(ui: dict) -> None:
     ui["notice"] = gr.Markdown(elem_id="train-notice")
     ui["status"] = gr.Markdown(describe_job(None), elem_id="train-status")
     ui["progress"] = gr.HTML(charts.progress_html(None), elem_id="train-progress")
+    with gr.Group(visible=False, elem_id="live-preview") as ui["preview"]:
+        gr.Markdown("**Try it now:** drop a picture, paste one or take a webcam shot: the model you just trained "
+                    "labels it at once. (The **Predict** tab does many images and other models.)")
+        with gr.Row():
+            ui["preview_image"] = gr.Image(sources=["upload", "webcam", "clipboard"], type="pil",
+                                           label="Your picture", height=220, elem_id="preview-image")
+            ui["preview_label"] = gr.Label(num_top_classes=preview.TOP_K, label="The model says",
+                                           elem_id="preview-label")
     gr.HTML(charts.PLOT_STYLE, padding=False, container=False)
     curve: dict[str, Any] = dict(x="epoch", y="value", color="curve", color_map=charts.CURVE_COLOURS, color_title="",
                  x_title="epoch", height=260, elem_classes="ftgui-plot")
@@ -448,7 +461,8 @@ def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> gr.Markdown:
 
     inputs = [data.source, data.val_split, *form.values()]
     initial = {name: values[name] for name in form}
-    job_outputs = [ui[k] for k in ("status", "progress", "loss", "acc", "log", "start", "stop")] + [seen, ui["notice"]]
+    job_outputs = ([ui[k] for k in ("status", "progress", "loss", "acc", "log", "start", "stop")]
+                   + [seen, ui["notice"], ui["preview"]])
     timer.tick(bind(poll, ctx), [seen], job_outputs, show_progress="hidden", api_name="poll", concurrency_limit=None)
     ui["start"].click(form_handler(start_training, ctx, initial), inputs, [ui["notice"], ui["command"]],
                       api_name="start_training")
@@ -457,6 +471,8 @@ def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> gr.Markdown:
     private: dict[str, Any] = dict(api_visibility="private", show_progress="hidden")
     choices = [form["model"], form["weights"]]
     demo.load(bind(poll_fresh, ctx), [seen], job_outputs, **private)
+    ui["preview_image"].change(bind(preview.predict_preview, ctx), [ui["preview_image"]], [ui["preview_label"]],
+                               trigger_mode="always_last", **private)
     demo.load(bind(load_choices, ctx), [ui["pretrained_only"], form["model"]], choices, **private)
     ui["pretrained_only"].change(bind(load_choices, ctx), [ui["pretrained_only"], form["model"]], choices, **private)
     gr.on([form["model"].change, demo.load], bind(catalog.model_summary), [form["model"]], [ui["model_info"]],

@@ -1,0 +1,300 @@
+"""Issue 10 in a real browser (Playwright, Debian's Chromium): what the Train and Runs tabs
+SHOW. Plotted values are read back from the page's SVG (through its axis ticks) and compared
+with metrics.jsonl; a page error, a console error or an "Infinite extent" warning fails the
+test. Screenshots (1280 wide and 390x844) go to ``test-artifacts/``."""
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from ftgui.runs import METRICS_FILE, list_runs, read_metrics
+from ftgui.training import writer
+from ftgui.ui.run_names import display_names
+
+from conftest import COLOURS, THREE, draw_shape, make_dataset, zip_folder
+from test_ui_e2e import running_app
+from test_ui_truth import fake_run
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+WIDTH = 1280
+PHONE = {"width": 390, "height": 844}
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(),
+                       reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium)"),
+]
+
+PLOTTED = """sel => {
+  const svg = document.querySelector(sel + ' svg');
+  if (!svg) return null;
+  const axes = [...svg.querySelectorAll('.role-axis')].map(a => [...a.querySelectorAll('.role-axis-label text')]
+      .map(t => [parseFloat(t.textContent.replace(/,/g, '')),
+                 t.getAttribute('transform').match(/translate\\(([-\\d.e]+),([-\\d.e]+)\\)/).slice(1).map(Number)]))
+      .filter(a => a.length >= 2);
+  const xa = axes.find(a => a[0][1][1] === a[1][1][1]), ya = axes.find(a => a[0][1][0] === a[1][1][0]);
+  if (!xa || !ya) return null;
+  const lin = (a, k) => { const f = a[0], l = a[a.length - 1];
+    return p => f[0] + (p - f[1][k]) * (l[0] - f[0]) / (l[1][k] - f[1][k]); };
+  const fx = lin(xa, 0), fy = lin(ya, 1);
+  const series = [...svg.querySelectorAll('.mark-line path')].map(p => ({
+    stroke: p.getAttribute('stroke'), dash: getComputedStyle(p).strokeDasharray,
+    points: [...p.getAttribute('d').matchAll(/[ML]([-\\d.e]+),([-\\d.e]+)/g)].map(m => [fx(+m[1]), fy(+m[2])])}));
+  return {series, legend: [...svg.querySelectorAll('.role-legend-label text')].map(t => t.textContent),
+          ymin: Math.min(...ya.map(t => t[0])), ymax: Math.max(...ya.map(t => t[0]))};
+}"""
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("browser-train") / "runs"
+    tiny = {"model": "test_resnet", "img_size": 32, "batch_size": 8, "aug": "none"}
+    with pytest.MonkeyPatch.context() as patch, running_app(runs, defaults=tiny) as demo:
+        patch.setattr(writer, "SAVE_INTERVAL_S", 0.0)  # a checkpoint every epoch: a stopped run can be resumed
+        yield demo
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A page whose page errors, console errors and "Infinite extent" warnings fail the test."""
+    context = browser.new_context(viewport={"width": WIDTH, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("console", lambda message: problems.append(f"console {message.type}: {message.text}")
+            if message.type == "error" or "Infinite extent" in message.text else None)
+    page.problems = problems
+    yield page
+    context.close()
+    assert not problems, problems
+
+
+def open_tab(page, name: str) -> None:
+    page.locator("button[role=tab]:visible", has_text=name).first.click()
+    page.wait_for_timeout(500)
+
+
+def shoot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"train-{name}.png"), full_page=True)
+
+
+def wait_for_text(page, selector: str, text: str, timeout: float = 120_000) -> None:
+    page.wait_for_function("([s, t]) => document.querySelector(s)?.innerText.includes(t)", arg=[selector, text],
+                           timeout=timeout)
+
+
+def plotted(page, selector: str) -> dict | None:
+    return page.evaluate(PLOTTED, selector)
+
+
+def wait_for_plot(page, selector: str, check, timeout: float = 20) -> dict:
+    """The plot's values once ``check(values)`` holds (the chart redraws asynchronously)."""
+    deadline = time.monotonic() + timeout
+    shown = None
+    while time.monotonic() < deadline:
+        shown = plotted(page, selector)
+        if shown and check(shown):
+            return shown
+        page.wait_for_timeout(250)
+    paths = page.evaluate("s => [...document.querySelectorAll(s + ' svg .mark-line path')].map(p => p.getAttribute('d'))",
+                          selector)
+    page.screenshot(path="/tmp/exp/fail.png")
+    raise AssertionError(f"{selector} never showed what was expected; it shows {shown}; paths {paths}")
+
+
+def same_curves(shown: dict, expected: list[list[tuple[int, float]]], tolerance: float = 0.02) -> bool:
+    got = sorted([[(round(x), y) for x, y in s["points"]] for s in shown["series"]], key=lambda s: s[0][1])
+    want = sorted(expected, key=lambda s: s[0][1])
+    return len(got) == len(want) and all(
+        len(g) == len(w) and all(gx == wx and abs(gy - wy) <= tolerance * max(1, abs(wy)) for (gx, gy), (wx, wy)
+                                 in zip(g, w)) for g, w in zip(got, want))
+
+
+def choose(page, dropdown: str, option: str) -> None:
+    page.locator(f"{dropdown} input").first.click()
+    page.get_by_role("option", name=option, exact=True).first.click()
+    page.wait_for_timeout(300)
+
+
+# -- items 1, 4, 10: the Compare chart plots what metrics.jsonl holds --------------------------------
+def test_compare_plots_metrics_jsonl_and_forgets_deleted_runs(app, page):
+    root = app.ftgui_context.runs_root
+    made = []
+    for i, (strategy, init) in enumerate((("scratch", "zeros"), ("head-only", "lecun"), ("full", "kaiming"))):
+        series = [{"epoch": e, "train_loss": 1.6 - 0.1 * e - 0.03 * i, "val_loss": 1.4 - 0.08 * e + 0.02 * i,
+                   "train_acc": 0.2 + 0.07 * e, "val_acc": 0.15 + 0.05 * e + 0.04 * i} for e in range(1, 6)]
+        run = fake_run(root, f"20261129-13240{i}-test_resnet-{strategy}", rows=series, strategy=strategy, init=init,
+                       created=f"2026-11-29T13:2{i}:00")
+        (run / "config.json").write_text(json.dumps({"architecture": "test_resnet"}))
+        (run / "model.safetensors").write_bytes(b"not really a model")
+        made.append(run)
+    labels = display_names(list_runs(root))
+    page.goto(app.local_url)
+    open_tab(page, "4 · Runs")
+    chosen = [made[2], made[1]]  # the two newest, chosen for the page
+
+    def expected(metric: str, runs_=None):
+        return [[(r["epoch"], r[metric]) for r in read_metrics(run)] for run in runs_ or chosen]
+
+    shown = wait_for_plot(page, "#runs-plot", lambda s: same_curves(s, expected("val_acc")))
+    assert sorted(shown["legend"]) == sorted(labels[r.name] for r in chosen)  # names people tell apart
+    assert "test_resnet · full · kaiming · 13:22" in shown["legend"]
+    for metric, label in (("val_loss", "validation loss"), ("train_acc", "training accuracy"),
+                          ("train_loss", "training loss"), ("val_acc", "validation accuracy")):
+        page.locator("#runs-metric label", has_text=label).first.click()
+        wait_for_plot(page, "#runs-plot", lambda s, m=metric: same_curves(s, expected(m)))
+        page.wait_for_timeout(800)  # and it stays so: no late redraw with the previous choice
+        assert same_curves(plotted(page, "#runs-plot"), expected(metric)), metric
+        assert label in page.locator("#runs-plot").inner_text()
+    shoot(page, "compare")
+
+    # the model files of one run, then another run: the first run's files go away (item 4)
+    page.wait_for_function("document.querySelector('#runs-one input')?.value.length > 0")
+    page.locator("#runs-files-button").click()
+    page.wait_for_selector("#runs-files", state="visible")
+    choose(page, "#runs-one", labels[made[1].name])
+    page.wait_for_selector("#runs-files", state="hidden")
+    page.locator("#runs-files-button").click()
+    page.wait_for_selector("#runs-files", state="visible")
+    page.locator("#runs-delete").click()
+    page.locator("#runs-confirm").click()
+    wait_for_text(page, "#runs-notice", "Deleted")
+    page.wait_for_selector("#runs-files", state="hidden")
+    assert not made[1].exists()
+    # the deleted run leaves the legend; the chart plots what is left
+    wait_for_plot(page, "#runs-plot", lambda s: labels[made[1].name] not in s["legend"] and s["legend"])
+    shown = plotted(page, "#runs-plot")
+    assert shown["legend"] == [labels[made[2].name]] and same_curves(shown, expected("val_acc", [made[2]]))
+    assert labels[made[1].name] not in page.locator("#runs-table").inner_text()
+    for run in (made[0], made[2]):
+        assert labels[run.name] in page.locator("#runs-table").inner_text()
+
+
+# -- items 2, 3, 5, 6, 11, 13, 16: a training's truth -------------------------------------------------
+def test_train_at_chance_reload_stop_resume_and_preview(app, page, tmp_path):
+    data = zip_folder(make_dataset(tmp_path / "shapes", THREE, per_class=10), tmp_path / "shapes.zip")
+    picture = tmp_path / "circle.png"
+    draw_shape("circle", COLOURS["red"], 32, random.Random(11)).save(picture)
+    page.goto(app.local_url)
+    page.locator("#data-zip input[type=file]").set_input_files(str(data))
+    wait_for_text(page, "#data-summary", "30 images in 3 classes")
+    open_tab(page, "2 · Train")
+    assert "Train only the last layer (state 2)" in page.locator("#strategy").inner_text()  # item 7
+    assert "Train everything (state 3)" in page.locator("#strategy").inner_text()
+    page.locator("#strategy label", has_text="from scratch").click()
+    choose(page, "#init", "zeros")
+    wait_for_text(page, "#init-warning", "symmetry trap")  # warned before Start (item 5)
+    assert "Loss: the training and validation loss appear here" in page.locator("#loss-plot").inner_text()  # 16
+    page.get_by_label("Epochs").fill("3")
+    page.get_by_label("Epochs").press("Tab")
+    page.locator("#start").click()
+    wait_for_text(page, "#train-status", "Finished")
+    status = page.locator("#train-status").inner_text()
+    assert "chance is 33%" in status and "No better than guessing" in status and "symmetry trap" in status
+    assert re.search(r"\d+% ± \d+% on 6 images", status), status  # item 6
+    assert "Try it" not in status
+    assert page.locator("#train-notice").inner_text().strip() == ""  # one status line per job (item 16)
+    acc = wait_for_plot(page, "#acc-plot", lambda s: len(s["series"]) == 3)
+    dashed = [s for s in acc["series"] if s["dash"] not in ("none", "")]
+    assert len(dashed) == 1 and all(abs(y - 1 / 3) < 0.02 for _, y in dashed[0]["points"])  # chance, dashed
+    loss = wait_for_plot(page, "#loss-plot", lambda s: len(s["series"]) == 3)
+    assert loss["ymin"] <= math.log(3) <= loss["ymax"]  # the loss axis includes ln(C)
+    assert any(all(abs(y - math.log(3)) < 0.02 for _, y in s["points"]) for s in loss["series"])
+    page.locator("#train-log").locator("..").locator("..").get_by_text("Log").first.click()
+    assert "epoch 1/3: training loss" in page.locator("#train-log textarea").input_value()  # item 11
+    stop = page.locator("#stop")
+    assert stop.is_disabled()
+    assert float(stop.evaluate("b => getComputedStyle(b).opacity")) < 0.6  # looks disabled (item 16)
+    # the live preview beside the result: a dropped picture is labelled at once (item 13)
+    page.wait_for_selector("#live-preview", state="visible")
+    page.locator("#preview-image input[type=file]").set_input_files(str(picture))
+    page.wait_for_function("['circle', 'square', 'triangle'].some(c => "
+                           "document.querySelector('#preview-label')?.innerText.includes(c))", timeout=60_000)
+    shoot(page, "at-chance")
+
+    # a long training, a reload in the middle: the job's own data and command (item 2)
+    choose(page, "#init", "kaiming")
+    page.get_by_label("Epochs").fill("400")
+    page.get_by_label("Epochs").press("Tab")
+    page.locator("#start").click()
+    wait_for_text(page, "#train-status", "Training")
+    page.wait_for_function("document.querySelector('#train-log textarea')?.value.includes('epoch 4/400')",
+                           timeout=120_000)
+    page.reload()
+    open_tab(page, "2 · Train")
+    wait_for_text(page, "#train-status", "Training")
+    wait_for_text(page, "#train-data", "shapes.zip")
+    assert "uploads" not in page.locator("#train-data").inner_text()
+    page.wait_for_function("document.querySelector('#train-command textarea')?.value.includes('shapes.zip')",
+                           timeout=30_000)
+    assert "sample:digits" not in page.locator("#train-command textarea").input_value()
+    shoot(page, "after-reload")
+    page.locator("#stop").click()
+    wait_for_text(page, "#train-status", "Stopped")
+    progress = page.locator("#train-progress").inner_text()
+    assert "epochs done" in progress and "/400" in progress and "100%" not in progress  # item 3
+    job = app.ftgui_context.jobs.current
+    kept = [r["epoch"] for r in read_metrics(job.run_dir) if not r.get("stopped")]
+
+    # a fresh page does not show the ended job's curves under its own form (item 2)
+    fresh = page.context.new_page()
+    fresh.goto(app.local_url)
+    open_tab(fresh, "2 · Train")
+    wait_for_text(fresh, "#train-status", "No training on this page yet")
+    assert fresh.locator("#loss-plot svg .mark-line path").count() == 0
+    fresh.close()
+
+    # resume: the run's own history at once, and its time so far (item 3)
+    open_tab(page, "4 · Runs")
+    page.wait_for_selector("#runs-resume", state="visible", timeout=30_000)
+    page.locator("#runs-resume").click()
+    wait_for_text(page, "#train-status", job.name)
+    shown = wait_for_plot(page, "#loss-plot", lambda s: any(round(s["series"][0]["points"][0][0]) == 1 for _ in [0])
+                          and max(round(x) for c in s["series"] for x, _ in c["points"][:-1]) >= len(kept) - 1)
+    assert shown
+    assert "0:00 elapsed" not in page.locator("#train-progress").inner_text()
+    page.locator("#stop").click()
+    wait_for_text(page, "#train-status", "Stopped")
+    assert (job.run_dir / METRICS_FILE).is_file()
+
+
+# -- item 14: a phone ------------------------------------------------------------------------------------
+def test_phone_start_is_near_and_labels_are_whole(app, browser):
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    try:
+        page.goto(app.local_url)
+        open_tab(page, "2 · Train")
+        page.wait_for_selector("#start")
+        top = page.locator("#start").evaluate("b => b.getBoundingClientRect().top + window.scrollY")
+        assert top < 2 * PHONE["height"], f"Start is {top / PHONE['height']:.1f} screens down"
+        clipped = page.evaluate("""() => [...document.querySelectorAll('[data-testid=block-info], label span')]
+            .filter(e => e.offsetParent && e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)""")
+        assert not clipped, clipped
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        shoot(page, "phone")
+    finally:
+        context.close()
+    assert not problems, problems
