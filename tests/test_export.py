@@ -148,3 +148,14 @@ def test_train_takes_a_yaml_config_and_a_runs_ftgui_json(three_classes, pretrain
     (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
     assert main(["train", "--config", str(tmp_path / "list.yaml")]) == 2
     assert "holds a YAML list, not an object of settings" in capsys.readouterr().err
+
+
+def test_the_new_commands_help_imports_no_torch():
+    import subprocess
+
+    for command in ("export", "push"):
+        result = subprocess.run([sys.executable, "-X", "importtime", "-m", "ftgui", command, "--help"],
+                                capture_output=True, text=True, timeout=60)
+        imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
+        assert result.returncode == 0 and ("--out" in result.stdout or "--repo" in result.stdout)
+        assert "torch" not in imported and "onnx" not in imported and "timm" not in imported
