@@ -151,15 +151,16 @@ def push_run(run_dir: str | os.PathLike, repo_id: str, private: bool = False, to
     if log:
         log(f"uploading {Path(run_dir).name} to {repo_id}{' (private)' if private else ''}")
     try:
-        push_to_hf_hub(model, repo_id, commit_message=f"ftgui push of {Path(run_dir).resolve().name}", token=token,
-                       private=private, model_config=model_config, data_config=data_config,
-                       model_card=model_card(run_dir, repo_id), safe_serialization=True)
+        info = push_to_hf_hub(model, repo_id, commit_message=f"ftgui push of {Path(run_dir).resolve().name}",
+                              token=token, private=private, model_config=model_config, data_config=data_config,
+                              model_card=model_card(run_dir, repo_id), safe_serialization=True)
     except HfHubHTTPError as exc:
         raise FtguiError(f"the hub refused the upload to {repo_id}: {str(exc).splitlines()[0]} (log in with "
                          "`hf auth login` or set HF_TOKEN to a token that may write)") from None
     except OSError as exc:
         raise FtguiError(f"cannot push to {repo_id}: {type(exc).__name__}: {exc}") from None
-    url = f"https://huggingface.co/{repo_id}"
+    # the repository's address as the hub gives it (an id without an owner gets the user's name)
+    url = str(getattr(info, "repo_url", "") or f"https://huggingface.co/{repo_id}")
     if log:
         log(f"published: {url}; load it with timm.create_model(\"hf-hub:{repo_id}\", pretrained=True)")
     return url
