@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +31,7 @@ from .writer import RunWriter, save_due
 
 @dataclass
 class TrainResult:
-    run_dir: Any
+    run_dir: Path
     status: str
     """completed, stopped, evaluated (a strategy that does not train) or initialised (0 epochs)."""
     best: Row | None
