@@ -8,8 +8,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
