@@ -14,7 +14,8 @@ from ftgui.registry import load_registry
 REPO = Path(__file__).resolve().parents[1]
 INITIALIZERS = {"zeros", "constant", "small-random", "lecun", "xavier", "kaiming",
                 "orthogonal", "sparse", "timm-default", "lsuv"}
-STRATEGIES = {"predict-only", "head-only", "full", "scratch"}
+STRATEGIES = {"predict-only", "head-only", "full", "scratch", "gradual-unfreeze", "layer-decay", "bitfit",
+              "greedy-layerwise"}
 CALLBACKS = {"early-stop", "grad-norms", "ema", "clip-grad", "tensorboard", "mlflow"}
 
 GOOD_PLUGIN = """
