@@ -153,16 +153,16 @@ def _activations(args: argparse.Namespace, log: Callable[[str], None]) -> tuple[
             raise FtguiError("lab activations --model shows your images going through the model: give --data")
         from .lab.stages import run_stages
 
-        report = run_stages(args.model, args.data, weights=args.weights, init=args.init or "timm-default",
+        staged = run_stages(args.model, args.data, weights=args.weights, init=args.init or "timm-default",
                             init_params=dict(args.init_arg), bias_init=args.bias_init, images=args.images,
                             img_size=args.img_size, seed=args.seed, device=args.device,
                             plugins_dirs=args.plugins_dir, log=log)
-        start = f"initialised by {report.init}" if report.init else f"weights {report.weights}"
-        lines = [f"{args.model} ({start}), {report.images} of your images, output of each stage:",
+        start = f"initialised by {staged.init}" if staged.init else f"weights {staged.weights}"
+        lines = [f"{args.model} ({start}), {staged.images} of your images, output of each stage:",
                  f"{'stage':<12} {'mean':>10} {'std':>10} {'dead':>7}"]
         lines += [f"{name:<12} {s.mean:>10.4g} {s.std:>10.4g} {s.dead:>7.1%}"
-                  for name, s in zip(report.stages, report.layers)]
-        return report, "\n".join(lines)
+                  for name, s in zip(staged.stages, staged.layers)]
+        return staged, "\n".join(lines)
     if not args.init:
         raise FtguiError("lab activations needs --init NAME (e.g. small-random, lecun, kaiming; `ftgui plugins` "
                          "lists them), or --model NAME --data PATH for a real backbone")

@@ -208,6 +208,9 @@ def test_lab_commands_explain_themselves(capsys):
     assert code == 0 and "smaller is not always better" in out
     code, out, _ = run_cli(capsys, "lab", "symmetry", "--init", "zeros", "--steps", "5")
     assert code == 0 and "symmetry trap" in out
+    code, out, _ = run_cli(capsys, "lab", "activations", "--model", "test_resnet", "--data", "sample:digits",
+                           "--init", "small-random", "--img-size", "32", "--images", "8")
+    assert code == 0 and "initialised by small-random" in out and "layer4" in out
     code, _, err = run_cli(capsys, "lab", "activations")
     assert code == 2 and "needs --init" in err
     code, _, err = run_cli(capsys, "lab", "activations", "--model", "test_resnet")

@@ -95,7 +95,7 @@ def run_activations(init: str, act: str = "tanh", layers: int = 10, width: int =
     torch.manual_seed(seed)
     model = build_mlp([width] * (layers + 1), act)
     batch = torch.randn(samples, width)
-    stats = []
+    stats: list[LayerStats] = []
     with one_thread(), torch.no_grad():
         initialise(model, chosen, batch, log)
         hidden = batch
