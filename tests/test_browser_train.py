@@ -36,10 +36,14 @@ pytestmark = [
 PLOTTED = """sel => {
   const svg = document.querySelector(sel + ' svg');
   if (!svg) return null;
-  const axes = [...svg.querySelectorAll('.role-axis')].map(a => [...a.querySelectorAll('.role-axis-label text')]
-      .map(t => [parseFloat(t.textContent.replace(/,/g, '')),
-                 t.getAttribute('transform').match(/translate\\(([-\\d.e]+),([-\\d.e]+)\\)/).slice(1).map(Number)]))
-      .filter(a => a.length >= 2);
+  // each axis: its labels' values at its tick lines' positions (a label sits a little off its tick)
+  const pos = e => e.getAttribute('transform').match(/translate\\(([-\\d.e]+),([-\\d.e]+)\\)/).slice(1).map(Number);
+  const axes = [...svg.querySelectorAll('.role-axis')].map(a => {
+      const labels = [...a.querySelectorAll('.role-axis-label text')];
+      const ticks = [...a.querySelectorAll('.role-axis-tick line')];
+      const value = t => parseFloat(t.textContent.replace(/,/g, ''));
+      return labels.length === ticks.length ? labels.map((t, i) => [value(t), pos(ticks[i])]) : [];
+  }).filter(a => a.length >= 2);
   const xa = axes.find(a => a[0][1][1] === a[1][1][1]), ya = axes.find(a => a[0][1][0] === a[1][1][0]);
   if (!xa || !ya) return null;
   const lin = (a, k) => { const f = a[0], l = a[a.length - 1];
@@ -116,9 +120,8 @@ def wait_for_plot(page, selector: str, check, timeout: float = 20) -> dict:
         if shown and check(shown):
             return shown
         page.wait_for_timeout(250)
-    paths = page.evaluate("s => [...document.querySelectorAll(s + ' svg .mark-line path')].map(p => p.getAttribute('d'))",
-                          selector)
-    page.screenshot(path="/tmp/exp/fail.png")
+    paths = page.evaluate("s => [...document.querySelectorAll(s + ' svg .mark-line path')]"
+                          ".map(p => p.getAttribute('d'))", selector)
     raise AssertionError(f"{selector} never showed what was expected; it shows {shown}; paths {paths}")
 
 
@@ -220,8 +223,9 @@ def test_train_at_chance_reload_stop_resume_and_preview(app, page, tmp_path):
     loss = wait_for_plot(page, "#loss-plot", lambda s: len(s["series"]) == 3)
     assert loss["ymin"] <= math.log(3) <= loss["ymax"]  # the loss axis includes ln(C)
     assert any(all(abs(y - math.log(3)) < 0.02 for _, y in s["points"]) for s in loss["series"])
-    page.locator("#train-log").locator("..").locator("..").get_by_text("Log").first.click()
-    assert "epoch 1/3: training loss" in page.locator("#train-log textarea").input_value()  # item 11
+    page.locator("#train-log-box .label-wrap").first.click()
+    log = page.locator("#train-log textarea").input_value()
+    assert "epoch 1/3: training loss" in log and "shapes.zip" in log and "uploads" not in log  # items 11, 7
     stop = page.locator("#stop")
     assert stop.is_disabled()
     assert float(stop.evaluate("b => getComputedStyle(b).opacity")) < 0.6  # looks disabled (item 16)
@@ -238,7 +242,7 @@ def test_train_at_chance_reload_stop_resume_and_preview(app, page, tmp_path):
     page.get_by_label("Epochs").press("Tab")
     page.locator("#start").click()
     wait_for_text(page, "#train-status", "Training")
-    page.wait_for_function("document.querySelector('#train-log textarea')?.value.includes('epoch 4/400')",
+    page.wait_for_function("/epoch ([5-9]|\\d\\d+)\\/400/.test(document.querySelector('#train-progress')?.innerText)",
                            timeout=120_000)
     page.reload()
     open_tab(page, "2 · Train")
@@ -269,9 +273,12 @@ def test_train_at_chance_reload_stop_resume_and_preview(app, page, tmp_path):
     page.wait_for_selector("#runs-resume", state="visible", timeout=30_000)
     page.locator("#runs-resume").click()
     wait_for_text(page, "#train-status", job.name)
-    shown = wait_for_plot(page, "#loss-plot", lambda s: any(round(s["series"][0]["points"][0][0]) == 1 for _ in [0])
-                          and max(round(x) for c in s["series"] for x, _ in c["points"][:-1]) >= len(kept) - 1)
-    assert shown
+
+    def own_history(shown: dict) -> bool:  # the run's own epochs 1..k, drawn as soon as it resumes
+        drawn = [[round(x) for x, _ in c["points"]] for c in shown["series"] if c["dash"] in ("none", "")]
+        return len(drawn) == 2 and all(xs[:len(kept)] == kept for xs in drawn)
+
+    wait_for_plot(page, "#loss-plot", own_history)
     assert "0:00 elapsed" not in page.locator("#train-progress").inner_text()
     page.locator("#stop").click()
     wait_for_text(page, "#train-status", "Stopped")
@@ -288,13 +295,14 @@ def test_phone_start_is_near_and_labels_are_whole(app, browser):
         page.goto(app.local_url)
         open_tab(page, "2 · Train")
         page.wait_for_selector("#start")
+        page.wait_for_timeout(1000)
+        shoot(page, "phone")
         top = page.locator("#start").evaluate("b => b.getBoundingClientRect().top + window.scrollY")
         assert top < 2 * PHONE["height"], f"Start is {top / PHONE['height']:.1f} screens down"
         clipped = page.evaluate("""() => [...document.querySelectorAll('[data-testid=block-info], label span')]
             .filter(e => e.offsetParent && e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)""")
         assert not clipped, clipped
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-        shoot(page, "phone")
     finally:
         context.close()
     assert not problems, problems

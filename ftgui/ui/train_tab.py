@@ -12,6 +12,7 @@ progress and curves (one training at a time).
 from __future__ import annotations
 
 import inspect
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from ..errors import FtguiError
 from ..record import best_row
 from . import catalog, charts, owners, preview, verdicts
 from .command import train_command
-from .context import AppContext
+from .context import UPLOADS, AppContext
 from .data_tab import DataTab
 from .handlers import bind, show_chosen, show_only
 from .plugins_tab import one_liners
@@ -226,6 +227,7 @@ def poll(ctx: AppContext, seen: Any, request: gr.Request | None = None) -> tuple
                   "error": status["error"] and "the error is shown to whoever started it"}
     if status is not None:
         status["trains_all"] = trains_all(ctx, status["strategy"])
+        status["log"] = [_without_uploads(ctx, line) for line in status["log"]]
     key = (status["id"], status["n_events"]) if status else None
     alive = bool(job and job.alive)
     if key == seen and key is not None:
@@ -238,6 +240,12 @@ def poll(ctx: AppContext, seen: Any, request: gr.Request | None = None) -> tuple
         offer = preview.offer(ctx, request)
     return (describe_job(status), charts.progress_html(status), *curves,
             gr.update(interactive=not alive), gr.update(interactive=alive and mine), key, notice, offer)
+
+
+def _without_uploads(ctx: AppContext, line: str) -> str:
+    """A log line with the folder where uploads are kept left out: ``.../uploads/57d7.../shapes.zip``
+    reads ``shapes.zip``."""
+    return re.sub(re.escape(str(ctx.runs_root / UPLOADS)) + r"/[^/\s]+/", "", line)
 
 
 def job_curves(status: dict | None) -> tuple:
@@ -364,12 +372,13 @@ def _mode(ctx: AppContext, values: dict, strategy, form: dict, ui: dict) -> None
         form["init"] = gr.Dropdown(list(ctx.registry.initializers), value=initializer.name,
                                    label="Initialiser of the new head" if strategy.needs_pretrained
                                    else "Initialiser of every layer", info=initializer.description, elem_id="init")
-        with gr.Accordion("What do the initialisers do?", open=False):
-            gr.Markdown(one_liners(r.item for r in ctx.registry.initializers.values()), elem_classes="ftgui-help")
         ui["init_warning"] = gr.Markdown(init_warning(ctx, strategy.name, initializer.name), elem_id="init-warning")
-        ui["init_groups"] = _plugin_params(ctx.registry.initializers, "init", initializer.name, form)
-        form["bias_init"] = gr.Dropdown(["zero", "0.01"], value=values["bias_init"], allow_custom_value=True,
-                                        label="Bias start value", info="zero, or a number such as 0.01")
+        with gr.Accordion("Initialiser details", open=False,
+                          elem_id="init-details"):
+            gr.Markdown(one_liners(r.item for r in ctx.registry.initializers.values()), elem_classes="ftgui-help")
+            ui["init_groups"] = _plugin_params(ctx.registry.initializers, "init", initializer.name, form)
+            form["bias_init"] = gr.Dropdown(["zero", "0.01"], value=values["bias_init"], allow_custom_value=True,
+                                            label="Bias start value", info="zero, or a number such as 0.01")
 
 
 def _settings(values: dict, strategy, form: dict, ui: dict) -> None:
@@ -377,10 +386,11 @@ def _settings(values: dict, strategy, form: dict, ui: dict) -> None:
         with gr.Row():
             form["epochs"] = gr.Number(values["epochs"], label="Epochs", precision=0, minimum=1)
             form["lr"] = gr.Number(values["lr"], label="Learning rate", info=lr_info(strategy))
+    with gr.Accordion("More settings", open=False):
+        with gr.Row():
             form["batch_size"] = gr.Number(values["batch_size"], label="Batch size", precision=0, minimum=1)
             form["img_size"] = gr.Number(values["img_size"], label="Image size", precision=0, minimum=0,
                                          info="pixels; 0 = the model's own")
-    with gr.Accordion("More settings", open=False):
         with gr.Row():
             form["aug"] = gr.Radio(list(AUGMENTATIONS), value=values["aug"], label="Augmentation")
             form["device"] = gr.Dropdown(["auto", "cpu", "cuda", "mps"], value=values["device"], label="Device",
@@ -430,7 +440,7 @@ def _job_view(ui: dict) -> None:
         ui["loss"] = gr.LinePlot(label=f"Loss: {LOSS_EMPTY}", y_title="loss", elem_id="loss-plot", **curve)
         ui["acc"] = gr.LinePlot(label=f"Accuracy: {ACC_EMPTY}", y_title="accuracy", y_lim=[0, 1],
                                 elem_id="acc-plot", **curve)
-    with gr.Accordion("Log", open=False):
+    with gr.Accordion("Log", open=False, elem_id="train-log-box"):
         ui["log"] = gr.Textbox(show_label=False, lines=8, max_lines=8, autoscroll=True, interactive=False,
                                elem_id="train-log")
     ui["command"] = gr.Textbox(label="The same training from a terminal", lines=1, max_lines=4,
@@ -452,7 +462,8 @@ def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> gr.Markdown:
                 _backbone(ctx, values, strategy, form, ui)
                 gr.Markdown("### Your data")
                 data_line = gr.Markdown(elem_classes="ftgui-help", elem_id="train-data")
-                gr.Markdown(CHANCE_HELP, elem_classes="ftgui-help")
+                with gr.Accordion("How to read the result", open=False):
+                    gr.Markdown(CHANCE_HELP, elem_classes="ftgui-help")
             with gr.Column(scale=1, min_width=320):
                 _mode(ctx, values, strategy, form, ui)
         _settings(values, strategy, form, ui)
