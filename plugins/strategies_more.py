@@ -107,6 +107,7 @@ class BitFit(Strategy):
         "train only the biases (of every layer, norm layers included) and the head; the pretrained "
         "weights stay as they are (BitFit, Ben Zaken et al. 2021)"
     )
+    default_lr = 1e-2  # like head-only: few parameters take a larger step (digits, 3 epochs: 0.58; at 1e-3: 0.19)
 
     def param_groups(self, model, **params) -> list[dict]:
         head, _ = split_head(model)
