@@ -50,6 +50,48 @@ def browser():
         chromium.close()
 
 
+class PageProblems:
+    """What a page reports that a person would not want: uncaught errors (``pageerror``),
+    console errors and warnings, and failed requests (4xx/5xx). A test asserts none at its end
+    (:meth:`check`); warnings listed in ``ALLOWED_WARNINGS`` are Chromium's, not the app's."""
+
+    ALLOWED_WARNINGS = ("Method not implemented.",)  # Chromium's headless media/permissions stubs
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.leaving: set = set()
+
+    def navigate(self, page, go) -> None:
+        """``go()`` (a reload or goto): what the old document logs while it is torn down (its
+        polls aborted) is not a problem of the page; the new document is watched again."""
+        self.leaving.add(page)
+        try:
+            go()
+        finally:
+            self.leaving.discard(page)
+
+    def watch(self, page):
+        page.on("pageerror", lambda error: self.seen.append(f"pageerror: {error}"))
+        page.on("console", lambda message: None if page in self.leaving else self._console(message))
+        page.on("response", lambda r: self.seen.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None)
+        return page
+
+    def _console(self, message) -> None:
+        if message.type == "error" or (message.type == "warning" and message.text not in self.ALLOWED_WARNINGS):
+            self.seen.append(f"console {message.type}: {message.text[:300]}")
+
+    def check(self) -> None:
+        distinct = dict.fromkeys(line.splitlines()[0] for line in self.seen)
+        assert not self.seen, f"{len(self.seen)} problem(s) in the page:\n" + "\n".join(distinct)
+
+
+@pytest.fixture
+def problems():
+    found = PageProblems()
+    yield found
+    found.check()
+
+
 def open_tab(page, name: str) -> None:
     page.locator("button[role=tab]:visible", has_text=name).first.click()
     page.wait_for_timeout(600)
@@ -95,11 +137,11 @@ def wait_for_curves(page) -> None:
                            timeout=120_000)
 
 
-def test_a_person_trains_reloads_stops_and_predicts(app, browser, tmp_path):
+def test_a_person_trains_reloads_stops_and_predicts(app, browser, tmp_path, problems):
     data = zip_folder(make_dataset(tmp_path / "shapes", THREE, per_class=30), tmp_path / "shapes.zip")
     picture = tmp_path / "circle.png"
     draw_shape("circle", COLOURS["red"], 32, random.Random(11)).save(picture)
-    page = browser.new_page(viewport={"width": WIDTH, "height": 900})
+    page = problems.watch(browser.new_page(viewport={"width": WIDTH, "height": 900}))
     page.goto(app.local_url)
 
     # 1. data: drop a zip
@@ -111,7 +153,7 @@ def test_a_person_trains_reloads_stops_and_predicts(app, browser, tmp_path):
     wait_for_curves(page)
     shoot(page, "2-train")
 
-    page.reload()
+    problems.navigate(page, page.reload)
     open_tab(page, "2 · Train")
     wait_for_text(page, "#train-status", "Training")  # re-attached to the same job
     wait_for_text(page, "#train-progress", "epoch")
@@ -151,7 +193,7 @@ def test_a_person_trains_reloads_stops_and_predicts(app, browser, tmp_path):
     shoot(page, "5-plugins")
 
     # the same tabs in the dark theme
-    page.goto(app.local_url + "?__theme=dark")
+    problems.navigate(page, lambda: page.goto(app.local_url + "?__theme=dark"))
     page.wait_for_selector("#data-summary")
     for tab in TABS:
         open_tab(page, tab)
@@ -159,12 +201,12 @@ def test_a_person_trains_reloads_stops_and_predicts(app, browser, tmp_path):
     page.close()
 
 
-def test_two_people_see_only_their_own_data(app, browser, tmp_path):
+def test_two_people_see_only_their_own_data(app, browser, tmp_path, problems):
     alice_data = zip_folder(make_dataset(tmp_path / "alice", THREE, per_class=8), tmp_path / "alice.zip")
     bob_data = zip_folder(make_dataset(tmp_path / "bob", {"cross": ("cross", "red"), "bar": ("bar", "green")},
                                        per_class=8), tmp_path / "bob.zip")
     alice_browser, bob_browser = (browser.new_context(viewport={"width": WIDTH, "height": 900}) for _ in range(2))
-    alice, bob = alice_browser.new_page(), bob_browser.new_page()
+    alice, bob = problems.watch(alice_browser.new_page()), problems.watch(bob_browser.new_page())
     alice.goto(app.local_url)
     use_zip(alice, alice_data, "24 images in 3 classes", thumbnails=18)
     start_from_scratch(alice, 300)

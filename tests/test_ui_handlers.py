@@ -397,7 +397,7 @@ def test_plugins_listing_shows_broken_plugins(tmp_path):
     text = plugins_tab.plugins_markdown(ctx.registry.describe())
     assert "**halving**" in text and "`factor` = `0.5`" in text and str(plugins / "halving.py") in text
     assert "Plugins that failed to load" in text and "broken_one" in text and "needs a missing package" in text
-    assert "**head-only**" in text and "**lecun**" in text
+    assert "**train only the last layer (state 2)**<br>`head-only`" in text and "`lecun`" in text
     assert "init_halving_factor" in train_form.initial_form(ctx)
 
 

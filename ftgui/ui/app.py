@@ -40,9 +40,29 @@ CSS = """
 .ftgui-confusion td.miss { background: rgba(220, 60, 60, calc(var(--share) * 0.85)); }
 .ftgui-plot { overflow: visible !important; padding-bottom: 28px !important; }
 #plugins-list table { font-size: var(--text-sm); }
-#plugins-list td:first-child { white-space: nowrap; }
+#plugins-list th { white-space: nowrap; }
+#plugins-list td:first-child { min-width: 10em; }
 #plugins-list td:last-child { min-width: 6em; overflow-wrap: anywhere; }
+.ftgui-class-card { margin-bottom: var(--spacing-lg); }
+#predict-image img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }
+@media (max-width: 640px) {
+  .tab-container button[role=tab] { padding: 0 6px; font-size: var(--text-sm); }
+  .block:has(input[type=checkbox]):not(:has(input[type=checkbox] ~ input)) { min-width: max-content !important; }
+}
 """
+
+HEAD = """<script>
+/* Gradio's line plots hand a Vega-Lite v5.17 spec to the Vega-Lite v6 they bundle, which warns
+   about it each time a plot is drawn (dozens of times a training); the plots are right. Only that
+   one warning is dropped: every other console message goes through. */
+(() => {
+  const warn = console.warn.bind(console);
+  console.warn = (...args) => {
+    if (args.map(String).join(" ").includes("The input spec uses Vega-Lite v5")) return;
+    warn(...args);
+  };
+})();
+</script>"""
 
 INTRO = ("# ftgui\nFine-tune an image classifier on your own images: **1** choose images, "
          "**2** train, **3** try the model, **4** compare runs.")
@@ -54,7 +74,7 @@ def build_app(options: AppOptions | None = None, context: AppContext | None = No
     ctx = context or AppContext(options or AppOptions())
     with gr.Blocks(title="ftgui", analytics_enabled=False) as demo:
         gr.Markdown(INTRO)
-        with gr.Tabs() as tabs:
+        with gr.Tabs(overflow_behavior="wrap") as tabs:
             data = data_tab.layout(ctx, demo)
             train_notice = train_tab.layout(ctx, demo, data)
             predict_tab.layout(ctx, demo, tabs)
@@ -71,6 +91,7 @@ def launch_kwargs(options: AppOptions) -> dict[str, Any]:
     return {
         "theme": gr.themes.Default(primary_hue="indigo", secondary_hue="slate"),
         "css": CSS,
+        "head": HEAD,
         "max_file_size": options.max_file_size,
         # a local app serves run outputs (model files) but no one's uploaded data; a shared app
         # nothing of the runs folder (records name data and classes; model files are copied out)

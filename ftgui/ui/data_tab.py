@@ -12,7 +12,6 @@ listed, shown or picked in another person's session.
 """
 from __future__ import annotations
 
-import re
 import secrets
 import shutil
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ import pandas as pd
 from PIL import Image
 
 from ..errors import FtguiError
-from . import heavy
+from . import class_cards, heavy
 from .context import AppContext, safe_name
 from .handlers import bind, show_only
 from .words import data_name
@@ -131,12 +130,7 @@ def use_folder(folder: str, val_split: float):
     return (source, *summarize(source, val_split))
 
 
-def class_name_ok(name: str | None) -> str:
-    """The class name, stripped; refused if it could not be a folder name."""
-    name = (name or "").strip()
-    if not name or name.startswith(".") or re.search(r"[/\\:*?\"<>|\x00-\x1f]", name):
-        raise FtguiError("give the class a name (letters, digits, spaces, - or _; no / or leading dot)")
-    return name
+class_name_ok = class_cards.class_name_ok
 
 
 def add_images(ctx: AppContext, workspace: str | None, class_name: str,
@@ -199,14 +193,12 @@ def layout(ctx: AppContext, demo: gr.Blocks) -> DataTab:
                     gr.Markdown("e.g. `cats/1.jpg`, `dogs/7.png`; hidden files and non-images are "
                                 "skipped and listed.", elem_classes="ftgui-help")
                 with gr.Column(visible=False) as classes_group:
-                    class_name = gr.Textbox(label="Class name", placeholder="e.g. cat")
-                    files = gr.File(label="Images for this class", file_count="multiple", file_types=["image"])
-                    shot = gr.Image(label="…or a webcam shot", sources=["webcam"], type="pil", height=200)
-                    add_button = gr.Button("Add to this class")
-                    classes = gr.Markdown("No classes yet.")
+                    gr.Markdown("One card per class: name it, then add images by file, webcam or paste.",
+                                elem_classes="ftgui-help")
+                    cards = class_cards.layout(ctx, workspace)
                     with gr.Row():
-                        classes_button = gr.Button("Use these classes", variant="primary")
-                        clear_button = gr.Button("Start over")
+                        classes_button = gr.Button("Use these classes", variant="primary", elem_id="use-classes")
+                        clear_button = gr.Button("Start over", elem_id="classes-start-over")
                 with gr.Column(visible=False) as folder_group:
                     if ctx.options.local_only:
                         folder = gr.Textbox(label="Folder", placeholder="/home/me/photos",
@@ -222,8 +214,9 @@ def layout(ctx: AppContext, demo: gr.Blocks) -> DataTab:
             with gr.Column(scale=3, min_width=320):
                 summary = gr.Markdown(elem_id="data-summary")
                 table = gr.Dataframe(label="Images per class", interactive=False, max_height=260)
-                gallery = gr.Gallery(label="A few images of each class", columns=6, height=300,
-                                     object_fit="contain", type="pil", elem_id="data-gallery")
+                gr.Markdown("**A few images of each class**", elem_classes="ftgui-pad")
+                gallery = gr.Gallery(show_label=False, columns=6, height=300, object_fit="contain", type="pil",
+                                     elem_id="data-gallery", allow_preview=True)
 
     shown = [summary, table, gallery]
     groups = {ZIP: zip_group, CLASSES: classes_group, FOLDER: folder_group, SAMPLE_KIND: sample_group}
@@ -232,11 +225,9 @@ def layout(ctx: AppContext, demo: gr.Blocks) -> DataTab:
     sample_button.click(bind(use_sample), [val_split], [source, *shown], api_name="use_sample")
     if ctx.options.local_only:
         folder_button.click(bind(use_folder), [folder, val_split], [source, *shown], api_name="use_folder")
-    add_button.click(bind(add_images, ctx), [workspace, class_name, files, shot], [workspace, classes],
-                     api_name="add_images").success(
-        lambda: (None, None), None, [files, shot], api_visibility="private")
     classes_button.click(bind(use_classes), [workspace, val_split], [source, *shown], api_name="use_classes")
-    clear_button.click(bind(clear_classes, ctx), [workspace], [workspace, classes], api_visibility="private")
+    clear_button.click(bind(class_cards.start_over, ctx), [workspace], [workspace, cards.names, *cards.outputs],
+                       api_visibility="private", show_progress="hidden")
     val_split.release(bind(summarize), [source, val_split], shown, api_visibility="private")
     demo.load(bind(summarize), [source, val_split], shown, api_visibility="private")
     return DataTab(source, val_split)

@@ -14,6 +14,8 @@ from ..errors import FtguiError
 from .words import control_name
 
 log = logging.getLogger(__name__)
+ERROR_SECONDS = 12
+"""An error notice closes by itself after this long (it covers controls while it shows)."""
 
 
 def bind(fn: Callable[..., Any], *args: Any) -> Callable[..., Any]:
@@ -32,12 +34,12 @@ def bind(fn: Callable[..., Any], *args: Any) -> Callable[..., Any]:
         try:
             return bound(*values)
         except FtguiError as exc:
-            raise gr.Error(exc.worded(control_name), duration=None, title="ftgui") from None
+            raise gr.Error(exc.worded(control_name), duration=ERROR_SECONDS, title="ftgui") from None
         except gr.Error:
             raise
         except Exception as exc:  # noqa: BLE001
             log.exception("handler %s failed", getattr(fn, "__name__", fn))
-            raise gr.Error(f"internal error: {type(exc).__name__}: {exc}", duration=None,
+            raise gr.Error(f"internal error: {type(exc).__name__}: {exc}", duration=ERROR_SECONDS,
                            title="ftgui") from None
 
     handler.__name__ = getattr(fn, "__name__", "handler")

@@ -136,6 +136,34 @@ class ConsoleReport:
                                                          else "") + (f" ({event.reason})" if event.reason else ""))
 
 
+class _UntrackedUploadProgress:
+    """Gradio's file input asks ``/gradio_api/upload_progress?upload_id=`` with an empty id when
+    several files are dropped at once; Gradio waits 3 s and answers 404, which the page logs as
+    an error. An empty id tracks nothing: this answers at once that there is nothing more to
+    wait for. Every other request goes to the app as it is (wraps its ASGI stack)."""
+
+    PATH = "/gradio_api/upload_progress"
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        from urllib.parse import parse_qs
+
+        if scope.get("type") != "http" or scope.get("path") != self.PATH or \
+                (parse_qs(scope.get("query_string", b"").decode("latin-1")).get("upload_id") or [""])[0]:
+            await self.app(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]})
+        await send({"type": "http.response.body", "body": b'data: {"msg": "done"}\n\n'})
+
+
+def _patch_upload_progress(app: Any) -> None:
+    stack = app.middleware_stack or app.build_middleware_stack()
+    app.middleware_stack = _UntrackedUploadProgress(stack)
+
+
 def serve(options: AppOptions, login: Login | None = None, port: int | None = None,
           open_browser: bool = False, prevent_thread_lock: bool = False, quiet: bool = False):
     """Build and launch the app; returns the Blocks (``.local_url``, ``.share_url``).
@@ -151,6 +179,7 @@ def serve(options: AppOptions, login: Login | None = None, port: int | None = No
     demo.launch(server_port=port, inbrowser=open_browser, prevent_thread_lock=prevent_thread_lock,
                 auth=(login.user, login.password) if login else None,
                 auth_message="Log in to ftgui" if login else None, quiet=quiet, **launch_kwargs(options))
+    _patch_upload_progress(demo.server_app)
     return demo
 
 

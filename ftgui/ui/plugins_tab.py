@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from .context import AppContext
+from .words import TERMS, plain_name
 
 KINDS = (("strategies", "Modes (strategies)"), ("initializers", "Initialisers"),
          ("callbacks", "Extras while training (callbacks)"))
@@ -21,14 +22,16 @@ def one_liners(items) -> str:
 
 def plugins_markdown(listing: dict) -> str:
     """Markdown for ``Registry.describe()``."""
-    parts = []
+    parts = ["**Words used here:** " + " · ".join(f"*{term}*: {meaning}" for term, meaning in TERMS), ""]
     for key, title in KINDS:
         parts.append(f"### {title}\n\n| name | what it does | parameters | source |\n|---|---|---|---|")
         for item in listing[key]:
             params = "<br>".join(f"`{p['name']}` = `{p['default']!r}`: {_cell(p['help'])}"
                                  + (f" ({', '.join(map(str, p['choices']))})" if p["choices"] else "")
                                  for p in item["params"]) or "-"
-            parts.append(f"| **{item['name']}** | {_cell(item['description'])} | {params} | {_cell(item['source'])} |")
+            name = item["name"]
+            shown = f"**{name}**" if plain_name(name) == name else f"**{plain_name(name)}**<br>`{name}`"
+            parts.append(f"| {shown} | {_cell(item['description'])} | {params} | {_cell(item['source'])} |")
         parts.append("")
     if listing["broken"]:
         parts.append("### ✗ Plugins that failed to load\n\n| plugin | source | error |\n|---|---|---|")

@@ -33,8 +33,8 @@ never holds them up: it runs in the app's own thread, not in Gradio's queue."""
 
 
 def score(value: float | None) -> str:
-    """A score or an accuracy as the page shows it everywhere: ``51.8%``."""
-    return "" if value is None else f"{value:.1%}"
+    """A score or an accuracy as the page shows it everywhere: ``51.8%``, ``100%``."""
+    return "" if value is None else f"{value:.1%}".replace(".0%", "%")  # as gr.Label shows it
 
 
 def _usable_runs(ctx: AppContext, request: gr.Request | None) -> list:
@@ -168,7 +168,7 @@ def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs) -> None:
             model_name = gr.Dropdown([], label="Pretrained model", allow_custom_value=True, filterable=True,
                                      visible=False, scale=3, elem_id="predict-pretrained")
             top_k = gr.Slider(1, 10, value=5, step=1, label="Top-k", scale=1, min_width=160)
-        with gr.Tabs():
+        with gr.Tabs(overflow_behavior="wrap"):
             with gr.Tab("One image", id="predict-one-tab"):
                 with gr.Row(equal_height=False):
                     with gr.Column():

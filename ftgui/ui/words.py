@@ -34,3 +34,34 @@ def data_name(source: str | None) -> str:
     if re.fullmatch(r"classes-[0-9a-f]{6,}", name):
         return "the classes you built here"
     return name
+
+
+PLAIN_NAMES = {
+    "predict-only": "use the model as it is, no training (state 1)",
+    "head-only": "train only the last layer (state 2)",
+    "full": "train everything (state 3)",
+    "scratch": "start from random weights (from scratch)",
+    "zeros": "all zeros (a trap: every unit learns the same thing)",
+    "constant": "all the same value (the same trap)",
+    "small-random": "small random numbers",
+    "lecun": "scaled to the number of inputs (LeCun, 1/sqrt(n))",
+    "xavier": "scaled to inputs and outputs (Glorot/Xavier)",
+    "kaiming": "scaled for ReLU networks (He/Kaiming)",
+    "sparse": "only ~10 connections per unit (sparse)",
+    "greedy-layerwise": "pre-train one layer at a time, without labels (greedy layer-wise)",
+}
+"""Plugin names in beginners' words (see GLOSSARY.md); the name itself follows them."""
+
+TERMS = (
+    ("the seed", "the tutorial on fine-tuning and weight initialisation that ftgui follows; its terms "
+                 "follow the plain words"),
+    ("fan_in / fan_out", "the number of inputs / outputs of one unit (the n in 1/sqrt(n))"),
+    ("symmetry trap", "units that start equal get equal updates and stay copies of each other"),
+    ("head / backbone", "the last layer (the classifier) / the layers before it"),
+)
+"""Words the plugins' descriptions use, explained once in the Plugins tab."""
+
+
+def plain_name(name: str) -> str:
+    """``head-only`` -> "train only the last layer (state 2)"; a name without plain words as it is."""
+    return PLAIN_NAMES.get(name, name)

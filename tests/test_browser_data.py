@@ -1,0 +1,216 @@
+"""The Data, Predict and Plugins tabs in a real browser (issue 10): what the page SHOWS.
+
+Classes as cards (add a class, add images, rename, remove an image, use them), tiny validation
+sets warned about, ignored hidden files listed, friendly data names, Predict's readable image
+and self-closing error notices, the Plugins table, and a phone's 390x844 screen (every tab
+visible, no clipped labels). Every test fails on any page error, console error or warning and
+failed request (see test_browser.PageProblems). Screenshots go to ``test-artifacts/``.
+"""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from ftgui.ui import catalog
+
+from conftest import COLOURS, THREE, draw_shape, make_dataset, zip_folder
+from test_browser import ARTIFACTS, CHROMIUM, TABS, PageProblems, open_tab, use_zip, wait_for_text
+from test_ui_e2e import running_app
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(),
+                       reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium)"),
+]
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+CARD = "#class-card-{}"
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("browser-data") / "runs"
+    with running_app(runs, defaults={"model": "test_resnet", "img_size": 32, "batch_size": 8, "aug": "none"}) as demo:
+        yield demo
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def problems():
+    found = PageProblems()
+    yield found
+    found.check()
+
+
+def shoot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    width = page.viewport_size["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{name} scrolls sideways"
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def page_text(page) -> str:
+    return page.locator("body").inner_text()
+
+
+def card_text(page, index: int) -> str:
+    return page.locator(CARD.format(index)).first.inner_text()
+
+
+def wait_for_card(page, index: int, text: str) -> None:
+    page.wait_for_function("([s, t]) => document.querySelector(s)?.innerText.includes(t)",
+                           arg=[CARD.format(index), text], timeout=30_000)
+
+
+def test_classes_as_cards(app, browser, tmp_path, problems):
+    shapes = make_dataset(tmp_path / "shapes", THREE, per_class=6)
+    page = problems.watch(browser.new_page(viewport=DESKTOP))
+    page.goto(app.local_url)
+    page.wait_for_selector("#data-summary")
+    page.locator("#data-kind label", has_text="class by class").click()
+    page.locator("#add-class").click()
+    wait_for_card(page, 0, "no images yet")
+    assert page.locator(CARD.format(0)).first.locator(".ftgui-class-name textarea, .ftgui-class-name input") \
+        .first.input_value() == "class 1"
+    page.locator("#add-class").click()
+    wait_for_card(page, 1, "no images yet")
+    for index, name in enumerate(("circle", "square")):
+        files = sorted(str(p) for p in (shapes / name).iterdir())
+        page.locator(CARD.format(index)).first.locator(".ftgui-class-files input[type=file]").set_input_files(files)
+        wait_for_card(page, index, "6 images")
+    # each card shows its images as thumbnails, with the count
+    page.wait_for_function("document.querySelectorAll('#class-card-1 .ftgui-class-thumbs img').length === 6",
+                           timeout=30_000)
+    # rename the first class by its name box
+    box = page.locator(CARD.format(0)).first.locator(".ftgui-class-name textarea, .ftgui-class-name input").first
+    box.fill("circle")
+    box.press("Enter")
+    page.wait_for_timeout(1500)
+    assert (app.ftgui_context.uploads.glob("classes-*/circle")).__next__().is_dir()
+    # remove an image: click it, then remove it
+    page.locator(CARD.format(0)).first.locator(".ftgui-class-thumbs button").first.click()
+    page.locator(CARD.format(0)).first.locator(".ftgui-remove-image").click()
+    wait_for_card(page, 0, "5 images")
+    # a third class, deleted again
+    page.locator("#add-class").click()
+    wait_for_card(page, 2, "no images yet")
+    page.locator(CARD.format(2)).first.locator(".ftgui-delete-class").click()
+    page.wait_for_function("!document.querySelector('#class-card-2')?.offsetParent", timeout=30_000)
+    shoot(page, "1-data-class-cards")
+    page.locator("#use-classes").click()
+    wait_for_text(page, "#data-summary", "11 images in 2 classes")
+    summary = page.locator("#data-summary").inner_text()
+    assert "the classes you built here" in summary and "classes-" not in page_text(page)
+    # the class that was renamed is what the data set calls it
+    wait_for_text(page, "#data-gallery", "circle")
+    page.close()
+
+
+def test_tiny_validation_sets_hidden_files_and_friendly_names(app, browser, tmp_path, problems):
+    folder = make_dataset(tmp_path / "shapes", THREE, per_class=5)
+    (folder / ".DS_Store").write_bytes(b"\0junk")
+    data = zip_folder(folder, tmp_path / "my shapes.zip")
+    page = problems.watch(browser.new_page(viewport=DESKTOP))
+    page.goto(app.local_url)
+    use_zip(page, data, "15 images in 3 classes", thumbnails=15)
+    summary = page.locator("#data-summary").inner_text()
+    assert "few validation images" in summary and "±" in summary
+    assert "no problems found" not in summary
+    assert ".DS_Store" in summary and "ignored" in summary  # listed on the page, not only in the log
+    text = page_text(page)
+    assert "uploads/" not in text and "/runs/" not in text  # the zip by its own name, not its stored path
+    assert "my_shapes.zip" in summary or "my shapes.zip" in summary
+    # the gallery's label does not cover the first thumbnail
+    first = page.locator("#data-gallery img").first.bounding_box()
+    label = page.locator("#data-gallery [data-testid=block-label]")
+    assert label.count() == 0 or not _overlap(label.first.bounding_box(), first)
+    shoot(page, "1-data-tiny")
+    page.close()
+
+
+def _overlap(a, b) -> bool:
+    return not (a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
+                or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"])
+
+
+def test_predict_shows_small_images_readably_and_errors_close_by_themselves(app, browser, tmp_path, problems,
+                                                                           monkeypatch):
+    monkeypatch.setattr(catalog, "hub_online", lambda: False)  # offline, whatever this machine is
+    picture = tmp_path / "circle.png"
+    draw_shape("circle", COLOURS["red"], 32, random.Random(3)).save(picture)
+    page = problems.watch(browser.new_page(viewport=DESKTOP))
+    page.goto(app.local_url)
+    page.wait_for_selector("#data-summary")
+    open_tab(page, "3 · Predict")
+    page.locator("#predict-button").click()  # no image yet: an error notice
+    toast = page.locator(".toast-body", has_text="drop an image")
+    toast.first.wait_for(timeout=30_000)
+    toast.first.wait_for(state="detached", timeout=30_000)  # closes by itself
+    page.locator("#predict-image input[type=file]").set_input_files(str(picture))
+    page.wait_for_function("document.querySelector('#predict-image img')?.naturalWidth > 0", timeout=30_000)
+    box = page.locator("#predict-image img").first.bounding_box()
+    assert box["width"] >= 150 and box["height"] >= 150, box  # a 32-pixel image is not shown 32 pixels wide
+    # offline, no pretrained model is offered that cannot be had
+    # no run yet: the pretrained model is the only choice, already chosen
+    assert "pretrained timm model" in page.locator("#predict-source input").input_value()
+    picker = page.locator("#predict-pretrained")
+    picker.wait_for(timeout=30_000)
+    wait_for_text(page, "#predict-pretrained", "offline")
+    picker.locator("input").click()
+    page.wait_for_timeout(500)
+    assert page.locator("ul.options li", has_text="legacy_seresnet18").count() == 0
+    page.keyboard.press("Escape")
+    shoot(page, "3-predict-small-image")
+    page.close()
+
+
+def test_plugins_header_does_not_wrap_and_words_are_explained(app, browser, problems):
+    page = problems.watch(browser.new_page(viewport=DESKTOP))
+    page.goto(app.local_url)
+    page.wait_for_selector("#data-summary")
+    open_tab(page, "5 · Plugins")
+    wait_for_text(page, "#plugins-list", "head-only")
+    heights = page.evaluate("[...document.querySelectorAll('#plugins-list th')].map(th => "
+                            "[th.innerText, th.getBoundingClientRect().height, "
+                            "parseFloat(getComputedStyle(th).lineHeight) || 20, "
+                            "parseFloat(getComputedStyle(th).paddingTop) + "
+                            "parseFloat(getComputedStyle(th).paddingBottom)])")
+    for text, height, line, padding in heights:
+        assert height <= line * 1.5 + padding, f"header {text!r} wraps ({height}px)"
+    text = page.locator("#plugins-list").inner_text()
+    assert "train only the last layer (state 2)" in text and "fan_in / fan_out" in text and "the seed" in text
+    shoot(page, "5-plugins-words")
+    page.close()
+
+
+def test_a_phone_sees_every_tab_and_no_clipped_label(app, browser, problems):
+    page = problems.watch(browser.new_page(viewport=PHONE))
+    page.goto(app.local_url)
+    page.wait_for_selector("#data-summary")
+    for tab in TABS:
+        button = page.locator("button[role=tab]", has_text=tab)
+        assert button.first.is_visible(), f"tab {tab} is hidden at 390 px"
+    assert page.locator(".overflow-menu:visible").count() == 0  # no "•••" menu
+    for tab in TABS:
+        open_tab(page, tab)
+        clipped = page.evaluate("""[...document.querySelectorAll('label span, label')]
+            .filter(e => e.offsetParent && e.children.length === 0 && e.scrollWidth > e.clientWidth + 1
+                    && getComputedStyle(e).overflow !== 'visible')
+            .map(e => e.innerText)""")
+        assert not clipped, f"{tab}: clipped labels {clipped}"
+        shoot(page, f"phone-{tab[0]}")
+    help_text = page.evaluate("[...document.querySelectorAll('.ftgui-help')].map(e => e.innerText).join(' ')")
+    assert "on the right" not in help_text  # on a phone nothing is on the right
+    page.close()
