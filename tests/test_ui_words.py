@@ -100,3 +100,15 @@ def test_predict_offers_only_pretrained_models_that_can_work(monkeypatch):
     monkeypatch.setattr(catalog, "cached_models", lambda: [])
     nothing = predict_tab.pretrained_picker(None, online=False)
     assert nothing["choices"] == [] and "one of your runs" in nothing["info"]
+
+
+def test_offline_predict_lists_the_models_in_the_local_cache(tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    snapshot = tmp_path / "models--timm--resnet18.a1_in1k" / "snapshots" / "abc"
+    snapshot.mkdir(parents=True)
+    (snapshot / "model.safetensors").write_bytes(b"")
+    (tmp_path / "models--timm--resnet34.a1_in1k" / "snapshots").mkdir(parents=True)  # a download that never finished
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    assert catalog.cached_models() == ["resnet18.a1_in1k"]
+    assert catalog.predict_model_choices(False) == [("resnet18.a1_in1k (on this computer)", "resnet18.a1_in1k")]

@@ -50,7 +50,7 @@ def cached_models() -> list[str]:
         return []
     repos = {d.name[len("models--"):].replace("--", "/") for d in cache.iterdir()
              if d.name.startswith("models--") and any((d / "snapshots").glob("*/*"))}
-    return [n for n in names if timm.models.get_pretrained_cfg(n).hf_hub_id in repos]
+    return [n for n in names if getattr(timm.models.get_pretrained_cfg(n), "hf_hub_id", None) in repos]
 
 
 def predict_model_choices(online: bool) -> list[tuple[str, str]]:
