@@ -373,7 +373,7 @@ def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs, train_notice: gr.Mar
     one.change(bind(run_details, ctx), [one], details, api_name="run_details")
     resume_button.click(bind(resume_run, ctx), [one], [train_notice, resume_button], api_name="resume_run").success(
         lambda: gr.Tabs(selected="train"), None, [tabs], **private)
-    gr.on([one.change, demo.load, tabs.select], bind(resume_offer, ctx), [one], [resume_button], **private)
+    one.change(bind(resume_offer, ctx), [one], [resume_button], **private)
     files_button.click(bind(model_files, ctx), [one], [files], api_name="model_files").success(
         lambda: gr.update(visible=True), None, [files], **private)
     confirm.click(bind(delete_run, ctx), [one], [notice], api_name="delete_run").then(
@@ -384,4 +384,5 @@ def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs, train_notice: gr.Mar
     cancel.click(lambda: (gr.update(visible=False), ""), None, [confirm_row, notice], **private)
     for event in (tabs.select, demo.load):  # runs come and go; a shown run may have finished since
         event(bind(refresh, ctx), [chosen, one], pickers, **private).then(
-            bind(run_details, ctx), [one], details, **private)
+            bind(run_details, ctx), [one], details, **private).then(
+            bind(resume_offer, ctx), [one], [resume_button], **private)  # after the refresh, whatever else ran
