@@ -14,7 +14,15 @@ import pytest
 
 from ftgui.config import TrainConfig
 from ftgui.record import Epoch, Log, Start, Step
-from ftgui.runs import METRICS_FILE, RUN_FILE, atomic_write_json, atomic_write_jsonl, list_runs, load_run
+from ftgui.runs import (
+    METRICS_FILE,
+    RUN_FILE,
+    VAL_PREDICTIONS_FILE,
+    atomic_write_json,
+    atomic_write_jsonl,
+    list_runs,
+    load_run,
+)
 from ftgui.ui import charts, runs_tab, train_form, train_tab, verdicts
 from ftgui.ui.context import AppContext, AppOptions
 from ftgui.ui.jobs import Job, JobManager, epoch_line
@@ -120,6 +128,10 @@ def test_runs_table_and_details_say_how_uncertain_and_what_chance_is(ctx):
     assert "33% ± 27% on 12 images" in summary and "chance is 33%" in summary and "symmetry trap" in summary
     assert "1.96 binomial standard errors" in summary
     assert "shapes.zip" in summary and "uploads" not in summary and "57d7abc" not in summary  # item 7
+    predictions = [{"path": f"{c}/{i}.png", "true": c, "pred": "a", "score": 0.34} for c in "abc" for i in range(4)]
+    atomic_write_json(ctx.runs_root / "20261129-132405-test_resnet-scratch" / VAL_PREDICTIONS_FILE, predictions)
+    summary = runs_tab.run_details(ctx, "20261129-132405-test_resnet-scratch")[0]
+    assert "It answers **a** for every validation image" in summary  # not silently
 
 
 # -- 3: the epoch it really stopped at; a resumed run's own history -------------------------------

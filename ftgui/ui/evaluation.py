@@ -42,3 +42,13 @@ def confused_pairs(rows: list[dict], top: int = 10) -> list[dict]:
 def mistakes(rows: list[dict]) -> list[dict]:
     """Misclassified rows, the most confidently wrong first."""
     return sorted((r for r in rows if r["true"] != r["pred"]), key=lambda r: -r["score"])
+
+
+def one_answer(rows: list[dict], labels: list[str]) -> str | None:
+    """The class a model predicts for every validation image, when it predicts only one
+    (and the images are of more than one class): it has learned nothing about them."""
+    predicted = {r["pred"] for r in rows}
+    truths = {r["true"] for r in rows}
+    if len(predicted) == 1 and len(truths) > 1 and len(labels) > 1:
+        return next(iter(predicted))
+    return None

@@ -225,7 +225,12 @@ def run_details(ctx: AppContext, name: str | None, request: gr.Request | None = 
     labels = run.label_names
     names, matrix = evaluation.confusion(rows, labels)
     mistakes = _mistake_images(run, rows)
-    return (_summary(ctx, run), charts.confusion_html(names, matrix),
+    summary = _summary(ctx, run)
+    same = evaluation.one_answer(rows, labels)
+    if same is not None:
+        summary += (f"\n- ⚠ It answers **{same}** for every validation image: it has not learned to tell the "
+                    "classes apart")
+    return (summary, charts.confusion_html(names, matrix),
             pd.DataFrame(evaluation.per_class(rows, labels), columns=PER_CLASS),
             pd.DataFrame(evaluation.confused_pairs(rows), columns=PAIRS),
             gr.update(value=mistakes, label=f"Misclassified validation images (true → predicted): "
