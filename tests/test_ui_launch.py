@@ -129,9 +129,3 @@ def test_first_page_is_served_and_ctrl_c_shuts_down(tmp_path, spawn):
     out, err = process.communicate(timeout=120)
     assert process.returncode == 0, err
     assert f"http://127.0.0.1:{port}" in out and "shutting down" in err
-
-
-def test_window_without_pywebview_says_how_to_install(monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "webview", None)  # import webview raises ImportError
-    assert launch._webview() is None
-    assert "pip install 'ftgui[window]'" in capsys.readouterr().err

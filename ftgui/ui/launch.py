@@ -193,11 +193,10 @@ def run(runs_dir: str = "runs", plugins_dirs: list[str] | None = None, host: str
         print(f"ftgui: this app is reachable beyond this computer, so it asks for a login:\n"
               f"       user {login.user}  password {login.password}\n"
               f"       (shown only now; choose your own with --auth USER:PASS or {AUTH_ENV})", flush=True)
-    webview = _webview() if window else None
     app = None
     report: ConsoleReport | None = None
     try:  # Ctrl-C, at any moment, is how a person ends the app
-        app = serve(options, login, port, open_browser=open_browser and webview is None,
+        app = serve(options, login, port, open_browser=open_browser and not window,
                     prevent_thread_lock=True, quiet=True)
         announce(app, options)
         report = ConsoleReport(app.ftgui_context.jobs).start()
@@ -205,10 +204,7 @@ def run(runs_dir: str = "runs", plugins_dirs: list[str] | None = None, host: str
         if share and not app.share_url:
             print("ftgui: could not create a share link (no internet, or the share server is down); "
                   f"the app keeps running on this computer at {app.local_url}", file=sys.stderr, flush=True)
-        if webview is not None:
-            webview.create_window("ftgui", app.local_url, width=1280, height=900)
-            webview.start()
-        else:
+        if not (window and _window(app.local_url, open_browser)):  # else the person closed the window
             app.block_thread()
     except KeyboardInterrupt:
         pass
@@ -223,11 +219,9 @@ def run(runs_dir: str = "runs", plugins_dirs: list[str] | None = None, host: str
     return 0
 
 
-def _webview():
-    try:
-        import webview
-    except ImportError:
-        print("ftgui: --window needs pywebview: pip install 'ftgui[window]'; opening the browser instead",
-              file=sys.stderr)
-        return None
-    return webview
+def _window(url: str, open_browser: bool) -> bool:
+    """The app in a native window, in a child process (:mod:`ftgui.ui.window`): True once the person
+    closes it; False, with one line saying why and the browser opened, when it cannot open."""
+    from .window import show_window
+
+    return show_window(url, open_browser=open_browser)
