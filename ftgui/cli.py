@@ -13,7 +13,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import cli_lab, cli_ship
+from . import cli_desktop, cli_lab, cli_ship
 from .config import user_settings
 from .errors import FtguiError
 
@@ -109,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--pretrained", action="store_true", help="only those with pretrained weights")
     cli_ship.add_parsers(sub, common)
     cli_lab.add_parsers(sub, common)
+    cli_desktop.add_parsers(sub, common)
     return parser
 
 
@@ -134,7 +135,8 @@ def add_training_flags(train: argparse.ArgumentParser) -> None:
                             "flags override it")
 
 
-COMMANDS = ("train", "lr-find", "predict", "plugins", "models", "launch", *cli_lab.COMMANDS, *cli_ship.COMMANDS)
+COMMANDS = ("train", "lr-find", "predict", "plugins", "models", "launch", *cli_lab.COMMANDS, *cli_ship.COMMANDS,
+            *cli_desktop.COMMANDS)
 
 
 def add_launch_flags(parser: argparse.ArgumentParser) -> None:
@@ -181,7 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.plugins_dir = [*args.plugins_dir_before, *getattr(args, "plugins_dir", [])]
     try:
         code = {"train": cmd_train, "lr-find": cmd_lr_find, "predict": cmd_predict, "plugins": cmd_plugins,
-                "models": cmd_models, "launch": cmd_launch, **cli_lab.HANDLERS, **cli_ship.HANDLERS}[args.command](args)
+                "models": cmd_models, "launch": cmd_launch, **cli_lab.HANDLERS, **cli_ship.HANDLERS,
+                **cli_desktop.HANDLERS}[args.command](args)
         sys.stdout.flush()  # a reader that went away shows here, not at the interpreter's exit
         return code
     except FtguiError as exc:

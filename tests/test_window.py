@@ -1,4 +1,4 @@
-"""The native window (issue 14): ``ftgui --window`` never takes the server down,.
+"""The native window (issue 14): ``ftgui --window`` never takes the server down, and ``ftgui shortcut``.
 
 Every way the window can fail (pywebview or its backend missing, a system library missing,
 no display, Qt aborting the process, running as root) ends with one line saying what is
@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import io
 import os
+import plistlib
 import re
 import shutil
 import signal
@@ -26,7 +27,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops
 
-from ftgui.ui import window
+from ftgui.cli import _with_default_command, main
+from ftgui.ui import shortcut, window
 from ftgui.ui.window import AS_ROOT, NO_BACKEND, NO_DISPLAY, NOT_INSTALLED, WindowProblem, check, show_window
 
 from test_ui_e2e import free_port
@@ -420,7 +422,8 @@ def test_the_window_extra_brings_a_backend_everywhere():
         assert set().union(*(r.extras for r in got)) == extras, platform  # Windows, macOS: pywebview's own
 
 
-def test_ci_installs_the_libraries_the_window_names():
+def test_readme_and_ci_install_the_libraries_the_window_names():
+    assert f"sudo apt-get install {window.LINUX_PACKAGES}\n" in (ROOT / "README.md").read_text()
     assert f'WINDOW_PACKAGES="xvfb x11-utils imagemagick {window.LINUX_PACKAGES}"' in (ROOT / ".ci" / "run").read_text()
     assert set(window.LINUX_PACKAGES.split()) <= {*window.XCB_LIBRARIES.values(), *window.WEBENGINE_LIBRARIES.values()}
 
@@ -430,3 +433,122 @@ def test_the_app_has_its_icon_in_the_package():
     assert image.size == (256, 256) and image.mode == "RGBA"
     assert image.getpixel((0, 0))[3] == 0 and image.getpixel((128, 128))[3] == 255  # a rounded tile
     assert '"ftgui.ui" = ["assets/*.png"]' in (ROOT / "pyproject.toml").read_text()
+
+
+# -- ftgui shortcut ------------------------------------------------------------------------------
+def parse_exec(value: str) -> list[str]:
+    """A desktop entry's Exec value back into arguments, as the Desktop Entry spec reads it."""
+    value = re.sub(r"\\(.)", lambda m: {"s": " ", "n": "\n", "t": "\t", "r": "\r"}.get(m[1], m[1]), value)
+    args, current, quoted, i, started = [], "", False, 0, False
+    while i < len(value):
+        ch = value[i]
+        if quoted:
+            if ch == "\\" and i + 1 < len(value) and value[i + 1] in '"`$\\':
+                current, i = current + value[i + 1], i + 2
+                continue
+            if ch == '"':
+                quoted = False
+            else:
+                current += ch
+        elif ch == '"':
+            quoted = started = True
+        elif ch == " ":
+            if started:
+                args.append(current)
+            current, started = "", False
+        else:
+            current, started = current + ch, True
+        i += 1
+    if started:
+        args.append(current)
+    return [arg.replace("%%", "%") for arg in args]
+
+
+def test_linux_shortcut_in_a_fake_home(tmp_path):
+    home, data = tmp_path / "home", tmp_path / "xdg-data"
+    runs = tmp_path / 'my "runs" $HOME 100% \\ here'
+    written = shortcut.install(runs, platform="linux", home=home, env={"XDG_DATA_HOME": str(data)},
+                               python="/opt/py env/bin/python")
+    entry, icon = data / "applications" / "ftgui.desktop", data / "icons" / "hicolor" / "256x256" / "apps" / "ftgui.png"
+    assert written == [entry, icon]
+    assert icon.read_bytes() == window.ICON.read_bytes()
+    fields = dict(line.split("=", 1) for line in entry.read_text().splitlines()[1:] if line)
+    assert entry.read_text().startswith("[Desktop Entry]\n")
+    assert (fields["Type"], fields["Name"], fields["Icon"], fields["Terminal"], fields["StartupWMClass"]) == (
+        "Application", "ftgui", str(icon), "false", "ftgui")
+    assert parse_exec(fields["Exec"]) == ["/opt/py env/bin/python", "-m", "ftgui", "--window", "--runs-dir",
+                                          str(runs.resolve())]
+    if shutil.which("desktop-file-validate"):
+        result = subprocess.run(["desktop-file-validate", str(entry)], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0 and "error" not in result.stdout, result.stdout
+    assert shortcut.remove(platform="linux", home=home, env={"XDG_DATA_HOME": str(data)}) == [entry, icon]
+    assert not entry.exists() and not icon.exists()
+    assert shortcut.remove(platform="linux", home=home, env={"XDG_DATA_HOME": str(data)}) == []
+    # XDG_DATA_HOME unset, or relative (the spec says to ignore it): ~/.local/share
+    for env in ({}, {"XDG_DATA_HOME": "relative/dir"}):
+        entry, _ = shortcut.install("runs", platform="linux", home=home, env=env)
+        assert entry == home / ".local" / "share" / "applications" / "ftgui.desktop"
+
+
+def test_windows_shortcut_in_a_fake_home(tmp_path):
+    home = tmp_path / "Users" / "me"
+    env = {"APPDATA": str(home / "AppData" / "Roaming"), "LOCALAPPDATA": str(home / "AppData" / "Local")}
+    programs = home / "AppData" / "Roaming" / "Microsoft" / "Windows" / "Start Menu" / "Programs"
+    ran: list[list[str]] = []
+
+    def powershell(args):  # what PowerShell's WScript.Shell would do: write the .lnk
+        ran.append(list(args))
+        (programs / "ftgui.lnk").write_bytes(b"L\0\0\0")
+        return 0
+
+    written = shortcut.install(tmp_path / "runs", platform="win32", home=home, env=env,
+                               python=r"C:\Program Files\Python312\python.exe", runner=powershell)
+    ico = home / "AppData" / "Local" / "ftgui" / "ftgui.ico"
+    assert written == [programs / "ftgui.lnk", ico]
+    (args,) = ran
+    assert args[0] == "powershell" and args[-2] == "-Command"
+    script = args[-1]
+    assert f"CreateShortcut('{programs / 'ftgui.lnk'}')" in script
+    assert r"$s.TargetPath = 'C:\Program Files\Python312\python.exe'" in script
+    assert f"-m ftgui --window --runs-dir {tmp_path / 'runs'}" in script and f"IconLocation = '{ico}'" in script
+    assert (48, 48) in Image.open(ico).info["sizes"]
+    # no PowerShell: a .bat in the same place
+    written = shortcut.install("runs", platform="win32", home=home, env=env, python="python.exe",
+                               runner=lambda args: (_ for _ in ()).throw(FileNotFoundError("powershell")))
+    bat = programs / "ftgui.bat"
+    assert written == [bat, ico] and 'start "" python.exe -m ftgui --window' in bat.read_text()
+    assert set(shortcut.remove(platform="win32", home=home, env=env)) == {programs / "ftgui.lnk", bat, ico}
+    assert not any(programs.iterdir())
+
+
+def test_macos_shortcut_in_a_fake_home(tmp_path):
+    home = tmp_path / "home"
+    (bundle,) = shortcut.install(tmp_path / "runs", platform="darwin", home=home, python="/usr/bin/python3")
+    assert bundle == home / "Applications" / "ftgui.app"
+    info = plistlib.loads((bundle / "Contents" / "Info.plist").read_bytes())
+    assert (info["CFBundleExecutable"], info["CFBundleIconFile"], info["CFBundleName"]) == (
+        "ftgui", "ftgui.icns", "ftgui")
+    script = bundle / "Contents" / "MacOS" / "ftgui"
+    assert os.access(script, os.X_OK)
+    assert script.read_text() == f"#!/bin/sh\nexec /usr/bin/python3 -m ftgui --window --runs-dir {tmp_path / 'runs'}\n"
+    assert Image.open(bundle / "Contents" / "Resources" / "ftgui.icns").size[0] >= 256
+    assert shortcut.remove(platform="darwin", home=home) == [bundle] and not bundle.exists()
+    # an ftgui.app that ftgui did not make stays
+    (bundle / "Contents").mkdir(parents=True)
+    (bundle / "Contents" / "Info.plist").write_bytes(plistlib.dumps({"CFBundleIdentifier": "com.example.other"}))
+    assert shortcut.remove(platform="darwin", home=home) == [] and bundle.exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the Linux entry")
+def test_ftgui_shortcut_command(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert _with_default_command(["shortcut"]) == ["shortcut"]
+    assert main(["shortcut", "--runs-dir", str(tmp_path / "runs")]) == 0
+    out = capsys.readouterr().out
+    entry = tmp_path / "data" / "applications" / "ftgui.desktop"
+    assert f"ftgui: wrote {entry}" in out and "--window --runs-dir" in out
+    assert main(["shortcut", "--remove"]) == 0
+    assert f"ftgui: removed {entry}" in capsys.readouterr().out and not entry.exists()
+    assert main(["shortcut", "--remove"]) == 0
+    assert "no ftgui shortcut to remove" in capsys.readouterr().out
