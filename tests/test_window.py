@@ -244,6 +244,33 @@ def test_a_backend_that_aborts_the_window_process(tmp_path):
     assert_fell_back(lines, opened, "cannot open the display")
 
 
+def qt_backend_works() -> bool:
+    probe = subprocess.run([sys.executable, "-c", "from qtpy import QtWebEngineWidgets"], capture_output=True,
+                           timeout=120)
+    return probe.returncode == 0 and not window.missing_libraries()
+
+
+needs_qt = pytest.mark.skipif(not sys.platform.startswith("linux") or not qt_backend_works(),
+                              reason="needs the Qt backend: pip install 'ftgui[window]' and the README's libraries")
+
+
+@needs_qt
+def test_real_qt_and_a_display_that_is_not_there():
+    env = {**window_env(":987"), "QTWEBENGINE_CHROMIUM_FLAGS": "--no-sandbox"}
+    closed, lines, opened = show(window.child_command(URL), env=env)
+    assert not closed
+    assert_fell_back(lines, opened, "cannot open the display ':987'")
+
+
+@needs_qt
+def test_real_qt_aborting_the_window_process():
+    """No check can see this one coming: Qt itself aborts (exit 134), the server does not."""
+    env = {**window_env(":0"), "QT_QPA_PLATFORM": "bogus", "QTWEBENGINE_CHROMIUM_FLAGS": "--no-sandbox"}
+    closed, lines, opened = show(window.child_command(URL), env=env)
+    assert not closed
+    assert_fell_back(lines, opened, "Qt has no display plugin 'bogus' (is QT_QPA_PLATFORM set to it?)")
+
+
 @pytest.mark.slow
 def test_the_server_outlives_a_window_that_cannot_open(tmp_path, spawn):
     """ftgui --window with no display: one line, and the app goes on being served; Ctrl-C ends it (exit 0)."""
@@ -273,12 +300,6 @@ def test_the_server_outlives_a_window_that_cannot_open(tmp_path, spawn):
 
 
 # -- the real window, under Xvfb -------------------------------------------------------------------
-def qt_backend_works() -> bool:
-    probe = subprocess.run([sys.executable, "-c", "from qtpy import QtWebEngineWidgets"], capture_output=True,
-                           timeout=120)
-    return probe.returncode == 0 and not window.missing_libraries()
-
-
 @pytest.fixture(scope="module")
 def xvfb():
     """A virtual X display, ':N' (skips the test where Xvfb, xwininfo, ImageMagick or Qt is missing)."""

@@ -261,6 +261,9 @@ def explain(returncode: int, output: str) -> tuple[str, bool]:
     missing = re.findall(r"(lib[\w.+-]+\.so[\w.]*): cannot open shared object file", output)
     if missing:
         return libraries_problem(list(dict.fromkeys(missing))), True
+    unknown = re.search(r'Could not find the Qt platform plugin "([^"]*)"', output)
+    if unknown:
+        return f"Qt has no display plugin {unknown.group(1)!r} (is QT_QPA_PLATFORM set to it?)", True
     if "Qt platform plugin" in output:
         lacking = missing_libraries()
         return (libraries_problem(lacking) if lacking else "Qt could not load its display plugin (Debian/Ubuntu: "
@@ -278,14 +281,16 @@ def show_window(url: str, *, open_browser: bool = True, out: TextIO | None = Non
     or dies, say why in one line, open the browser (if ``open_browser``) and return False."""
     out = out or sys.stderr
     log = Path(tempfile.gettempdir()) / f"ftgui-window-{os.getpid()}.log"
-    reason, keep_log = _run_child(list(command or child_command(url)), env, log, ready_timeout)
+    reason, keep_log = None, False
+    try:
+        reason, keep_log = _run_child(list(command or child_command(url)), env, log, ready_timeout)
+    finally:  # Ctrl-C included: the log stays only when the line below names it
+        if not keep_log:
+            log.unlink(missing_ok=True)
     if reason is None:
-        log.unlink(missing_ok=True)
         return True
     if keep_log:
         reason += f" (its output: {log})"
-    else:
-        log.unlink(missing_ok=True)
     where = "opening the browser instead" if open_browser else f"the app is at {url}"
     print(f"ftgui: no native window: {reason}; {where}", file=out, flush=True)
     if open_browser:
@@ -311,7 +316,7 @@ def _run_child(command: list[str], env: Mapping[str, str] | None, log: Path,
             return f"could not start the window process ({exc})", False
         try:
             threading.Thread(target=_read_marks, args=(child.stdout, marks), daemon=True).start()
-            deadline, ended = time.monotonic() + ready_timeout, 0.0
+            deadline, ended, finished = time.monotonic() + ready_timeout, 0.0, False
             while "ready" not in said and "problem" not in said:
                 try:
                     line = marks.get(timeout=0.2)
@@ -324,10 +329,11 @@ def _run_child(command: list[str], env: Mapping[str, str] | None, log: Path,
                         return f"the window did not appear within {ready_timeout:.0f} s", True
                     continue
                 if line is None:  # it closed its stdout: it has ended
+                    finished = True
                     break
                 take(line)
             returncode = child.wait()  # the window is up: until the person closes it
-            while "problem" not in said:  # what it said after "ready"
+            while not finished and "problem" not in said:  # what it said after "ready"
                 try:
                     line = marks.get(timeout=2)
                 except queue.Empty:
