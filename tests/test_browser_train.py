@@ -252,10 +252,14 @@ def test_train_at_chance_reload_stop_resume_and_preview(app, page, tmp_path):
     page.wait_for_function("document.querySelector('#train-command textarea')?.value.includes('shapes.zip')",
                            timeout=30_000)
     assert "sample:digits" not in page.locator("#train-command textarea").input_value()
+    page.wait_for_selector("#train-form-note", state="visible")  # the job's settings, read-only
+    assert page.locator("#train-form").evaluate("e => getComputedStyle(e).pointerEvents") == "none"
     shoot(page, "after-reload")
     page.locator("#stop").click()
     wait_for_text(page, "#train-status", "Stopped")
     progress = page.locator("#train-progress").inner_text()
+    page.wait_for_selector("#train-form-note", state="hidden")  # editable again
+    assert page.locator("#train-form").evaluate("e => getComputedStyle(e).pointerEvents") != "none"
     assert "epochs done" in progress and "/400" in progress and "100%" not in progress  # item 3
     job = app.ftgui_context.jobs.current
     kept = [r["epoch"] for r in read_metrics(job.run_dir) if not r.get("stopped")]
@@ -268,7 +272,9 @@ def test_train_at_chance_reload_stop_resume_and_preview(app, page, tmp_path):
     assert fresh.locator("#loss-plot svg .mark-line path").count() == 0
     fresh.close()
 
-    # resume: the run's own history at once, and its time so far (item 3)
+    # resume: the run's own history at once, its time so far (item 3), and its settings in the form
+    page.get_by_label("Epochs").fill("7")
+    page.get_by_label("Epochs").press("Tab")
     open_tab(page, "4 · Runs")
     page.wait_for_selector("#runs-resume", state="visible", timeout=30_000)
     page.locator("#runs-resume").click()
@@ -280,6 +286,11 @@ def test_train_at_chance_reload_stop_resume_and_preview(app, page, tmp_path):
 
     wait_for_plot(page, "#loss-plot", own_history)
     assert "0:00 elapsed" not in page.locator("#train-progress").inner_text()
+    epochs = page.get_by_label("Epochs")
+    deadline = time.monotonic() + 30
+    while epochs.input_value() != "400" and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+    assert epochs.input_value() == "400"  # the resumed run's settings, not what the form held
     page.locator("#stop").click()
     wait_for_text(page, "#train-status", "Stopped")
     assert (job.run_dir / METRICS_FILE).is_file()

@@ -15,9 +15,13 @@ CHANCE = "guessing (chance)"
 CHANCE_COLOUR = "#9ca3af"
 CURVE_COLOURS = {"training": "#6366f1", "validation": "#f97316", CHANCE: CHANCE_COLOUR}
 PLOT_STYLE = (f'<style>.ftgui-plot path[stroke="{CHANCE_COLOUR}"]{{stroke-dasharray:6 4}}'
-              "#stop:disabled,#start:disabled{opacity:.4;cursor:not-allowed;filter:grayscale(1)}</style>")
+              "#stop:disabled,#start:disabled{opacity:.4;cursor:not-allowed;filter:grayscale(1)}"
+              "#train-form-note{display:none}"
+              "body:has(#stop:not(:disabled)) #train-form-note{display:block}"
+              "body:has(#stop:not(:disabled)) #train-form{pointer-events:none;opacity:.7}</style>")
 """The chance-level line is drawn dashed (a LinePlot has no per-series dash setting); a
-disabled Start or Stop looks disabled."""
+disabled Start or Stop looks disabled; while this page may stop a training (its Stop is
+enabled), the Train tab's form shows that training's settings read-only."""
 METRICS = {"val_acc": "validation accuracy", "val_loss": "validation loss",
            "train_acc": "training accuracy", "train_loss": "training loss"}
 

@@ -457,17 +457,20 @@ def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> gr.Markdown:
     with gr.Tab("2 · Train", id="train"):
         seen = gr.State(None)
         timer = gr.Timer(POLL_SECONDS)
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=1, min_width=320):
-                _backbone(ctx, values, strategy, form, ui)
-                gr.Markdown("### Your data")
-                data_line = gr.Markdown(elem_classes="ftgui-help", elem_id="train-data")
-                with gr.Accordion("How to read the result", open=False):
-                    gr.Markdown(CHANCE_HELP, elem_classes="ftgui-help")
-            with gr.Column(scale=1, min_width=320):
-                _mode(ctx, values, strategy, form, ui)
-        _settings(values, strategy, form, ui)
-        _callbacks(ctx, values, form, ui)
+        gr.Markdown("🔒 These are the settings of the training in progress; they can be changed when it ends.",
+                    elem_id="train-form-note")
+        with gr.Column(elem_id="train-form"):  # read-only while this page's job trains (see charts.PLOT_STYLE)
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=1, min_width=320):
+                    _backbone(ctx, values, strategy, form, ui)
+                    gr.Markdown("### Your data")
+                    data_line = gr.Markdown(elem_classes="ftgui-help", elem_id="train-data")
+                    with gr.Accordion("How to read the result", open=False):
+                        gr.Markdown(CHANCE_HELP, elem_classes="ftgui-help")
+                with gr.Column(scale=1, min_width=320):
+                    _mode(ctx, values, strategy, form, ui)
+            _settings(values, strategy, form, ui)
+            _callbacks(ctx, values, form, ui)
         _job_view(ui)
 
     inputs = [data.source, data.val_split, *form.values()]
@@ -503,6 +506,8 @@ def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> gr.Markdown:
     form["strategy"].change(show_only(ui["strategy_groups"]), [form["strategy"]],
                             list(ui["strategy_groups"].values()), **private)
     demo.load(bind(reattach, ctx, list(form)), None, [*form.values(), data.source], **private)
+    # a job started elsewhere (Resume in the Runs tab writes the notice): the form shows its settings
+    ui["notice"].change(bind(reattach, ctx, list(form)), None, [*form.values(), data.source], **private)
     gr.on([form["init"].change, form["strategy"].change], bind(init_warning, ctx), [form["strategy"], form["init"]],
           [ui["init_warning"]], **private)
     form["init"].change(lambda name: gr.update(info=ctx.registry.initializer(name).description), [form["init"]],
