@@ -44,6 +44,8 @@ CSS = """
 #plugins-list td:first-child { min-width: 10em; }
 #plugins-list td:last-child { min-width: 6em; overflow-wrap: anywhere; }
 .ftgui-class-card { margin-bottom: var(--spacing-lg); }
+.ftgui-class-thumbs .grid-container { grid-template-columns: repeat(auto-fill, minmax(56px, 1fr)) !important;
+  grid-auto-rows: minmax(56px, auto) !important; grid-template-rows: none !important; }
 #predict-image img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }
 @media (max-width: 640px) {
   .tab-container button[role=tab] { padding: 0 6px; font-size: var(--text-sm); }

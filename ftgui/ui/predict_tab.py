@@ -162,11 +162,12 @@ def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs) -> None:
     with gr.Tab("3 · Predict", id="predict"):
         choices = source_choices(ctx)
         with gr.Row():
-            source = gr.Dropdown(choices, value=best_source(ctx), label="Model", scale=3, elem_id="predict-source",
+            source = gr.Dropdown(choices, value=best_source(ctx), label="Model", scale=3, min_width=260,
+                                 elem_id="predict-source",
                                  allow_custom_value=True,
                                  info="a run you trained, or a pretrained model with its own labels")
             model_name = gr.Dropdown([], label="Pretrained model", allow_custom_value=True, filterable=True,
-                                     visible=False, scale=3, elem_id="predict-pretrained")
+                                     visible=False, scale=3, min_width=260, elem_id="predict-pretrained")
             top_k = gr.Slider(1, 10, value=5, step=1, label="Top-k", scale=1, min_width=160)
         with gr.Tabs(overflow_behavior="wrap"):
             with gr.Tab("One image", id="predict-one-tab"):
