@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from types import SimpleNamespace
 
+import gradio
 import pytest
 
 from ftgui import models
@@ -112,3 +113,17 @@ def test_offline_predict_lists_the_models_in_the_local_cache(tmp_path, monkeypat
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
     assert catalog.cached_models() == ["resnet18.a1_in1k"]
     assert catalog.predict_model_choices(False) == [("resnet18.a1_in1k (on this computer)", "resnet18.a1_in1k")]
+
+
+def test_gui_errors_never_name_training_flags():
+    from ftgui.ui.handlers import bind
+
+    def fails():
+        raise FtguiError("weights 'x.pth' not found: give --weights hub, none, or a file; or --strategy scratch")
+
+    with pytest.raises(gradio.Error) as caught:
+        bind(fails)()
+    assert "--" not in caught.value.message and '"Start from weights"' in caught.value.message
+    assert '"What to train"' in caught.value.message
+    assert caught.value.duration is not None and caught.value.duration > 0  # the notice closes by itself
+    assert words.unflag("see --plugins-dir DIR") == "see --plugins-dir DIR"  # not a control: left as it is

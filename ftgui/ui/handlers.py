@@ -11,7 +11,7 @@ from typing import Any
 import gradio as gr
 
 from ..errors import FtguiError
-from .words import control_name
+from .words import control_name, unflag
 
 log = logging.getLogger(__name__)
 ERROR_SECONDS = 12
@@ -34,7 +34,7 @@ def bind(fn: Callable[..., Any], *args: Any) -> Callable[..., Any]:
         try:
             return bound(*values)
         except FtguiError as exc:
-            raise gr.Error(exc.worded(control_name), duration=ERROR_SECONDS, title="ftgui") from None
+            raise gr.Error(unflag(exc.worded(control_name)), duration=ERROR_SECONDS, title="ftgui") from None
         except gr.Error:
             raise
         except Exception as exc:  # noqa: BLE001

@@ -65,3 +65,19 @@ TERMS = (
 def plain_name(name: str) -> str:
     """``head-only`` -> "train only the last layer (state 2)"; a name without plain words as it is."""
     return PLAIN_NAMES.get(name, name)
+
+
+def unflag(message: str) -> str:
+    """An engine message as the GUI shows it: any training flag it still names (``--weights``)
+    becomes the control a person sees ("Start from weights"). Messages are best worded at
+    their source (SettingError); this catches what is left."""
+    from ..config import user_settings
+
+    flags = {setting.metadata["flag"]: setting.name for setting in user_settings()}
+    flags.setdefault("--val-split", "val_split")
+
+    def control(match: re.Match) -> str:
+        field = flags.get(match.group(0))
+        return control_name(field) if field else match.group(0)
+
+    return re.sub(r"--[a-z][a-z0-9-]*", control, message)
