@@ -82,7 +82,7 @@ def add_class(ctx: AppContext, workspace: str | None, version: int) -> tuple[str
     """A new empty class, "class 1", "class 2", ... (the first name not taken)."""
     folder = _workspace(ctx, workspace, create=True)
     taken = set(classes(str(folder)))
-    number = len(taken) + 1
+    number = 1
     while f"class {number}" in taken:
         number += 1
     (folder / f"class {number}").mkdir()
