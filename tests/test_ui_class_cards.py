@@ -54,7 +54,8 @@ def test_cards_from_first_class_to_a_data_set(ctx, tmp_path):
         class_cards.remove_image(ctx, workspace, "red", None, version)
 
     workspace, version = class_cards.add_class(ctx, workspace, version)
-    version = class_cards.delete_class(ctx, workspace, "class 3", version)
+    assert class_cards.classes(workspace) == ["blue", "class 1", "red"]  # the first free name
+    version = class_cards.delete_class(ctx, workspace, "class 1", version)
     assert class_cards.classes(workspace) == ["blue", "red"]
 
     source, summary, table, _ = data_tab.use_classes(workspace, 0.34)
