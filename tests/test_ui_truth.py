@@ -262,3 +262,10 @@ def test_modes_and_plugin_parameters_in_words(ctx):
     with pytest.raises(Exception) as caught:
         train_form.config_from_form(ctx, "sample:digits", 0.2, form(ctx, epochs=None))
     assert "--" not in str(caught.value)
+
+
+def test_plugin_texts_in_plain_words(ctx):
+    zeros = train_tab.plain_words(ctx.registry.initializer("zeros").description)
+    assert "seed's trap" not in zeros and "symmetry trap" in zeros
+    lecun = train_tab.plain_words(ctx.registry.initializer("lecun").description)
+    assert "fan_in" not in lecun and "fan-in (a unit's number of inputs)" in lecun

@@ -68,6 +68,21 @@ def reattach(ctx: AppContext, names: list[str], request: gr.Request | None = Non
     return [values[name] for name in names] + [job.config.data]
 
 
+PLAIN = ((re.compile(r"\bthe seed's trap\b"), "the symmetry trap"),
+         (re.compile(r"\bfan_in\b"), "fan-in (a unit's number of inputs)"),
+         (re.compile(r"\bfan_out\b"), "fan-out (a unit's number of outputs)"),
+         (re.compile(r"\bthe seed's\b"), "the tutorial's"))
+"""Plugin texts in plain words: the tutorial's terms explained where the page shows them."""
+
+
+def plain_words(text: str) -> str:
+    """A plugin's description or help as the page shows it: ``fan_in`` explained (once),
+    "the seed's trap" named."""
+    for pattern, words in PLAIN:
+        text = pattern.sub(words, text, count=1) if "fan" in words else pattern.sub(words, text)
+    return text
+
+
 def mode_label(name: str) -> str:
     """``head-only`` -> "Train only the last layer (state 2)"; other modes in words."""
     return MODE_WORDS.get(name, name.replace("-", " ").replace("_", " "))
@@ -288,7 +303,7 @@ def on_strategy(ctx: AppContext, name: str) -> tuple:
     initialiser, learning rate) when the mode changes."""
     strategy = ctx.registry.strategy(name)
     init_label = "Initialiser of the new head" if strategy.needs_pretrained else "Initialiser of every layer"
-    return (gr.update(info=strategy.description), gr.update(visible=strategy.needs_pretrained),
+    return (gr.update(info=plain_words(strategy.description)), gr.update(visible=strategy.needs_pretrained),
             gr.update(visible=strategy.trains and not strategy.keeps_head), gr.update(visible=strategy.trains),
             gr.update(label=init_label), gr.update(info=lr_info(strategy)))
 
@@ -318,7 +333,7 @@ def load_choices(ctx: AppContext, pretrained_only: bool, model: str, request: gr
 
 # -- layout ----------------------------------------------------------------------------------
 def _param_input(param, kind: str, plugin: str) -> gr.components.Component:
-    common = dict(label=param_label(param), info=param.help, elem_id=param_key(kind, plugin, param.name))
+    common = dict(label=param_label(param), info=plain_words(param.help), elem_id=param_key(kind, plugin, param.name))
     if param.choices:
         return gr.Dropdown(list(param.choices), value=param.default, **common)
     if isinstance(param.default, bool):
@@ -362,20 +377,22 @@ def _mode(ctx: AppContext, values: dict, strategy, form: dict, ui: dict) -> None
     gr.Markdown("### Mode")
     form["strategy"] = gr.Radio([(mode_label(n), n) for n in strategy_order(ctx)], value=strategy.name,
                                 label="What to train",
-                                info=strategy.description, elem_id="strategy")
+                                info=plain_words(strategy.description), elem_id="strategy")
     with gr.Accordion("What do the modes mean?", open=False):
-        gr.Markdown(one_liners(ctx.registry.strategy(name) for name in strategy_order(ctx)),
+        gr.Markdown(plain_words(one_liners(ctx.registry.strategy(name) for name in strategy_order(ctx))),
                     elem_classes="ftgui-help")
     ui["strategy_groups"] = _plugin_params(ctx.registry.strategies, "strategy", strategy.name, form)
     initializer = ctx.registry.initializer(values["init"])
     with gr.Group(visible=strategy.trains and not strategy.keeps_head) as ui["init_group"]:
         form["init"] = gr.Dropdown(list(ctx.registry.initializers), value=initializer.name,
                                    label="Initialiser of the new head" if strategy.needs_pretrained
-                                   else "Initialiser of every layer", info=initializer.description, elem_id="init")
+                                   else "Initialiser of every layer", info=plain_words(initializer.description),
+                                   elem_id="init")
         ui["init_warning"] = gr.Markdown(init_warning(ctx, strategy.name, initializer.name), elem_id="init-warning")
         with gr.Accordion("Initialiser details", open=False,
                           elem_id="init-details"):
-            gr.Markdown(one_liners(r.item for r in ctx.registry.initializers.values()), elem_classes="ftgui-help")
+            gr.Markdown(plain_words(one_liners(r.item for r in ctx.registry.initializers.values())),
+                        elem_classes="ftgui-help")
             ui["init_groups"] = _plugin_params(ctx.registry.initializers, "init", initializer.name, form)
             form["bias_init"] = gr.Dropdown(["zero", "0.01"], value=values["bias_init"], allow_custom_value=True,
                                             label="Bias start value", info="zero, or a number such as 0.01")
@@ -407,7 +424,7 @@ def _callbacks(ctx: AppContext, values: dict, form: dict, ui: dict) -> None:
     """Callbacks to switch on, each with its parameters while it is on."""
     table = ctx.registry.callbacks
     with gr.Accordion("Extras while training (callbacks)", open=bool(values["callbacks"])):
-        explained = "; ".join(f"{name}: {r.item.description}" for name, r in table.items())
+        explained = plain_words("; ".join(f"{name}: {r.item.description}" for name, r in table.items()))
         form["callbacks"] = gr.CheckboxGroup(list(table), value=values["callbacks"], label="Use", info=explained,
                                              elem_id="callbacks")
         ui["callback_groups"] = {}
@@ -510,7 +527,8 @@ def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> gr.Markdown:
     ui["notice"].change(bind(reattach, ctx, list(form)), None, [*form.values(), data.source], **private)
     gr.on([form["init"].change, form["strategy"].change], bind(init_warning, ctx), [form["strategy"], form["init"]],
           [ui["init_warning"]], **private)
-    form["init"].change(lambda name: gr.update(info=ctx.registry.initializer(name).description), [form["init"]],
+    form["init"].change(lambda name: gr.update(info=plain_words(ctx.registry.initializer(name).description)),
+                        [form["init"]],
                         [form["init"]], **private)
     form["init"].change(show_only(ui["init_groups"]), [form["init"]], list(ui["init_groups"].values()), **private)
     callback_groups = ui["callback_groups"]
