@@ -333,7 +333,8 @@ def load_choices(ctx: AppContext, pretrained_only: bool, model: str, request: gr
 
 # -- layout ----------------------------------------------------------------------------------
 def _param_input(param, kind: str, plugin: str) -> gr.components.Component:
-    common = dict(label=param_label(param), info=plain_words(param.help), elem_id=param_key(kind, plugin, param.name))
+    common: dict[str, Any] = dict(label=param_label(param), info=plain_words(param.help),
+                                  elem_id=param_key(kind, plugin, param.name))
     if param.choices:
         return gr.Dropdown(list(param.choices), value=param.default, **common)
     if isinstance(param.default, bool):
