@@ -314,6 +314,13 @@ def test_phone_start_is_near_and_labels_are_whole(app, browser):
             .filter(e => e.offsetParent && e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)""")
         assert not clipped, clipped
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        open_tab(page, "4 · Runs")
+        page.wait_for_timeout(1000)
+        shoot(page, "phone-runs")
+        clipped = page.evaluate("""() => [...document.querySelectorAll('[data-testid=block-info], label span')]
+            .filter(e => e.offsetParent && e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)""")
+        assert not clipped, clipped
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     finally:
         context.close()
     assert not problems, problems
