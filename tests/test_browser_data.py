@@ -190,7 +190,8 @@ def test_plugins_header_does_not_wrap_and_words_are_explained(app, browser, prob
     for text, height, line, padding in heights:
         assert height <= line * 1.5 + padding, f"header {text!r} wraps ({height}px)"
     text = page.locator("#plugins-list").inner_text()
-    assert "train only the last layer (state 2)" in text and "fan_in / fan_out" in text and "the seed" in text
+    assert "train only the last layer (state 2)" in text and "fan-in / fan-out" in text
+    assert "the seed" not in text and "fan-in (a unit's number of inputs)" in text  # explained where it is used
     shoot(page, "5-plugins-words")
     page.close()
 

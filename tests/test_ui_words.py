@@ -127,3 +127,13 @@ def test_gui_errors_never_name_training_flags():
     assert '"What to train"' in caught.value.message
     assert caught.value.duration is not None and caught.value.duration > 0  # the notice closes by itself
     assert words.unflag("see --plugins-dir DIR") == "see --plugins-dir DIR"  # not a control: left as it is
+
+
+def test_the_plugins_tab_speaks_plain_words(tmp_path):
+    from ftgui.ui import plugins_tab
+    from ftgui.ui.context import AppContext, AppOptions
+
+    text = plugins_tab.plugins_markdown(AppContext(AppOptions(runs_dir=tmp_path / "runs")).registry.describe())
+    assert "the seed" not in text and "fan-in (a unit's number of inputs)" in text
+    assert "**train only the last layer (state 2)**<br>`head-only`" in text
+    assert "**Words used here:**" in text

@@ -2,6 +2,8 @@
 and source, and the plugins that failed to load with their errors."""
 from __future__ import annotations
 
+import re
+
 import gradio as gr
 
 from .context import AppContext
@@ -12,7 +14,11 @@ KINDS = (("strategies", "Modes (strategies)"), ("initializers", "Initialisers"),
 
 
 def _cell(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """A table cell: plugin texts in plain words (as the Train tab shows them), on one line."""
+    from .train_tab import plain_words  # train_tab imports this module
+
+    text = re.sub(r"\bthe seed\b(?=[:'’])", "the tutorial", plain_words(str(text)))  # "the seed: as few as 10"
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def one_liners(items) -> str:

@@ -53,9 +53,9 @@ PLAIN_NAMES = {
 """Plugin names in beginners' words (see GLOSSARY.md); the name itself follows them."""
 
 TERMS = (
-    ("the seed", "the tutorial on fine-tuning and weight initialisation that ftgui follows; its terms "
-                 "follow the plain words"),
-    ("fan_in / fan_out", "the number of inputs / outputs of one unit (the n in 1/sqrt(n))"),
+    ("the tutorial", "the text on fine-tuning and weight initialisation that ftgui follows; its terms "
+                     "follow the plain words"),
+    ("fan-in / fan-out", "the number of inputs / outputs of one unit (the n in 1/sqrt(n))"),
     ("symmetry trap", "units that start equal get equal updates and stay copies of each other"),
     ("head / backbone", "the last layer (the classifier) / the layers before it"),
 )
