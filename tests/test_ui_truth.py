@@ -269,3 +269,9 @@ def test_plugin_texts_in_plain_words(ctx):
     assert "seed's trap" not in zeros and "symmetry trap" in zeros
     lecun = train_tab.plain_words(ctx.registry.initializer("lecun").description)
     assert "fan_in" not in lecun and "fan-in (a unit's number of inputs)" in lecun
+
+
+def test_the_train_tab_shows_the_data_summary(three_classes):
+    shown = train_tab.data_overview(str(three_classes), 0.25)
+    assert "three" in shown and "36 images in 3 classes" in shown and str(three_classes.parent) not in shown
+    assert "none yet" in train_tab.data_overview(None)

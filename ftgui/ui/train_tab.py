@@ -156,6 +156,21 @@ def stop_training(ctx: AppContext, request: gr.Request | None = None) -> str:
     return f"Stopping **{job.name}** after the current step; the best epoch so far is kept."
 
 
+def data_overview(source: str | None, val_split: float = 0.2) -> str:
+    """The Train tab's view of the data: its name and, when it can be read, the Data tab's
+    summary without the pictures (images, classes, the split, warnings)."""
+    line = data_line_text(source)
+    if not source:
+        return line
+    try:
+        from . import data_tab
+
+        summary = data_tab.summarize(source, val_split)[0]
+    except Exception:  # noqa: BLE001 - the Data tab shows the error; here the name is enough
+        return line
+    return f"{line}\n\n{summary}"
+
+
 def data_line_text(source: str | None) -> str:
     if not source:
         return "**Data:** none yet; choose it in the **Data** tab."
@@ -511,7 +526,8 @@ def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> gr.Markdown:
           trigger_mode="always_last", **private)
     gr.on([f.change for f in form.values()] + [data.source.change, data.val_split.change, demo.load],
           form_handler(preview_command, ctx, initial), inputs, [ui["command"]], trigger_mode="always_last", **private)
-    gr.on([data.source.change, demo.load], data_line_text, [data.source], [data_line], **private)
+    gr.on([data.source.change, data.val_split.release, demo.load], bind(data_overview), [data.source, data.val_split],
+          [data_line], trigger_mode="always_last", **private)
     weights_inputs = {"upload": form["weights_file"]}  # the input each weights choice needs
     if "weights_path" in form:
         weights_inputs["path"] = form["weights_path"]
