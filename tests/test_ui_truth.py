@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -275,3 +276,25 @@ def test_the_train_tab_shows_the_data_summary(three_classes):
     shown = train_tab.data_overview(str(three_classes), 0.25)
     assert "three" in shown and "36 images in 3 classes" in shown and str(three_classes.parent) not in shown
     assert "none yet" in train_tab.data_overview(None)
+
+
+def test_the_time_left_follows_the_typical_epoch_not_the_slow_first(ctx):
+    gate = threading.Event()
+
+    def train(config, listener, stop):
+        listener(Start(config.out, 10, 4, 16, 4))
+        for epoch, seconds in ((1, 30.0), (2, 1.0), (3, 1.2), (4, 0.8)):
+            listener(Epoch({**rows(0.5)[0], "epoch": epoch, "seconds": seconds}))
+        listener(Step("train", 5, 2, 4, 0.9))
+        gate.wait(10)
+        return Result("completed")
+
+    job = JobManager(train).start(TrainConfig(epochs=10, out=str(ctx.runs_root / "job")))
+    try:
+        while job.status()["step"] is None:
+            time.sleep(0.01)
+        status = job.status()
+        assert status["eta_raw_s"] == pytest.approx(1.0 * 5.5)  # 5.5 epochs to go at 1 s, not at 33 s / 4.5
+    finally:
+        gate.set()
+        job.join(10)

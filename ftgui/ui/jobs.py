@@ -21,6 +21,7 @@ import functools
 import itertools
 import json
 import logging
+import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -187,7 +188,8 @@ class Job:
         ``epoch`` is the epoch in progress while training; once stopped, the last epoch that
         was completed (``stopped_in``: the one it stopped during). ``elapsed_s`` is this job's
         time, ``elapsed_total_s`` adds a resumed run's earlier epochs; ``eta_raw_s`` is the time
-        left at this job's pace, ``eta_s`` the same smoothed (what pages show)."""
+        left at this job's pace (once it has two epochs: the median epoch after its first, which
+        warms up), ``eta_s`` the same smoothed (what pages show)."""
         with self._lock:
             events = list(self.events)
             step = self.last_step
@@ -207,6 +209,9 @@ class Job:
         this_job = fraction - done_before / max(epochs, 1)
         raw = (elapsed * (1 - fraction) / this_job
                if this_job > 0 and fraction < 1 and state == "running" else None)
+        own = [float(e.row["seconds"]) for e in events if isinstance(e, Epoch) and e.row.get("seconds")]
+        if raw is not None and len(own) >= 2:  # the typical epoch of this job, its slow first one left out
+            raw = statistics.median(own[1:]) * (1 - fraction) * epochs
         with self._lock:
             eta = self._smoothed_eta(raw, now)
         before = sum(float(row.get("seconds") or 0) for row in earlier)
