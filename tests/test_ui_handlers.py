@@ -125,7 +125,8 @@ def test_form_becomes_a_config_and_a_command(ctx, three_classes, pretrained_run)
     assert command.startswith(f"ftgui train --data {three_classes} --model test_resnet --strategy scratch")
     assert "--init kaiming" in command and "--init-arg mode=fan_out" in command and "--lr" not in command
     shutil.copytree(pretrained_run, ctx.runs_root / "base")
-    assert ("run base", "run:base") in train_form.weights_choices(ctx)
+    labels = {value: label for label, value in train_form.weights_choices(ctx)}
+    assert labels["run:base"].startswith("run test_resnet · scratch · ")  # a name people tell apart (issue 10)
     config = train_form.config_from_form(ctx, "sample:digits", 0.2,
                                         form(ctx, strategy="head-only", weights="run:base", lr=0.05))
     assert config.weights == str(ctx.runs_root / "base") and config.lr == 0.05

@@ -15,6 +15,7 @@ from ..config import TrainConfig
 from ..errors import FtguiError
 from . import heavy
 from .context import AppContext, demo_backbone
+from .run_names import display_names
 
 
 def param_key(kind: str, plugin: str, param: str) -> str:
@@ -30,9 +31,11 @@ def weights_choices(ctx: AppContext) -> list[tuple[str, str]]:
     choices = [("timm's pretrained weights (Hugging Face hub)", "hub")]
     if demo_backbone() is not None:
         choices.append(("ftgui's small demo backbone (offline)", "demo"))
-    for run in runs.list_runs(ctx.runs_root):
+    listed = runs.list_runs(ctx.runs_root)
+    names = display_names(listed)
+    for run in listed:
         if (run.path / "model.safetensors").is_file() and run.status != "running":
-            choices.append((f"run {run.path.name}", f"run:{run.path.name}"))
+            choices.append((f"run {names[run.path.name]}", f"run:{run.path.name}"))
     choices.append(("a weights file I upload (.safetensors, .pth)", "upload"))
     if ctx.options.local_only:
         choices.append(("a file or run folder on this computer", "path"))
