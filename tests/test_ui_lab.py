@@ -1,0 +1,135 @@
+"""The Init Lab tab and the gradient plots, called directly (no browser, no server): the
+numbers the page shows are the seed's figures (docs/init-lab.md)."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from ftgui import FtguiError
+from ftgui.ui import gradients, lab_tab
+from ftgui.ui.context import AppContext, AppOptions
+
+OUTPUTS = ["status", "spread", "hist_a", "hist_b", "table_a", "table_b", "meter_a", "meter_b",
+           "meter_table_a", "meter_table_b", "losses", "grads"]
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory) -> AppContext:
+    return AppContext(AppOptions(runs_dir=tmp_path_factory.mktemp("lab") / "runs"))
+
+
+@pytest.fixture(scope="module")
+def shown(ctx) -> dict:
+    """small-random vs zeros, tanh, 10 layers: what "Run the experiment" puts on the page."""
+    steps: list[tuple[float, str]] = []
+    result = lab_tab.experiment(ctx, [lab_tab.side("A", "small-random", "tanh", ""),
+                                      lab_tab.side("B", "zeros", "tanh", "")], 10,
+                                report=lambda fraction, text: steps.append((fraction, text)))
+    out = dict(zip(OUTPUTS, lab_tab.views(result, 10), strict=True))
+    out["progress"] = steps
+    return out
+
+
+def test_small_random_tanh_collapses_in_the_plotted_spread(shown):
+    spread = shown["spread"]["value"]
+    a = spread[spread["initialiser"] == "A: small-random · tanh"].set_index("layer")["std"]
+    assert list(a.index) == list(range(1, 11))
+    assert a[10] < 1e-5  # the seed: smaller is not always better (docs: 3.0e-7)
+    assert all(a[k + 1] < a[k] for k in range(1, 10))
+    assert 0.15 < a[1] < 0.3
+    b = spread[spread["initialiser"] == "B: zeros · tanh"]["std"]
+    assert (b == 0).all()
+    # the table beside it shows the same figure, in scientific notation
+    table = shown["table_a"]
+    assert float(table.iloc[-1]["std"]) < 1e-5 and "e-07" in table.iloc[-1]["std"]
+
+
+def test_histograms_show_first_middle_and_last_layer(shown):
+    hist = shown["hist_a"]["value"]
+    assert sorted(set(hist["layer"])) == ["layer 1", "layer 10", "layer 5"]
+    for _, one in hist.groupby("layer"):
+        assert math.isclose(one["share"].sum(), 1.0, abs_tol=1e-9)
+    last = hist[hist["layer"] == "layer 10"]
+    assert last.loc[last["share"].idxmax(), "output"] == pytest.approx(0.0, abs=0.03)  # all in the centre bin
+    assert last["share"].max() == pytest.approx(1.0)
+
+
+def test_symmetry_meter_zeros_is_one_unit_random_breaks_it(shown):
+    zeros, random = shown["meter_table_b"], shown["meter_table_a"]
+    assert list(zeros["distinct units"]) == [1, 1]
+    assert list(zeros["rank"]) == [0, 0] and list(zeros["mean cosine"]) == [1.0, 1.0]
+    assert (random["distinct units"] == 32).all() and (random["rank"] >= 31).all()
+    assert "1 of 32</b> distinct units" in shown["meter_b"] and "the symmetry trap" in shown["meter_b"]
+    assert "accuracy <b>10.0%</b>" in shown["meter_b"]
+    assert "32 of 32</b>" in shown["meter_a"] and "symmetry trap" not in shown["meter_a"]
+    losses = shown["losses"]["value"]
+    zero_loss = losses[losses["initialiser"] == "B: zeros · tanh"]["loss"]
+    assert zero_loss.max() - zero_loss.min() < 1e-6  # never moves: ln 10 throughout
+    assert losses[losses["initialiser"] == "A: small-random · tanh"]["loss"].iloc[-1] < 0.5
+
+
+def test_gradient_plot_sigmoid_fades_relu_not_and_zeros_has_none(ctx):
+    result = lab_tab.experiment(ctx, [lab_tab.side("A", "lecun", "tanh", ""), lab_tab.side("B", "kaiming", "relu", "")],
+                                10)
+    grads = lab_tab.views(result, 10)[-1]["value"]
+    series = {name: one.set_index("layer")["value"] for name, one in grads.groupby("run")}
+    sigmoid, relu = series["A: lecun · sigmoid"], series["B: kaiming · relu"]
+    assert sigmoid[10] - sigmoid[1] > 3  # docs: first/last 3.3e-6 (log10 -5.5)
+    assert abs(relu[10] - relu[1]) < 1  # docs: 0.50
+    assert len(series) == 4
+    # zeros: with ReLU no gradient anywhere (said in words instead of a line); with sigmoid (0.5 everywhere)
+    # only the output layer gets one
+    zeros = lab_tab.views(lab_tab.experiment(ctx, [lab_tab.side("A", "zeros", "tanh", "")], 3, steps=5), 3)
+    assert list(zeros[-1]["value"]["run"]) == ["A: zeros · sigmoid"] and list(zeros[-1]["value"]["layer"]) == [3]
+    assert "No gradient at all" in zeros[0] and "A: zeros · relu" in zeros[0] and "sigmoid**" not in zeros[0]
+
+
+def test_progress_is_reported_for_every_step(shown):
+    fractions = [fraction for fraction, _ in shown["progress"]]
+    assert fractions[0] == 0 and fractions[-1] == 1.0 and fractions == sorted(fractions)
+    assert any("training the small network" in text for _, text in shown["progress"])
+
+
+def test_settings_and_choices_are_checked(ctx):
+    assert lab_tab.parse_settings(" std=1, k=5 ") == {"std": "1", "k": "5"}
+    with pytest.raises(FtguiError, match="NAME=VALUE"):
+        lab_tab.parse_settings("std")
+    with pytest.raises(FtguiError, match="activation"):
+        lab_tab.side("A", "lecun", "gelu", "")
+    with pytest.raises(FtguiError, match="std"):
+        lab_tab.experiment(ctx, [lab_tab.side("A", "lecun", "tanh", "std=1")], 3)
+    saturated = lab_tab.experiment(ctx, [lab_tab.side("A", "small-random", "tanh", "std=1")], 3, steps=1)
+    table = lab_tab.views(saturated, 3)[3]
+    assert all(float(value.rstrip("%")) > 85 for value in table["saturated"])  # std 1 saturates tanh
+    assert "`std=0.01`" in lab_tab.describe(ctx, "small-random")
+
+
+# -- the Runs tab's gradient plot (grad-norms callback rows of metrics.jsonl) ------------------------
+ROWS = [
+    {"epoch": 1, "train_loss": 1.0, "grad_norm/stage0": 1e-4, "grad_norm/stage10": 1e-2, "grad_norm/stage2": 1e-3,
+     "grad_norm/head": 0.1, "update_ratio/stage0": 1e-5, "update_ratio/head": 1e-2},
+    {"epoch": 2, "train_loss": 0.5, "grad_norm/stage0": 2e-4, "grad_norm/stage10": 2e-2, "grad_norm/stage2": 0.0,
+     "grad_norm/head": 0.2, "update_ratio/stage0": None, "update_ratio/head": 2e-2},
+    {"epoch": 3, "stopped": True, "grad_norm/stage0": 5.0, "grad_norm/head": 5.0},
+]
+
+
+def test_gradient_plot_of_a_run_in_stage_order_as_log10():
+    grad, ratio, text = gradients.gradient_plot(ROWS)
+    frame: pd.DataFrame = grad["value"]
+    assert list(dict.fromkeys(frame["stage"])) == ["stage0", "stage2", "stage10", "head"]
+    assert set(frame["epoch"]) == {1, 2}  # the epoch stopped part-way is left out
+    value = frame.set_index(["stage", "epoch"])["value"]
+    assert value["stage0", 1] == pytest.approx(-4) and value["head", 2] == pytest.approx(math.log10(0.2))
+    assert ("stage2", 2) not in value.index  # a zero gradient has no logarithm
+    assert len(ratio["value"]) == 3  # the None ratio is left out
+    assert "gradient diffusion" in text and "0.001 times the gradient of the head" in text
+    assert "3.0 orders of magnitude" in text
+
+
+def test_gradient_plot_without_grad_norms_says_how_to_get_them():
+    grad, ratio, text = gradients.gradient_plot([{"epoch": 1, "train_loss": 1.0}])
+    assert grad["value"] is None and ratio["value"] is None
+    assert "not measured" in grad["label"] and "grad-norms" in text
