@@ -17,7 +17,7 @@ from typing import Any
 
 import gradio as gr
 
-from . import data_tab, plugins_tab, predict_tab, runs_tab, train_tab
+from . import data_tab, lab_tab, plugins_tab, predict_tab, runs_tab, train_tab
 from .context import UPLOADS, AppContext, AppOptions
 
 __all__ = ["AppOptions", "build_app", "launch_kwargs"]
@@ -82,6 +82,7 @@ def build_app(options: AppOptions | None = None, context: AppContext | None = No
             predict_tab.layout(ctx, demo, tabs)
             runs_tab.layout(ctx, demo, tabs, train_notice)
             plugins_tab.layout(ctx)
+            lab_tab.layout(ctx, demo)
     demo.ftgui_context = ctx  # launch() and tests reach the job manager through it
     return demo
 
