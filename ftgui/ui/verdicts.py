@@ -89,9 +89,13 @@ def verdict(p: float | None, classes: int, n: int | None, init: str | None = Non
     likely cause."""
     if p is None or not at_chance(p, classes, n):
         return ""
+    trap = trap_applies(strategy_trains_all, init)
+    if p > chance(classes) + 0.02 and n and not trap:  # above chance, but within luck's margin
+        return (f"⚠ Not clearly better than guessing ({chance_text(classes)}): on {n} validation images, "
+                f"{p:.0%} can happen by luck. Add validation images (or train longer) to know.")
     text = (f"⚠ No better than guessing ({chance_text(classes)}): the model has not learned to tell "
             "the classes apart. ")
-    if trap_applies(strategy_trains_all, init):
+    if trap:
         return text + "Why: " + symmetry_trap(init)
     return text + ("Likely causes: too few epochs, a learning rate far too high or too low, too few images, "
                    "or classes whose pictures do not differ.")
