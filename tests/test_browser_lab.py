@@ -1,0 +1,87 @@
+"""Issue 11, item 7 in a real browser (Playwright, Debian's Chromium): the Init Lab tab runs an
+experiment and SHOWS the seed's figures. Plotted values are read back from the page's SVG
+(through its axis ticks); a page error, a console error or an "Infinite extent" warning fails
+the test (the ``page`` fixture). Screenshot (1280 wide) in ``test-artifacts/lab.png``."""
+from __future__ import annotations
+
+import pytest
+
+import test_browser_train
+from test_browser_train import ARTIFACTS, CHROMIUM, browser, choose, open_tab, page, wait_for_text  # noqa: F401 - fixtures
+from test_ui_e2e import running_app
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(),
+                       reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium)"),
+]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    with running_app(tmp_path_factory.mktemp("browser-lab") / "runs") as demo:
+        yield demo
+
+
+MINUS = test_browser_train.PLOTTED.replace("replace(/,/g, '')", "replace(/,/g, '').replace(/\\u2212/g, '-')")
+"""The plot reader, also for negative tick labels (Vega writes U+2212, not '-': the log10 axis)."""
+assert MINUS != test_browser_train.PLOTTED
+
+
+def plotted(web, selector: str) -> dict | None:
+    return web.evaluate(MINUS, selector)
+
+
+def wait_for_plot(web, selector: str, check, timeout: float = 20) -> dict:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(test_browser_train, "PLOTTED", MINUS)
+        return test_browser_train.wait_for_plot(web, selector, check, timeout)
+
+
+def series(shown: dict, legend: str) -> list[list[float]]:
+    """The points of the line whose legend entry is ``legend`` (legend order = line order)."""
+    return shown["series"][shown["legend"].index(legend)]["points"]
+
+
+def test_lab_runs_an_experiment_and_shows_the_seeds_figures(app, page):  # noqa: F811 - the fixture
+    page.goto(app.local_url)
+    open_tab(page, "6 · Init Lab")
+    choose(page, "#lab-init-b", "zeros")
+    page.locator("#lab-run").click()
+    wait_for_text(page, "#lab-status", "Ran in", timeout=60_000)
+
+    a, b = "A: small-random · tanh", "B: zeros · tanh"
+    spread = wait_for_plot(page, "#lab-spread", lambda s: sorted(s["legend"]) == [a, b]
+                           and all(len(line["points"]) == 10 for line in s["series"]))
+    first = series(spread, a)
+    assert [round(x) for x, _ in first] == list(range(1, 11))
+    assert first[0][1] == pytest.approx(0.214, abs=0.01)  # docs/init-lab.md: 0.214, 5.3e-4, 3.0e-7
+    assert abs(first[-1][1]) < 0.005 and all(abs(y) < 1e-3 for _, y in series(spread, b))
+    # the exact figure is in the table beside it
+    table_a = page.locator("#lab-table-a").inner_text()
+    assert "2.9e-07" in table_a or "3.0e-07" in table_a
+
+    # the symmetry meter: zeros leave one unit of 32 and guess; small random numbers break the symmetry
+    meter_b, meter_a = page.locator("#lab-meter-b").inner_text(), page.locator("#lab-meter-a").inner_text()
+    assert "layer 1: 1 of 32 distinct units" in meter_b and "the symmetry trap" in meter_b
+    assert "validation accuracy 10.0%" in meter_b
+    assert "layer 1: 32 of 32 distinct units" in meter_a and "symmetry trap" not in meter_a
+
+    # gradient diffusion: sigmoid's first layer orders of magnitude below its last; ReLU stays level
+    grads = wait_for_plot(page, "#lab-gradients", lambda s: "A: small-random · sigmoid" in s["legend"])
+    sigmoid = series(grads, "A: small-random · sigmoid")
+    assert sigmoid[-1][1] - sigmoid[0][1] > 5  # log10: small-random sigmoid 5e-15 .. 0.07
+    assert "B: zeros · relu" not in grads["legend"]  # no gradient at all: said in words instead
+    assert "No gradient at all" in page.locator("#lab-status").inner_text()
+
+    # the explanations quote the seed
+    text = page.locator("button[role=tab][aria-selected=true]").inner_text()
+    assert "Init Lab" in text
+    body = page.inner_text("body")
+    for quote in ("smaller is not always better", "calibrate the variance with 1/sqrt(n)",
+                  "the network stays symmetric", "梯度扩散"):
+        assert quote in body
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "lab.png"), full_page=True)
+    assert plotted(page, "#lab-loss") is not None
