@@ -263,6 +263,18 @@ def test_real_qt_and_a_display_that_is_not_there():
 
 
 @needs_qt
+def test_real_qt_with_a_library_that_does_not_load(tmp_path):
+    """Qt would abort (exit 134, blaming libxcb-cursor0); the window process names the library first."""
+    broken = tmp_path / "lib"
+    broken.mkdir()
+    (broken / "libxcb-icccm.so.4").write_bytes(b"")  # found first, and not a library
+    env = {**window_env(":0"), "LD_LIBRARY_PATH": str(broken), "QTWEBENGINE_CHROMIUM_FLAGS": "--no-sandbox"}
+    closed, lines, opened = show(window.child_command(URL), env=env)
+    assert not closed
+    assert_fell_back(lines, opened, "(libxcb-icccm.so.4; Debian/Ubuntu: sudo apt-get install libxcb-icccm4)")
+
+
+@needs_qt
 def test_real_qt_aborting_the_window_process():
     """No check can see this one coming: Qt itself aborts (exit 134), the server does not."""
     env = {**window_env(":0"), "QT_QPA_PLATFORM": "bogus", "QTWEBENGINE_CHROMIUM_FLAGS": "--no-sandbox"}
@@ -401,6 +413,15 @@ def test_the_real_window_opens_shows_the_app_and_closing_it_ends_ftgui(tmp_path,
     (window_id, line), = found
     assert '("ftgui" "ftgui")' in line, line  # WM_CLASS: the shortcut's StartupWMClass
     assert re.search(r"\b1280x900\+", line), line
+    if shutil.which("xprop"):  # the window carries ftgui's icon (Qt sets _NET_WM_ICON: width, height, pixels)
+        icon = ""
+        for _ in range(20):
+            icon = subprocess.run(["xprop", "-id", str(window_id), "-notype", "32c", "_NET_WM_ICON"], text=True,
+                                  env={**os.environ, "DISPLAY": xvfb}, capture_output=True, timeout=30).stdout
+            if icon.startswith("_NET_WM_ICON = 256, 256, "):
+                break
+            time.sleep(0.5)
+        assert icon.startswith("_NET_WM_ICON = 256, 256, "), icon[:200]
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "window-xvfb.png"
     image = screenshot(xvfb, shot)
