@@ -85,6 +85,9 @@ NO_DISPLAY = ("no display (DISPLAY and WAYLAND_DISPLAY are unset: start ftgui --
 AS_ROOT = ("QtWebEngine does not run as root with Chromium's sandbox on: run ftgui as a normal user, or set "
            "QTWEBENGINE_CHROMIUM_FLAGS=--no-sandbox to open the window without the sandbox")
 
+NO_SANDBOX = ("Chromium's sandbox cannot start here (a container without user namespaces, say): set "
+              "QTWEBENGINE_CHROMIUM_FLAGS=--no-sandbox to open the window without it")
+
 
 class WindowProblem(Exception):
     """Why the window cannot open, in words for the person (what is missing, how to get it)."""
@@ -256,6 +259,8 @@ def explain(returncode: int, output: str) -> tuple[str, bool]:
     (the reason, whether it is known; when it is not, the line names the log)."""
     if "Running as root without --no-sandbox" in output:
         return AS_ROOT, True
+    if "No usable sandbox" in output:
+        return NO_SANDBOX, True
     if re.search(r"could not connect to display|cannot open display", output, re.IGNORECASE):
         return "cannot open the display (is the X server running, and may this user use it?)", True
     missing = re.findall(r"(lib[\w.+-]+\.so[\w.]*): cannot open shared object file", output)
