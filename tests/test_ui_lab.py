@@ -133,3 +133,34 @@ def test_gradient_plot_without_grad_norms_says_how_to_get_them():
     grad, ratio, text = gradients.gradient_plot([{"epoch": 1, "train_loss": 1.0}])
     assert grad["value"] is None and ratio["value"] is None
     assert "not measured" in grad["label"] and "grad-norms" in text
+
+
+# -- the Compare section ----------------------------------------------------------------------------
+def test_compare_reads_only_the_sample_digits_on_a_shared_app(ctx, tmp_path):
+    from ftgui.ui import lab_compare
+
+    shared = AppContext(AppOptions(runs_dir=tmp_path / "runs", host="0.0.0.0"))
+    with pytest.raises(FtguiError, match="sample digits only"):
+        lab_compare.check_data(shared, str(tmp_path))
+    assert lab_compare.check_data(shared, "sample:digits") == "sample:digits"
+    assert lab_compare.check_data(ctx, str(tmp_path)) == str(tmp_path)  # a local app: this computer's folders
+    with pytest.raises(FtguiError, match="no folder"):
+        lab_compare.check_data(ctx, str(tmp_path / "missing"))
+    with pytest.raises(FtguiError, match="--vary takes"):
+        lab_compare.run_compare(ctx, "sample:digits", "colour=red,blue", 2, 1)
+    settings = lab_compare.base_settings(ctx, "sample:digits", {"init": ["zeros", "lecun"]}, 3)
+    assert settings["strategy"] == "scratch" and settings["epochs"] == 3 and settings["img_size"] == 32
+
+
+@pytest.mark.slow
+def test_compare_shows_mean_and_std_over_seeds_and_a_verdict(ctx):
+    from ftgui.ui import lab_compare
+
+    table, verdicts, curves = lab_compare.run_compare(ctx, "sample:digits", "init=zeros,kaiming", 2, 1)
+    rows = table.set_index("configuration")
+    assert rows.loc["init=zeros", "best val acc (mean ± std)"] == "0.100 ± 0.000"  # the trap: chance, every seed
+    assert list(rows["seeds"]) == [2, 2]
+    assert "init=zeros vs init=kaiming: 0.100 vs" in verdicts and "noise" in verdicts
+    assert set(curves["value"]["configuration"]) == {"init=zeros", "init=kaiming"}
+    saved = [p for p in ctx.runs_root.iterdir() if p.name.startswith("lab-compare-")]
+    assert len(saved) == 1 and (saved[0] / "compare.json").is_file()

@@ -22,7 +22,7 @@ import gradio as gr
 import pandas as pd
 
 from ..errors import FtguiError
-from . import gradients, heavy
+from . import gradients, heavy, lab_compare
 from .context import AppContext
 from .handlers import bind
 from .words import plain_name
@@ -339,6 +339,7 @@ def layout(ctx: AppContext, demo: gr.Blocks) -> None:
         grads = gr.LinePlot(x="layer", y="value", color="run", x_title="layer (1 = next to the input)",
                             y_title=gradients.LOG_TITLE, label=f"Gradient size per layer: {NOT_RUN}",
                             elem_id="lab-gradients", **curve)
+        lab_compare.layout(ctx)
     outputs = [status, spread, *hists, *tables, *meters, *meter_tables, losses, grads]
     button.click(bind(run_lab, ctx), [*inputs, layers], outputs, api_name="run_lab", concurrency_limit=1)
     # one at a time: the Lab sets torch's thread count process-wide while it runs (ftgui.lab.mlp.one_thread),
