@@ -164,3 +164,23 @@ def test_compare_shows_mean_and_std_over_seeds_and_a_verdict(ctx):
     assert set(curves["value"]["configuration"]) == {"init=zeros", "init=kaiming"}
     saved = [p for p in ctx.runs_root.iterdir() if p.name.startswith("lab-compare-")]
     assert len(saved) == 1 and (saved[0] / "compare.json").is_file()
+
+
+@pytest.mark.slow
+def test_runs_tab_gradient_plot_of_a_run_trained_with_grad_norms(ctx, three_classes):
+    """The bundled grad-norms callback's metrics.jsonl keys are what the Runs tab plots."""
+    from ftgui import engine
+    from ftgui.config import TrainConfig
+
+    config = TrainConfig(data=str(three_classes), model="test_resnet", strategy="scratch", init="kaiming", epochs=2,
+                         img_size=32, batch_size=8, aug="none", out=str(ctx.runs_root / "with-grads"),
+                         callbacks={"grad-norms": {}})
+    engine.train(config, listener=lambda event: None, registry=ctx.registry)
+    grad, ratio, text = gradients.for_run(ctx, "with-grads")
+    frame = grad["value"]
+    order = list(dict.fromkeys(frame["stage"]))
+    assert order[0] == "stage0" and order[-1] == "head" and len(order) >= 4
+    assert set(frame["epoch"]) == {1, 2} and set(ratio["value"]["epoch"]) == {1, 2}
+    assert frame["value"].between(-12, 4).all()
+    assert "In the last epoch the first stage (stage0) got" in text
+    assert gradients.for_run(ctx, None)[0]["value"] is None
