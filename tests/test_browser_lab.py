@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 import test_browser_train
-from test_browser_train import ARTIFACTS, CHROMIUM, browser, choose, open_tab, page, wait_for_text  # noqa: F401 - fixtures
+from test_browser_train import ARTIFACTS, CHROMIUM, PHONE, browser, choose, open_tab, page, wait_for_text  # noqa: F401 - fixtures
 from test_ui_e2e import running_app
 
 pytestmark = [
@@ -85,3 +85,7 @@ def test_lab_runs_an_experiment_and_shows_the_seeds_figures(app, page):  # noqa:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "lab.png"), full_page=True)
     assert plotted(page, "#lab-loss") is not None
+    page.set_viewport_size(PHONE)
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(ARTIFACTS / "lab-phone.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1  # nothing runs off a phone
