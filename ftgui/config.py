@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +35,7 @@ def learning_rate(text: str | float) -> float | str:
     return float(text)
 
 
-def setting(default: Any, flag: str, help: str, *, kind: type | None = None, switch: Any = None,
+def setting(default: Any, flag: str, help: str, *, kind: Callable[[Any], Any] | None = None, switch: Any = None,
             factory: Any = None) -> Any:
     """A TrainConfig field that is a user setting: ``flag`` takes a value of ``kind``, or,
     with ``switch``, is a flag without a value that sets the field to ``switch``."""
