@@ -324,3 +324,37 @@ def test_phone_start_is_near_and_labels_are_whole(app, browser):
     finally:
         context.close()
     assert not problems, problems
+
+
+# -- item 13: the live webcam preview ---------------------------------------------------------------------
+def test_live_webcam_preview_labels_the_stream(app, browser, tmp_path):
+    """Chromium's fake camera (a moving test pattern) streams into the preview; the model
+    just trained labels it, again and again, without a click after Record."""
+    from ftgui.ui import train_tab
+
+    data = make_dataset(tmp_path / "shapes", THREE, per_class=6)
+    ctx = app.ftgui_context
+    camera = ["--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+    chromium = browser.browser_type.launch(executable_path=str(CHROMIUM), args=camera)
+    context = chromium.new_context(viewport={"width": WIDTH, "height": 900}, permissions=["camera"])
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    try:
+        page.goto(app.local_url)
+        open_tab(page, "2 · Train")
+        form = {**train_tab.initial_form(ctx), "strategy": "scratch", "init": "kaiming", "epochs": 1}
+        train_tab.start_training(ctx, str(data), 0.25, form)  # this page follows it
+        assert ctx.jobs.current.join(120)
+        page.wait_for_selector("#live-preview", state="visible", timeout=30_000)
+        page.locator("#preview-live-box .label-wrap").first.click()
+        page.locator("#preview-live button").nth(1).click()  # the webcam on
+        page.locator("#preview-live button", has_text="Record").click()
+        page.wait_for_function("['circle', 'square', 'triangle'].some(c => "
+                               "document.querySelector('#preview-label')?.innerText.includes(c))", timeout=30_000)
+        shoot(page, "live-webcam")
+    finally:
+        context.close()
+        chromium.close()
+    assert not problems, problems

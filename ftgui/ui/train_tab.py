@@ -466,6 +466,9 @@ def _job_view(ui: dict) -> None:
                                            label="Your picture", height=220, elem_id="preview-image")
             ui["preview_label"] = gr.Label(num_top_classes=preview.TOP_K, label="The model says",
                                            elem_id="preview-label")
+        with gr.Accordion("Live webcam: labelled as you move", open=False, elem_id="preview-live-box"):
+            ui["preview_live"] = gr.Image(sources=["webcam"], streaming=True, type="pil", label="Webcam",
+                                          height=220, elem_id="preview-live")
     gr.HTML(charts.PLOT_STYLE, padding=False, container=False)
     curve: dict[str, Any] = dict(x="epoch", y="value", color="curve", color_map=charts.CURVE_COLOURS, color_title="",
                  x_title="epoch", height=260, elem_classes="ftgui-plot")
@@ -520,6 +523,8 @@ def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> gr.Markdown:
     demo.load(bind(poll_fresh, ctx), [seen], job_outputs, **private)
     ui["preview_image"].change(bind(preview.predict_preview, ctx), [ui["preview_image"]], [ui["preview_label"]],
                                trigger_mode="always_last", **private)
+    ui["preview_live"].stream(bind(preview.predict_preview, ctx), [ui["preview_live"]], [ui["preview_label"]],
+                              stream_every=0.5, time_limit=300, concurrency_limit=1, **private)
     demo.load(bind(load_choices, ctx), [ui["pretrained_only"], form["model"]], choices, **private)
     ui["pretrained_only"].change(bind(load_choices, ctx), [ui["pretrained_only"], form["model"]], choices, **private)
     gr.on([form["model"].change, demo.load], bind(catalog.model_summary), [form["model"]], [ui["model_info"]],
