@@ -259,6 +259,11 @@ def views(result: LabResult, layers: int) -> tuple:
     if silent:
         out[0] += ("\n\nNo gradient at all (every layer's is exactly 0, so the gradient plot has no line for it): "
                    + ", ".join(f"**{html.escape(label)}**" for label in silent) + ".")
+    for label, report in result.gradients.items():
+        alive = [x.layer for x in report.layers if x.grad_norm > 0]
+        if len(alive) == 1:  # one point draws no line
+            out[0] += (f"\n\nOnly layer {alive[0]} gets a gradient with **{html.escape(label)}**; "
+                       "the others get exactly 0.")
     return tuple(out)
 
 
@@ -320,7 +325,7 @@ def layout(ctx: AppContext, demo: gr.Blocks) -> None:
                                  y_title="share of outputs", label=f"{name}: outputs per layer: {NOT_RUN}",
                                  elem_id=f"lab-hist-{name.lower()}", **curve) for name in SIDES]
         with gr.Row(equal_height=False):
-            tables = [gr.Dataframe(headers=TABLE, label=f"{name}: per layer", interactive=False, max_height=260,
+            tables = [gr.Dataframe(headers=TABLE, label=f"{name}: per layer", interactive=False, max_height=420,
                                    elem_id=f"lab-table-{name.lower()}") for name in SIDES]
         gr.Markdown("### 2 · The symmetry meter")
         gr.Markdown(EXPLAIN_SYMMETRY.format(shape=SYMMETRY_SHAPE, steps=300), elem_classes="ftgui-help")
