@@ -89,3 +89,9 @@ def test_lab_runs_an_experiment_and_shows_the_seeds_figures(app, page):  # noqa:
     page.wait_for_timeout(800)
     page.screenshot(path=str(ARTIFACTS / "lab-phone.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1  # nothing runs off a phone
+    clipped = page.evaluate("""[...document.querySelectorAll('label span, label')]
+        .filter(e => e.offsetParent && e.children.length === 0 && e.scrollWidth > e.clientWidth + 1
+                && getComputedStyle(e).overflow !== 'visible')
+        .map(e => e.innerText)""")
+    assert not clipped, f"clipped labels at 390 px: {clipped}"
+    assert page.locator("button[role=tab]", has_text="6 · Init Lab").first.is_visible()
