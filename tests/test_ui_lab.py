@@ -105,6 +105,8 @@ def test_settings_and_choices_are_checked(ctx):
     table = lab_tab.views(saturated, 3)[3]
     assert all(float(value.rstrip("%")) > 85 for value in table["saturated"])  # std 1 saturates tanh
     assert "`std=0.01`" in lab_tab.describe(ctx, "small-random")
+    with pytest.raises(FtguiError, match="overflowed with these settings"):  # not an internal error
+        lab_tab.experiment(ctx, [lab_tab.side("A", "small-random", "relu", "std=1e30")], 3, steps=1)
 
 
 # -- the Runs tab's gradient plot (grad-norms callback rows of metrics.jsonl) ------------------------

@@ -12,6 +12,7 @@ bar, in Gradio's worker threads, so the other tabs stay usable. A small Compare 
 from __future__ import annotations
 
 import html
+import math
 import re
 import time
 from collections.abc import Callable
@@ -128,7 +129,7 @@ def percent(value: float | None) -> str:
 def spread_frame(reports: dict[str, Any]) -> pd.DataFrame:
     """The std of every layer's outputs, per side (label -> ActivationReport)."""
     rows = [{"layer": stats.layer, "std": stats.std, "initialiser": label}
-            for label, report in reports.items() for stats in report.layers]
+            for label, report in reports.items() for stats in report.layers if math.isfinite(stats.std)]
     return pd.DataFrame(rows, columns=["layer", "std", "initialiser"]).astype({"layer": "int64", "std": "float64"})
 
 
@@ -181,7 +182,8 @@ def loss_frame(reports: dict[str, Any], every: int = 5) -> pd.DataFrame:
     for label, report in reports.items():
         losses = report.losses
         for step in sorted({*range(0, len(losses), every), len(losses) - 1} - {-1}):
-            rows.append({"step": step + 1, "loss": losses[step], "initialiser": label})
+            if math.isfinite(losses[step]):
+                    rows.append({"step": step + 1, "loss": losses[step], "initialiser": label})
     return pd.DataFrame(rows, columns=["step", "loss", "initialiser"]).astype({"step": "int64", "loss": "float64"})
 
 
@@ -226,17 +228,23 @@ def experiment(ctx: AppContext, sides: list[Side], layers: int, steps: int = 300
         report(done / total, text)
         done += 1
 
+    def guarded(one: Side, run: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return run(*args, init_params=one.params, **common, **kwargs)
+        except (RuntimeError, ValueError, OverflowError) as exc:  # e.g. an SVD of infinite weights
+            raise FtguiError(f"{one.label}: the numbers overflowed with these settings (infinite or not a number: "
+                             f"{str(exc).splitlines()[0][:120]}); choose smaller ones") from None
+
     for one in sides:
         step(f"{one.label}: the signal through {layers} layers")
-        found["activations"][one.label] = run_activations(one.init, one.act, layers=layers, width=WIDTH,
-                                                          init_params=one.params, **common)
+        found["activations"][one.label] = guarded(one, run_activations, one.init, one.act, layers=layers,
+                                                  width=WIDTH)
         step(f"{one.label}: training the small network {steps} steps")
-        found["symmetry"][one.label] = run_symmetry(one.init, steps=steps, act=one.act, init_params=one.params,
-                                                    **common)
+        found["symmetry"][one.label] = guarded(one, run_symmetry, one.init, steps=steps, act=one.act)
         for act in ("sigmoid", "relu"):
             step(f"{one.label}: gradients with {act}")
-            found["gradients"][f"{one.name}: {one.init} · {act}"] = run_gradients(
-                one.init, act, layers=layers, init_params=one.params, **common)
+            found["gradients"][f"{one.name}: {one.init} · {act}"] = guarded(one, run_gradients, one.init, act,
+                                                                            layers=layers)
     report(1.0, "drawing")
     return LabResult(sides, found["activations"], found["symmetry"], found["gradients"],
                      time.perf_counter() - started)
