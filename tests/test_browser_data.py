@@ -8,6 +8,7 @@ failed request (see test_browser.PageProblems). Screenshots go to ``test-artifac
 """
 from __future__ import annotations
 
+import base64
 import random
 
 import pytest
@@ -76,7 +77,9 @@ def wait_for_card(page, index: int, text: str) -> None:
 
 def test_classes_as_cards(app, browser, tmp_path, problems):
     shapes = make_dataset(tmp_path / "shapes", THREE, per_class=6)
-    page = problems.watch(browser.new_page(viewport=DESKTOP))
+    context = browser.new_context(viewport=DESKTOP)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app.local_url.rstrip("/"))
+    page = problems.watch(context.new_page())
     page.goto(app.local_url)
     page.wait_for_selector("#data-summary")
     page.locator("#data-kind label", has_text="class by class").click()
@@ -90,8 +93,14 @@ def test_classes_as_cards(app, browser, tmp_path, problems):
         files = sorted(str(p) for p in (shapes / name).iterdir())
         page.locator(CARD.format(index)).first.locator(".ftgui-class-files input[type=file]").set_input_files(files)
         wait_for_card(page, index, "6 images")
+    # paste an image into the second class (the webcam works the same way: one shot, one image)
+    png = base64.b64encode((shapes / "square" / "000.png").read_bytes()).decode()
+    page.evaluate("async d => { const blob = await (await fetch('data:image/png;base64,' + d)).blob();"
+                  " await navigator.clipboard.write([new ClipboardItem({'image/png': blob})]); }", png)
+    page.locator(CARD.format(1)).first.locator(".ftgui-class-shot button[aria-label='Paste from clipboard']").click()
+    wait_for_card(page, 1, "7 images")
     # each card shows its images as thumbnails, with the count
-    page.wait_for_function("document.querySelectorAll('#class-card-1 .ftgui-class-thumbs img').length === 6",
+    page.wait_for_function("document.querySelectorAll('#class-card-1 .ftgui-class-thumbs img').length === 7",
                            timeout=30_000)
     # rename the first class by its name box
     box = page.locator(CARD.format(0)).first.locator(".ftgui-class-name textarea, .ftgui-class-name input").first
@@ -110,12 +119,12 @@ def test_classes_as_cards(app, browser, tmp_path, problems):
     page.wait_for_function("!document.querySelector('#class-card-2')?.offsetParent", timeout=30_000)
     shoot(page, "1-data-class-cards")
     page.locator("#use-classes").click()
-    wait_for_text(page, "#data-summary", "11 images in 2 classes")
+    wait_for_text(page, "#data-summary", "12 images in 2 classes")
     summary = page.locator("#data-summary").inner_text()
     assert "the classes you built here" in summary and "classes-" not in page_text(page)
     # the class that was renamed is what the data set calls it
     wait_for_text(page, "#data-gallery", "circle")
-    page.close()
+    context.close()
 
 
 def test_tiny_validation_sets_hidden_files_and_friendly_names(app, browser, tmp_path, problems):

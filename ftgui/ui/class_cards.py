@@ -91,7 +91,8 @@ def add_class(ctx: AppContext, workspace: str | None, version: int) -> tuple[str
 
 def add_to_class(ctx: AppContext, workspace: str | None, name: str, files: list[str] | None,
                  shot: Image.Image | None, version: int) -> int:
-    """Copy uploaded images and/or a webcam shot or pasted image into class ``name``."""
+    """Copy uploaded images and/or a webcam shot or pasted image into class ``name`` (nothing
+    given: nothing changes, as when the shot input is emptied after its image was added)."""
     folder = _class_folder(ctx, workspace, name)
     if not files and shot is None:
         return version
@@ -210,7 +211,7 @@ def layout(ctx: AppContext, workspace: gr.State) -> Cards:
             with gr.Row(equal_height=False):
                 files = gr.File(label="Add images (files)", file_count="multiple", file_types=["image"],
                                 height=180, elem_classes="ftgui-class-files", min_width=160)
-                shot = gr.Image(label="…or a webcam shot or a pasted image", sources=["webcam", "clipboard"],
+                shot = gr.Image(label="…or paste an image or take a webcam shot", sources=["clipboard", "webcam"],
                                 type="pil", height=180, min_width=160, elem_classes="ftgui-class-shot")
         chosen = gr.State(None)
         view = [card, title, count, gallery, remove, files, shot]
@@ -222,7 +223,7 @@ def layout(ctx: AppContext, workspace: gr.State) -> Cards:
         gallery.select(select, None, [chosen], **private)
         slot = gr.State(index)
         files.upload(bind(_on_add, ctx), [workspace, names, slot, files, gr.State(None)], view, **private)
-        shot.input(bind(_on_add, ctx), [workspace, names, slot, gr.State(None), shot], view, **private)
+        shot.change(bind(_on_add, ctx), [workspace, names, slot, gr.State(None), shot], view, **private)
         remove.click(bind(_on_remove, ctx), [workspace, names, slot, chosen], view, **private)
         title.submit(bind(_on_rename, ctx), [workspace, names, slot, title], [names, *view], **private)
         delete.click(bind(_on_delete, ctx), [workspace, names, slot], [names, *view], **private)
