@@ -211,7 +211,7 @@ def _gradients_text(report: Any) -> str:
 
 # -- compare ---------------------------------------------------------------------------------
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .cli import _ConsoleProgress, config_from_args
+    from .cli_train import ConsoleProgress, config_from_args
     from .compare import compare, parse_vary
 
     vary = parse_vary(args.vary)
@@ -227,7 +227,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     def on_run(name: str, seed: int, index: int, total: int) -> None:
         print(f"[{index + 1}/{total}] {name}, seed {seed}", file=sys.stderr, flush=True)
 
-    progress = _ConsoleProgress(True)
+    progress = ConsoleProgress(True)
     listener = None if args.quiet else progress
     previous = signal.signal(signal.SIGINT, on_interrupt)
     try:

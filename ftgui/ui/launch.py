@@ -111,7 +111,7 @@ class ConsoleReport:
 
     def poll(self) -> None:
         """Print what the current job reported since the last call."""
-        from ..cli import _epoch_line
+        from ..cli_train import epoch_line
         from ..record import End, Epoch, Log, Start
 
         job = self.jobs.current
@@ -127,7 +127,7 @@ class ConsoleReport:
                 self._say(f"run folder {event.run_dir}: {event.epochs} epoch(s), {event.train_images} training "
                           f"and {event.val_images} validation images")
             elif isinstance(event, Epoch):
-                self._say(_epoch_line(event.row))
+                self._say(epoch_line(event.row))
             elif isinstance(event, Log):
                 self._say(event.message)
             elif isinstance(event, End):
