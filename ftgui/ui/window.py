@@ -40,7 +40,7 @@ import time
 import webbrowser
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 TITLE = "ftgui"
 WIDTH, HEIGHT = 1280, 900
@@ -234,7 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         window = webview.create_window(args.title, args.url, width=args.width, height=args.height)
         if window is not None:  # pywebview types it Optional
             window.events.shown += lambda: _say("ready")
-        webview.start(gui=gui, icon=str(ICON))  # type: ignore[arg-type]  # pywebview types gui as a Literal
+        start: Any = webview.start  # pywebview types gui as a Literal; ours is checked above
+        start(gui=gui, icon=str(ICON))
     except WindowProblem as exc:
         _say("problem", str(exc))
         return PROBLEM_EXIT
