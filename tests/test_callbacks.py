@@ -130,7 +130,7 @@ def test_a_callback_plugin_from_an_entry_point(three_classes, tmp_path):
 
 
 def test_a_callback_plugin_from_the_gui(three_classes, tmp_path):
-    from ftgui.ui import train_form, train_tab
+    from ftgui.ui import job_view, train_form, train_tab
     from ftgui.ui.context import AppContext, AppOptions
 
     plugins = write_plugin(tmp_path / "plugins", "stopper.py", STOPPER)
@@ -143,7 +143,7 @@ def test_a_callback_plugin_from_the_gui(three_classes, tmp_path):
     assert job.join(300)
     status = job.status()
     assert status["state"] == "completed" and [m["seen"] for m in status["metrics"]] == [1, 2, 3]
-    assert "early (stopper: 3 epochs seen)" in train_tab.describe_job(status)
+    assert "early (stopper: 3 epochs seen)" in job_view.describe_job(status)
     assert "--callback stopper:after=3" in train_tab.preview_command(ctx, str(three_classes), 0.2, values)
 
 

@@ -73,7 +73,7 @@ def test_upload_train_predict(app, tmp_path):
     client = Client(app.local_url, verbose=False)
     data = zip_folder(make_dataset(tmp_path / "shapes", THREE, per_class=10), tmp_path / "shapes.zip")
     summary = client.predict(handle_file(str(data)), 0.2, api_name="/use_zip")[0]
-    assert "**30 images in 3 classes** from `shapes.zip`" in summary
+    assert "**30 images in 3 classes** from **shapes.zip**" in summary
 
     name = start(client, model="test_resnet", strategy="scratch", init="kaiming", epochs=1, img_size=32,
                  batch_size=8, aug="none")

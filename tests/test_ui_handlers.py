@@ -18,7 +18,18 @@ from ftgui.config import TrainConfig
 from ftgui.record import Epoch, Start, Step
 from ftgui.runs import RUN_FILE, atomic_write_json, list_runs, load_run, read_metrics
 from ftgui.training import writer
-from ftgui.ui import charts, data_tab, evaluation, plugins_tab, predict_tab, runs_tab, train_form, train_tab
+from ftgui.ui import (
+    charts,
+    data_tab,
+    evaluation,
+    job_view,
+    plugins_tab,
+    predict_tab,
+    runs_tab,
+    train_form,
+    train_layout,
+    train_tab,
+)
 from ftgui.ui.command import train_command
 from ftgui.ui.context import AppContext, AppOptions, demo_settings
 from ftgui.ui.jobs import Busy, JobManager
@@ -181,7 +192,7 @@ def test_start_busy_stop_and_the_job_display(ctx, three_classes):
     deadline = time.time() + 120
     while not job.status()["metrics"] and time.time() < deadline:
         time.sleep(0.2)
-    shown = train_tab.poll(ctx, None)
+    shown = job_view.poll(ctx, None)
     assert "Training" in shown[0] and "epoch" in shown[1]
     loss = shown[2]["value"]
     assert set(loss["curve"]) == {"training", "validation", charts.CHANCE}  # loss curves, and guessing's
@@ -193,10 +204,10 @@ def test_start_busy_stop_and_the_job_display(ctx, three_classes):
     assert job.join(120)
     status = job.status()
     assert status["state"] == "stopped"
-    assert "Stopped" in train_tab.describe_job(status)
-    final = train_tab.poll(ctx, shown[7])
+    assert "Stopped" in job_view.describe_job(status)
+    final = job_view.poll(ctx, shown[7])
     assert final[5]["interactive"] is True and final[6]["interactive"] is False
-    quiet = train_tab.poll(ctx, final[7])  # nothing new: curves and log are not sent again
+    quiet = job_view.poll(ctx, final[7])  # nothing new: curves and log are not sent again
     assert quiet[2] == quiet[3] == quiet[4] == gr.skip()
     assert load_run(job.run_dir).status == "stopped"
     assert train_tab.stop_training(ctx) == "Nothing is training."
@@ -213,7 +224,7 @@ def test_fine_tuning_modes_from_a_run(ctx, three_classes, pretrained_run):
 
 
 def test_strategy_choice_shows_what_matters(ctx):
-    assert train_tab.strategy_order(ctx)[:4] == ["predict-only", "head-only", "full", "scratch"]
+    assert train_layout.strategy_order(ctx)[:4] == ["predict-only", "head-only", "full", "scratch"]
     mode, weights, init, settings, init_label, lr = train_tab.on_strategy(ctx, "scratch")
     assert "initialiser" in mode["info"] and "suits this mode" in lr["info"]
     assert train_tab.mode_learning_rate(ctx, "head-only") == ctx.registry.strategy("head-only").default_lr
@@ -342,7 +353,7 @@ def test_a_stopped_or_killed_run_is_resumed_from_the_runs_tab(ctx, three_classes
     status = resume_in_the_app(ctx, stopped, gate)
     assert status["state"] == "completed", status["error"]
     assert [m["epoch"] for m in status["metrics"]] == [1, 2, 3]  # the curves start at epoch 1 again
-    assert "Finished" in train_tab.poll(ctx, None)[0]
+    assert "Finished" in job_view.poll(ctx, None)[0]
     assert [m["epoch"] for m in read_metrics(ctx.runs_root / stopped)] == [1, 2, 3]
     assert load_run(ctx.runs_root / stopped).status == "completed"
     assert runs_tab.resume_offer(ctx, stopped)["visible"] is False

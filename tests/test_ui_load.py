@@ -56,7 +56,7 @@ def test_predictions_a_second_start_and_two_users_uploads_while_a_training_runs(
     try:
         alice, bob, carol = (Client(app.local_url, verbose=False) for _ in range(3))
         summary, captions = upload(alice, make_dataset(tmp_path / "alice", THREE, per_class=10), "alice.zip")
-        assert "from `alice.zip`" in summary and captions == set(THREE)
+        assert "from **alice.zip**" in summary and captions == set(THREE)
         name = start(alice, epochs=EPOCHS, **TINY)
         job = ctx.jobs.current
         run_dir = ctx.runs_root / name
@@ -83,7 +83,7 @@ def test_predictions_a_second_start_and_two_users_uploads_while_a_training_runs(
         summary, captions = upload(bob, make_dataset(tmp_path / "bob", {"cross": ("cross", "red"),
                                                                         "bar": ("bar", "green")}, per_class=6),
                                    "bob.zip")
-        assert "from `bob.zip`" in summary and captions == {"cross", "bar"}
+        assert "from **bob.zip**" in summary and captions == {"cross", "bar"}
         folders = sorted(p.name for p in ctx.runs_root.iterdir())
         record = json.loads((run_dir / RUN_FILE).read_text())
         with pytest.raises(Exception, match=f"busy: {name} is training"):

@@ -24,7 +24,7 @@ from ftgui import FtguiError, engine
 from ftgui.record import Epoch
 from ftgui.runs import load_run
 from ftgui.training import writer
-from ftgui.ui import data_tab, owners, predict_tab, runs_tab, train_form, train_tab
+from ftgui.ui import data_tab, job_view, owners, predict_tab, runs_tab, train_form, train_tab
 from ftgui.ui.context import AppContext, AppOptions
 from ftgui.ui.jobs import JobManager
 from ftgui.ui.launch import Login, serve
@@ -145,7 +145,7 @@ def test_only_the_starter_stops_resumes_and_follows_a_training(shared, tmp_path,
     with pytest.raises(FtguiError, match="started by another visitor: only they may stop it"):
         train_tab.stop_training(shared, BOB)
     assert job.alive and job.state == "running"
-    theirs, mine = train_tab.poll(shared, None, BOB), train_tab.poll(shared, None, ALICE)
+    theirs, mine = job_view.poll(shared, None, BOB), job_view.poll(shared, None, ALICE)
     assert "Training" in theirs[0] and theirs[6]["interactive"] is False and theirs[4] == ""  # no log, no Stop
     assert mine[6]["interactive"] is True and "reading images from" in mine[4]
     names = ["strategy", "epochs"]

@@ -24,7 +24,7 @@ from ftgui.runs import (
     list_runs,
     load_run,
 )
-from ftgui.ui import charts, runs_tab, train_form, train_tab, verdicts
+from ftgui.ui import charts, job_view, runs_tab, train_form, train_layout, train_tab, verdicts, words
 from ftgui.ui.context import AppContext, AppOptions
 from ftgui.ui.jobs import Job, JobManager, epoch_line
 from ftgui.ui.run_names import display_name, display_names
@@ -94,10 +94,10 @@ def test_a_model_at_chance_is_not_celebrated():
 
 
 def test_start_with_zeros_from_scratch_warns_first(ctx, three_classes):
-    assert "symmetry trap" in train_tab.init_warning(ctx, "scratch", "zeros")
-    assert "all the same value" in train_tab.init_warning(ctx, "scratch", "constant")
-    assert train_tab.init_warning(ctx, "scratch", "kaiming") == ""
-    assert train_tab.init_warning(ctx, "head-only", "zeros") == ""  # a zero head on pretrained features learns
+    assert "symmetry trap" in train_layout.init_warning(ctx, "scratch", "zeros")
+    assert "all the same value" in train_layout.init_warning(ctx, "scratch", "constant")
+    assert train_layout.init_warning(ctx, "scratch", "kaiming") == ""
+    assert train_layout.init_warning(ctx, "head-only", "zeros") == ""  # a zero head on pretrained features learns
     notice, _ = train_tab.start_training(ctx, str(three_classes), 0.25, form(ctx, init="zeros", epochs=1))
     ctx.jobs.current.join(300)
     assert "symmetry trap" in notice
@@ -106,10 +106,10 @@ def test_start_with_zeros_from_scratch_warns_first(ctx, three_classes):
 def test_the_finished_message_states_chance_uncertainty_and_the_verdict():
     base = {"id": 1, "name": "run-1", "model": "test_resnet", "strategy": "scratch", "epochs": 2,
             "stop_reason": None, "error": None, "classes": 3, "val_images": 12, "init": "zeros", "trains_all": True}
-    at_chance = train_tab.describe_job({**base, "state": "completed", "metrics": rows(1 / 3, 1 / 3)})
+    at_chance = job_view.describe_job({**base, "state": "completed", "metrics": rows(1 / 3, 1 / 3)})
     assert "33% ± 27% on 12 images" in at_chance and "chance is 33%" in at_chance
     assert "symmetry trap" in at_chance and "Try it" not in at_chance  # not celebrated
-    good = train_tab.describe_job({**base, "init": "kaiming", "state": "completed", "metrics": rows(0.5, 0.75)})
+    good = job_view.describe_job({**base, "init": "kaiming", "state": "completed", "metrics": rows(0.5, 0.75)})
     assert good.startswith("✓ Finished **run-1**") and "75% ± 24% on 12 images" in good
     assert "chance is 33%" in good and "⚠" not in good
 
@@ -173,7 +173,7 @@ def test_a_resumed_job_shows_its_own_history_and_time_at_once(ctx):
     try:
         status = job.status()  # before the engine's Start event: the run's own epochs, not nothing
         assert [m["epoch"] for m in status["metrics"]] == [1, 2] and status["elapsed_total_s"] == 4.0
-        loss, acc, _ = train_tab.job_curves({**status, "classes": 3})
+        loss, acc, _ = job_view.job_curves({**status, "classes": 3})
         assert set(acc["value"]["curve"]) == {"training", "validation", charts.CHANCE}
     finally:
         gate.set()
@@ -187,14 +187,14 @@ def test_reattach_sends_the_jobs_data_and_a_fresh_page_is_not_shown_an_ended_job
     try:
         values = train_tab.reattach(ctx, ["strategy", "epochs"])
         assert values == ["scratch", 200, str(three_classes)]  # the data it trains on, not the default
-        assert job.name in train_tab.poll_fresh(ctx, None)[0]  # still running: shown
+        assert job.name in job_view.poll_fresh(ctx, None)[0]  # still running: shown
     finally:
         ctx.jobs.shutdown()
-    fresh = train_tab.poll_fresh(ctx, None)
+    fresh = job_view.poll_fresh(ctx, None)
     assert "No training on this page yet" in fresh[0] and job.name in fresh[0]
     assert fresh[2]["value"] is None and fresh[7] == ("detached", job.id)
-    assert train_tab.poll(ctx, fresh[7])[:7] == (gr.skip(),) * 7  # the timer keeps it empty
-    assert "Stopped" in train_tab.poll(ctx, None)[0]  # the page that followed it still shows it
+    assert job_view.poll(ctx, fresh[7])[:7] == (gr.skip(),) * 7  # the timer keeps it empty
+    assert "Stopped" in job_view.poll(ctx, None)[0]  # the page that followed it still shows it
 
 
 # -- 10: names people can tell apart ----------------------------------------------------------------
@@ -256,11 +256,11 @@ def test_the_time_left_is_smoothed():
 
 # -- 7: beginners' words first -------------------------------------------------------------------------
 def test_modes_and_plugin_parameters_in_words(ctx):
-    assert train_tab.mode_label("head-only") == "Train only the last layer (state 2)"
-    assert train_tab.mode_label("full") == "Train everything (state 3)"
-    assert train_tab.mode_label("gradual-unfreeze") == "gradual unfreeze"
+    assert words.mode_label("head-only") == "Train only the last layer (state 2)"
+    assert words.mode_label("full") == "Train everything (state 3)"
+    assert words.mode_label("gradual-unfreeze") == "gradual unfreeze"
     full = ctx.registry.strategy("full")
-    assert train_tab.param_label(full.params[0]) == "backbone learning-rate factor"
+    assert words.param_label(full.params[0]) == "backbone learning-rate factor"
     assert train_tab.preview_command(ctx, None, 0.2, form(ctx)).startswith("# choose your images")
     with pytest.raises(Exception) as caught:
         train_form.config_from_form(ctx, "sample:digits", 0.2, form(ctx, epochs=None))
@@ -268,9 +268,9 @@ def test_modes_and_plugin_parameters_in_words(ctx):
 
 
 def test_plugin_texts_in_plain_words(ctx):
-    zeros = train_tab.plain_words(ctx.registry.initializer("zeros").description)
+    zeros = words.plain_words(ctx.registry.initializer("zeros").description)
     assert "seed's trap" not in zeros and "symmetry trap" in zeros
-    lecun = train_tab.plain_words(ctx.registry.initializer("lecun").description)
+    lecun = words.plain_words(ctx.registry.initializer("lecun").description)
     assert "fan_in" not in lecun and "fan-in (a unit's number of inputs)" in lecun
 
 

@@ -44,6 +44,8 @@ class DataTab:
 
     source: gr.State
     val_split: gr.Slider
+    shown: list
+    """The summary, per-class table and gallery (outputs of :func:`summarize`)."""
 
 
 # -- handlers (plain functions) ----------------------------------------------------------
@@ -230,4 +232,4 @@ def layout(ctx: AppContext, demo: gr.Blocks) -> DataTab:
                        api_visibility="private", show_progress="hidden")
     val_split.release(bind(summarize), [source, val_split], shown, api_visibility="private")
     demo.load(bind(summarize), [source, val_split], shown, api_visibility="private")
-    return DataTab(source, val_split)
+    return DataTab(source, val_split, shown)

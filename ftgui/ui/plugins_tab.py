@@ -15,7 +15,7 @@ KINDS = (("strategies", "Modes (strategies)"), ("initializers", "Initialisers"),
 
 def _cell(text: object) -> str:
     """A table cell: plugin texts in plain words (as the Train tab shows them), on one line."""
-    from .train_tab import plain_words  # train_tab imports this module
+    from .words import plain_words
 
     text = re.sub(r"\bthe seed\b(?=[:'’])", "the tutorial", plain_words(str(text)))  # "the seed: as few as 10"
     return text.replace("|", "\\|").replace("\n", " ")

@@ -81,3 +81,44 @@ def unflag(message: str) -> str:
         return control_name(field) if field else match.group(0)
 
     return re.sub(r"--[a-z][a-z0-9-]*", control, message)
+
+
+MODE_WORDS = {"predict-only": "Use the model as it is, no training (state 1)",
+              "head-only": "Train only the last layer (state 2)",
+              "full": "Train everything (state 3)",
+              "scratch": "Start from random weights (train from scratch)"}
+"""Beginners' words first, the seed's terms second; other modes show their name in words."""
+
+
+PARAM_WORDS = {"lr": "learning-rate", "scale": "factor", "max": "largest", "norm": "norm", "min": "smallest",
+               "k": "non-zero weights per unit (k)", "tol": "tolerance", "iters": "rescaling passes",
+               "std": "standard deviation"}
+
+
+PLAIN = ((re.compile(r"\bthe seed's trap\b"), "the symmetry trap"),
+         (re.compile(r"\bfan_in\b"), "fan-in (a unit's number of inputs)"),
+         (re.compile(r"\bfan_out\b"), "fan-out (a unit's number of outputs)"),
+         (re.compile(r"\bthe seed's\b"), "the tutorial's"))
+"""Plugin texts in plain words: the tutorial's terms explained where the page shows them."""
+
+
+def plain_words(text: str) -> str:
+    """A plugin's description or help as the page shows it: ``fan_in`` explained (once),
+    "the seed's trap" named."""
+    for pattern, plain in PLAIN:
+        text = pattern.sub(plain, text, count=1) if "fan" in plain else pattern.sub(plain, text)
+    return text
+
+
+def mode_label(name: str) -> str:
+    """``head-only`` -> "Train only the last layer (state 2)"; other modes in words."""
+    return MODE_WORDS.get(name, name.replace("-", " ").replace("_", " "))
+
+
+def param_label(param) -> str:
+    """A plugin parameter's label in words: its own ``label`` if it has one, else its name
+    with the abbreviations spelt out (``backbone_lr_scale`` -> "backbone learning-rate factor")."""
+    own = getattr(param, "label", None)
+    if own:
+        return str(own)
+    return " ".join(PARAM_WORDS.get(word, word) for word in param.name.replace("-", "_").split("_") if word)

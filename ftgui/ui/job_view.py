@@ -1,0 +1,135 @@
+"""The Train tab's view of the live job: its status line with what the result means, the
+progress, curves and log, polled by every page (a reloaded page re-attaches this way)."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import gradio as gr
+
+from ..errors import FtguiError
+from ..record import best_row
+from . import charts, preview, verdicts
+from .context import UPLOADS, AppContext
+
+CHANCE_HELP = ("**Reading the result:** guessing would score 1 / (number of classes), e.g. 33% for 3 classes; "
+               "the accuracy chart draws that level dashed. An accuracy measured on few validation images is "
+               "uncertain: the result says by how much (± is a 95% margin).")
+
+
+LOSS_EMPTY = "the training and validation loss appear here after the first epoch"
+
+
+ACC_EMPTY = "the accuracies appear here after the first epoch, with guessing's level dashed"
+
+
+LOG_LINES = 200
+
+
+def trains_all(ctx: AppContext, strategy_name: str) -> bool:
+    """Every layer starts from the initialiser (no pretrained weights)."""
+    try:
+        strategy = ctx.registry.strategy(strategy_name)
+    except FtguiError:
+        return False
+    return strategy.trains and not strategy.needs_pretrained
+
+
+def describe_job(status: dict | None) -> str:
+    """One status line per job, with what its accuracy means once it has one: chance level,
+    how uncertain it is on this many validation images, and a warning when it is no better
+    than guessing (see :mod:`.verdicts`)."""
+    if status is None:
+        return "No training yet: choose data, a model and a mode, then **Start**."
+    if status.get("detached"):
+        return (f"No training on this page yet (the last one, **{status['name']}**, has ended: see the **Runs** "
+                "tab). Choose data, a model and a mode, then **Start**.")
+    name, state = f"**{status['name']}**", status["state"]
+    what = f" ({status['model']}, {status['strategy']}, {status['epochs']} epochs)"
+    best = best_row([m for m in status["metrics"] if m.get("val_acc") is not None])  # the engine's rule
+    classes, images = status.get("classes"), status.get("val_images")
+    best_text = ""
+    if best:
+        best_text = (f"best validation accuracy {verdicts.accuracy_text(best['val_acc'], images)} "
+                     f"(epoch {best['epoch']})")
+        if classes:
+            best_text += f"; {verdicts.chance_text(classes)}"
+    warning = ""
+    if best and classes and state in ("completed", "stopped", "initialised", "evaluated"):
+        warning = verdicts.verdict(best["val_acc"], classes, images, status.get("init"),
+                                   bool(status.get("trains_all")))
+    try_it = " Try it in the **Predict** tab or below." if not warning else ""
+    line = {
+        "preparing": f"… Preparing {name}{what}: reading the images and loading the model…",
+        "running": f"▶ Training {name}{what}…" + (f" {best_text}" if best else ""),
+        "stopping": f"■ Stopping {name} after the current step…",
+        "completed": f"✓ Finished {name}" + (f" early ({status['stop_reason']})" if status.get("stop_reason")
+                                               else "") + f": {best_text}.{try_it}",
+        "initialised": f"✓ Saved {name} as initialised, without training: {best_text}.",
+        "stopped": f"■ Stopped {name}; kept the best epoch so far{': ' + best_text if best else ''}.",
+        "evaluated": f"✓ Evaluated {name} without training: {best_text or 'no validation images'}.",
+        "failed": f"✗ {name} failed: {status['error']}",
+    }[state]
+    return line + (f"\n\n{warning}" if warning else "")
+
+
+def poll(ctx: AppContext, seen: Any, request: gr.Request | None = None) -> tuple:
+    """Everything the job shows, for the timer: (status, progress, loss curves, accuracy
+    curves, log, start button, stop button, seen, notice, live preview). Curves and log are only sent when
+    an event arrived since ``seen`` (per page), so a quiet tick sends almost nothing; then
+    the notice under Start is cleared, so a job has one status line. Another visitor's job
+    (shared app) shows without its log and error, and cannot be stopped. A page opened after
+    the last job ended (see :func:`poll_fresh`) keeps its empty view until a new job starts."""
+    job = ctx.jobs.current
+    if job is not None and not job.alive and seen == ("detached", job.id):
+        return (*[gr.skip()] * 7, seen, gr.skip(), gr.skip())
+    status = job.status() if job else None
+    mine = job is None or ctx.visitor(request).owns(job.owner)
+    if status is not None and not mine:
+        status = {**status, "log": [], "run_dir": None,
+                  "error": status["error"] and "the error is shown to whoever started it"}
+    if status is not None:
+        status["trains_all"] = trains_all(ctx, status["strategy"])
+        status["log"] = [_without_uploads(ctx, line) for line in status["log"]]
+    key = (status["id"], status["n_events"]) if status else None
+    alive = bool(job and job.alive)
+    if key == seen and key is not None:
+        curves = (gr.skip(), gr.skip(), gr.skip())
+        notice: Any = gr.skip()
+        offer: Any = gr.skip()
+    else:
+        curves = job_curves(status)
+        notice = "" if status else gr.skip()
+        offer = preview.offer(ctx, request)
+    return (describe_job(status), charts.progress_html(status), *curves,
+            gr.update(interactive=not alive), gr.update(interactive=alive and mine), key, notice, offer)
+
+
+def _without_uploads(ctx: AppContext, line: str) -> str:
+    """A log line with the folder where uploads are kept left out: ``.../uploads/57d7.../shapes.zip``
+    reads ``shapes.zip``."""
+    return re.sub(re.escape(str(ctx.runs_root / UPLOADS)) + r"/[^/\s]+/", "", line)
+
+
+def job_curves(status: dict | None) -> tuple:
+    """(loss plot update, accuracy plot update, log text) for a job's status."""
+    metrics = status["metrics"] if status else []
+    log = "\n".join(status["log"][-LOG_LINES:]) if status else ""
+    epochs = status["epochs"] if status else 1
+    classes = status.get("classes") if status else None
+    return (charts.epoch_plot(charts.curves(metrics, "loss", classes, epochs), "Loss", LOSS_EMPTY),
+            charts.epoch_plot(charts.curves(metrics, "acc", classes, epochs), "Accuracy", ACC_EMPTY), log)
+
+
+def poll_fresh(ctx: AppContext, seen: Any, request: gr.Request | None = None) -> tuple:
+    """:func:`poll` for a page that has just opened: a job that still runs is shown (the
+    page re-attaches, see :func:`reattach`); one that has ended is not, since the page's
+    form shows other settings: the status line names it and points to the Runs tab."""
+    job = ctx.jobs.current
+    if job is None or job.alive:
+        return poll(ctx, seen, request)
+    status = {"detached": True, "name": job.name}
+    empty = job_curves(None)
+    return (describe_job(status), charts.progress_html(None), *empty,
+            gr.update(interactive=True), gr.update(interactive=False), ("detached", job.id), "",
+            gr.update(visible=False))

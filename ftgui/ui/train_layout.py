@@ -1,0 +1,169 @@
+"""The Train tab's layout: the backbone, the mode and initialiser, the settings, the
+callbacks and the job's view, each a function that adds its components to ``form`` (the
+training settings) or ``ui`` (everything else)."""
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from ..config import AUGMENTATIONS
+from . import charts, preview, verdicts
+from .context import AppContext
+from .job_view import ACC_EMPTY, LOSS_EMPTY, describe_job, trains_all
+from .plugins_tab import one_liners
+from .train_form import param_key, weights_choices
+from .words import mode_label, param_label, plain_words
+
+SEED_STATES = ("predict-only", "head-only", "full", "scratch")
+
+
+def strategy_order(ctx: AppContext) -> list[str]:
+    """The seed's three states and training from scratch first, then every other strategy."""
+    names = list(ctx.registry.strategies)
+    return [n for n in SEED_STATES if n in names] + [n for n in names if n not in SEED_STATES]
+
+
+def lr_info(strategy) -> str:
+    return f"AdamW, cosine schedule; {strategy.default_lr:g} suits this mode"
+
+
+def param_input(param, kind: str, plugin: str) -> gr.components.Component:
+    common: dict[str, Any] = dict(label=param_label(param), info=plain_words(param.help),
+                                  elem_id=param_key(kind, plugin, param.name))
+    if param.choices:
+        return gr.Dropdown(list(param.choices), value=param.default, **common)
+    if isinstance(param.default, bool):
+        return gr.Checkbox(value=param.default, **common)
+    if isinstance(param.default, (int, float)):
+        return gr.Number(value=param.default, precision=0 if isinstance(param.default, int) else None, **common)
+    return gr.Textbox(value=str(param.default), **common)
+
+
+def plugin_params(table: dict, kind: str, selected: str, form: dict) -> dict[str, gr.Group]:
+    """One group of inputs per plugin with parameters, shown while that plugin is chosen;
+    the inputs go into ``form``."""
+    groups = {}
+    for name, registered in table.items():
+        if registered.item.params:
+            with gr.Group(visible=name == selected) as groups[name]:
+                for param in registered.item.params:
+                    form[param_key(kind, name, param.name)] = param_input(param, kind, name)
+    return groups
+
+
+def backbone_section(ctx: AppContext, values: dict, strategy, form: dict, ui: dict) -> None:
+    gr.Markdown("### Backbone")
+    with gr.Row():
+        form["model"] = gr.Dropdown([values["model"]], value=values["model"], label="Model", scale=3,
+                                    allow_custom_value=True, filterable=True, elem_id="model",
+                                    info="type to search timm's models")
+        ui["pretrained_only"] = gr.Checkbox(value=True, label="pretrained only", scale=1, min_width=110)
+    ui["model_info"] = gr.Markdown(elem_classes="ftgui-help", elem_id="model-info")
+    with gr.Group(visible=strategy.needs_pretrained) as ui["weights_group"]:
+        form["weights"] = gr.Dropdown(weights_choices(ctx), value=values["weights"], label="Start from weights",
+                                      allow_custom_value=True, elem_id="weights")
+        form["weights_file"] = gr.File(label="Weights file", visible=False,
+                                       file_types=[".safetensors", ".pth", ".pt", ".bin"])
+        if ctx.options.local_only:  # a served app has no input naming a server file
+            form["weights_path"] = gr.Textbox(label="Weights path", visible=False,
+                                              placeholder="a .safetensors/.pth file or a run folder")
+
+
+def mode_section(ctx: AppContext, values: dict, strategy, form: dict, ui: dict) -> None:
+    gr.Markdown("### Mode")
+    form["strategy"] = gr.Radio([(mode_label(n), n) for n in strategy_order(ctx)], value=strategy.name,
+                                label="What to train",
+                                info=plain_words(strategy.description), elem_id="strategy")
+    with gr.Accordion("What do the modes mean?", open=False):
+        gr.Markdown(plain_words(one_liners(ctx.registry.strategy(name) for name in strategy_order(ctx))),
+                    elem_classes="ftgui-help")
+    ui["strategy_groups"] = plugin_params(ctx.registry.strategies, "strategy", strategy.name, form)
+    initializer = ctx.registry.initializer(values["init"])
+    with gr.Group(visible=strategy.trains and not strategy.keeps_head) as ui["init_group"]:
+        form["init"] = gr.Dropdown(list(ctx.registry.initializers), value=initializer.name,
+                                   label="Initialiser of the new head" if strategy.needs_pretrained
+                                   else "Initialiser of every layer", info=plain_words(initializer.description),
+                                   elem_id="init")
+        ui["init_warning"] = gr.Markdown(init_warning(ctx, strategy.name, initializer.name), elem_id="init-warning")
+        with gr.Accordion("Initialiser details", open=False,
+                          elem_id="init-details"):
+            gr.Markdown(plain_words(one_liners(r.item for r in ctx.registry.initializers.values())),
+                        elem_classes="ftgui-help")
+            ui["init_groups"] = plugin_params(ctx.registry.initializers, "init", initializer.name, form)
+            form["bias_init"] = gr.Dropdown(["zero", "0.01"], value=values["bias_init"], allow_custom_value=True,
+                                            label="Bias start value", info="zero, or a number such as 0.01")
+
+
+def settings_section(values: dict, strategy, form: dict, ui: dict) -> None:
+    with gr.Group(visible=strategy.trains) as ui["settings_group"]:
+        with gr.Row():
+            form["epochs"] = gr.Number(values["epochs"], label="Epochs", precision=0, minimum=1)
+            form["lr"] = gr.Number(values["lr"], label="Learning rate", info=lr_info(strategy))
+    with gr.Accordion("More settings", open=False):
+        with gr.Row():
+            form["batch_size"] = gr.Number(values["batch_size"], label="Batch size", precision=0, minimum=1)
+            form["img_size"] = gr.Number(values["img_size"], label="Image size", precision=0, minimum=0,
+                                         info="pixels; 0 = the model's own")
+        with gr.Row():
+            form["aug"] = gr.Radio(list(AUGMENTATIONS), value=values["aug"], label="Augmentation")
+            form["device"] = gr.Dropdown(["auto", "cpu", "cuda", "mps"], value=values["device"], label="Device",
+                                         allow_custom_value=True, info="auto: the GPU if there is one")
+            form["seed"] = gr.Number(values["seed"], label="Seed", precision=0, info="same seed, same split")
+        with gr.Row():
+            form["weight_decay"] = gr.Number(values["weight_decay"], label="Weight decay")
+            form["warmup_epochs"] = gr.Number(values["warmup_epochs"], label="Warm-up epochs", precision=0,
+                                              minimum=0)
+            form["label_smoothing"] = gr.Number(values["label_smoothing"], label="Label smoothing", minimum=0)
+
+
+def callbacks_section(ctx: AppContext, values: dict, form: dict, ui: dict) -> None:
+    """Callbacks to switch on, each with its parameters while it is on."""
+    table = ctx.registry.callbacks
+    with gr.Accordion("Extras while training (callbacks)", open=bool(values["callbacks"])):
+        explained = plain_words("; ".join(f"{name}: {r.item.description}" for name, r in table.items()))
+        form["callbacks"] = gr.CheckboxGroup(list(table), value=values["callbacks"], label="Use", info=explained,
+                                             elem_id="callbacks")
+        ui["callback_groups"] = {}
+        for name, registered in table.items():
+            if registered.item.params:
+                with gr.Group(visible=name in values["callbacks"]) as ui["callback_groups"][name]:
+                    for param in registered.item.params:
+                        form[param_key("callback", name, param.name)] = param_input(param, "callback", name)
+
+
+def job_section(ui: dict) -> None:
+    with gr.Row():
+        ui["start"] = gr.Button("Start training", variant="primary", elem_id="start")
+        ui["stop"] = gr.Button("Stop", variant="stop", interactive=False, elem_id="stop")
+    ui["notice"] = gr.Markdown(elem_id="train-notice")
+    ui["status"] = gr.Markdown(describe_job(None), elem_id="train-status")
+    ui["progress"] = gr.HTML(charts.progress_html(None), elem_id="train-progress")
+    with gr.Group(visible=False, elem_id="live-preview") as ui["preview"]:
+        gr.Markdown("**Try it now:** drop a picture, paste one or take a webcam shot: the model you just trained "
+                    "labels it at once. (The **Predict** tab does many images and other models.)")
+        with gr.Row():
+            ui["preview_image"] = gr.Image(sources=["upload", "webcam", "clipboard"], type="pil",
+                                           label="Your picture", height=220, elem_id="preview-image")
+            ui["preview_label"] = gr.Label(num_top_classes=preview.TOP_K, label="The model says",
+                                           elem_id="preview-label")
+        with gr.Accordion("Live webcam: labelled as you move", open=False, elem_id="preview-live-box"):
+            ui["preview_live"] = gr.Image(sources=["webcam"], streaming=True, type="pil", label="Webcam",
+                                          height=220, elem_id="preview-live")
+    gr.HTML(charts.PLOT_STYLE, padding=False, container=False)
+    curve: dict[str, Any] = dict(x="epoch", y="value", color="curve", color_map=charts.CURVE_COLOURS, color_title="",
+                 x_title="epoch", height=260, elem_classes="ftgui-plot")
+    with gr.Row():
+        ui["loss"] = gr.LinePlot(label=f"Loss: {LOSS_EMPTY}", y_title="loss", elem_id="loss-plot", **curve)
+        ui["acc"] = gr.LinePlot(label=f"Accuracy: {ACC_EMPTY}", y_title="accuracy", y_lim=[0, 1],
+                                elem_id="acc-plot", **curve)
+    with gr.Accordion("Log", open=False, elem_id="train-log-box"):
+        ui["log"] = gr.Textbox(show_label=False, lines=8, max_lines=8, autoscroll=True, interactive=False,
+                               elem_id="train-log")
+    ui["command"] = gr.Textbox(label="The same training from a terminal", lines=1, max_lines=4,
+                               interactive=False, buttons=["copy"], elem_id="train-command")
+
+
+def init_warning(ctx: AppContext, strategy_name: str, init: str) -> str:
+    """Shown under the initialiser before Start: zeros/constant from scratch cannot learn."""
+    return verdicts.start_warning(trains_all(ctx, strategy_name), init)
