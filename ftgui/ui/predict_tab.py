@@ -23,6 +23,7 @@ from ..errors import FtguiError
 from . import catalog, heavy, owners
 from .context import AppContext
 from .handlers import bind
+from .run_names import display_names
 
 PRETRAINED = "pretrained"
 BATCH_COLUMNS = ["file", "label", "score", "top_k", "error"]
@@ -47,9 +48,11 @@ def source_choices(ctx: AppContext, request: gr.Request | None = None) -> list[t
     """Runs that hold a model and that this visitor may use (newest first), then a
     pretrained timm model."""
     choices = []
-    for run in _usable_runs(ctx, request):
+    usable = _usable_runs(ctx, request)
+    names = display_names(usable)
+    for run in usable:
         acc = (run.best or {}).get("val_acc")
-        choices.append((f"{run.path.name}" + (f" · validation accuracy {score(acc)}" if acc is not None else ""),
+        choices.append((names[run.path.name] + (f" · validation accuracy {score(acc)}" if acc is not None else ""),
                         run.path.name))
     choices.append(("a pretrained timm model, as it is (ImageNet labels)", PRETRAINED))
     return choices
