@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 import random
 import shutil
@@ -25,6 +26,7 @@ from ftgui.ui import (
     job_view,
     plugins_tab,
     predict_tab,
+    run_files,
     runs_tab,
     train_form,
     train_layout,
@@ -287,7 +289,7 @@ def test_runs_table_comparison_details_files_and_delete(ctx, trained, three_clas
     assert set(per_class["class"]) == {"circle", "square", "triangle"} and per_class["images"].sum() == 9
     assert pairs["images"].sum() == 9 - per_class["correct"].sum()
     assert len(mistakes["value"]) == pairs["images"].sum()
-    files = runs_tab.model_files(ctx, trained.name)
+    files = run_files.model_files(ctx, trained.name)
     assert [Path(f).name for f in files] == ["config.json", "model.safetensors"]
     assert "Deleted" in runs_tab.delete_run(ctx, other.name)
     assert not other.exists()
@@ -422,3 +424,11 @@ def test_demo_settings():
     if backbone is not None:
         settings = demo_settings(False, backbone)
         assert settings["weights"] == str(backbone) and settings["model"] == "test_resnet"
+
+
+def test_the_runs_tab_exports_a_run_as_onnx_with_its_labels_and_preprocessing(ctx, trained):
+    files = run_files.export_files(ctx, trained.name)
+    onnx_file, sidecar = (Path(f) for f in files)
+    assert onnx_file.suffix == ".onnx" and onnx_file.stat().st_size > 0
+    described = json.loads(sidecar.read_text())
+    assert described["label_names"] == load_run(trained).label_names

@@ -24,7 +24,7 @@ from ftgui import FtguiError, engine
 from ftgui.record import Epoch
 from ftgui.runs import load_run
 from ftgui.training import writer
-from ftgui.ui import data_tab, job_view, owners, predict_tab, runs_tab, train_form, train_tab
+from ftgui.ui import data_tab, job_view, owners, predict_tab, run_files, runs_tab, train_form, train_tab
 from ftgui.ui.context import AppContext, AppOptions
 from ftgui.ui.jobs import JobManager
 from ftgui.ui.launch import Login, serve
@@ -112,7 +112,7 @@ def test_another_visitors_run_shows_no_data_classes_paths_or_images(shared, tmp_
     assert run.name in set(runs_tab.runs_table(shared)["run"])  # still listed
 
     with pytest.raises(FtguiError, match=f"{NOT_YOURS}.* may download its model"):
-        runs_tab.model_files(shared, run.name, BOB)
+        run_files.model_files(shared, run.name, BOB)
     with pytest.raises(FtguiError, match=f"{NOT_YOURS}.* may delete it"):
         runs_tab.delete_run(shared, run.name, BOB)
     image = draw_shape("circle", COLOURS["red"], 32, random.Random(1))
@@ -127,7 +127,7 @@ def test_another_visitors_run_shows_no_data_classes_paths_or_images(shared, tmp_
     # the owner, after reloading the page (a new session, the same login): everything
     again = login("alice-page-2", "alice-token")
     assert set(predict_tab.predict_image(shared, run.name, None, image, 3, again)) == CLASSES
-    files = runs_tab.model_files(shared, run.name, again)
+    files = run_files.model_files(shared, run.name, again)
     assert [Path(f).name for f in files] == ["config.json", "model.safetensors"]
     assert Path(files[0]).parent != run  # a copy: a shared app serves nothing of the runs folder
     assert "Deleted" in runs_tab.delete_run(shared, run.name, again) and not run.exists()
@@ -181,7 +181,7 @@ def test_a_command_line_run_on_a_shared_app_shows_only_its_outline(shared, pretr
         assert "base" in text and "test_resnet" in text
         for secret in (*PRETRAIN, folder, str(Path(folder).parent)):
             assert secret not in text, secret
-        for action in (runs_tab.model_files, runs_tab.delete_run, runs_tab.resume_run):
+        for action in (run_files.model_files, runs_tab.delete_run, runs_tab.resume_run):
             with pytest.raises(FtguiError, match=NOT_YOURS):
                 action(shared, "base", visitor)
         assert "base" not in [v for _, v in predict_tab.source_choices(shared, visitor)]
@@ -226,7 +226,7 @@ def test_on_a_local_app_every_visitor_is_the_person_at_the_computer(tmp_path, th
     ctx = AppContext(AppOptions(runs_dir=tmp_path / "runs"))
     run = train(ctx, str(three_classes), ALICE)
     assert CLASSES <= set(re.findall(r"\w+", shown(runs_tab.run_details(ctx, run.name, BOB))))
-    assert runs_tab.model_files(ctx, run.name, BOB)[0] == str(run / "config.json")  # served from the run itself
+    assert run_files.model_files(ctx, run.name, BOB)[0] == str(run / "config.json")  # served from the run itself
     train_tab.start_training(ctx, str(three_classes), 0.25, form(ctx, epochs=300), ALICE)
     assert "Stopping" in train_tab.stop_training(ctx, BOB)
     assert ctx.jobs.current.join(120)

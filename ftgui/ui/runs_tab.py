@@ -9,11 +9,8 @@ accuracy only (see :mod:`.owners`)."""
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +20,7 @@ import pandas as pd
 from .. import runs
 from ..errors import FtguiError
 from ..record import InitializerUse, PluginUse
-from . import charts, evaluation, heavy, owners, verdicts
+from . import charts, evaluation, heavy, owners, run_files, verdicts
 from .context import AppContext
 from .handlers import bind
 from .run_names import display_names
@@ -237,39 +234,6 @@ def run_details(ctx: AppContext, name: str | None, request: gr.Request | None = 
                                             f"{len(evaluation.mistakes(rows))}"))
 
 
-def model_files(ctx: AppContext, name: str | None, request: gr.Request | None = None) -> list[str]:
-    """The run's config.json and model.safetensors (what timm's ``local-dir:`` loads). A shared
-    app does not serve the runs folder: it hands out a copy (see ``app.launch_kwargs``)."""
-    path = ctx.run_path(name)
-    owners.check(ctx, ctx.visitor(request), path, "download its model")
-    files = [path / "config.json", path / "model.safetensors"]
-    if not all(f.is_file() for f in files):
-        raise FtguiError(f"{name} holds no saved model (it may have failed before its first epoch)")
-    if not ctx.options.local_only:
-        files = _copies(files)
-    return [str(f) for f in files]
-
-
-def _copies(files: list[Path]) -> list[Path]:
-    """Links to (or copies of) ``files`` in a temporary folder, which Gradio may hand out;
-    one folder per version of the files, so that asking again copies nothing."""
-    stamp = hashlib.sha256(repr([(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]).encode())
-    folder = Path(tempfile.gettempdir()) / "ftgui-model-files" / stamp.hexdigest()[:24]
-    if not all((folder / f.name).is_file() for f in files):
-        folder.parent.mkdir(exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(dir=folder.parent))
-        for source in files:
-            try:
-                os.link(source, scratch / source.name)
-            except OSError:
-                shutil.copyfile(source, scratch / source.name)
-        try:
-            scratch.rename(folder)  # whole or not at all
-        except OSError:  # another request put them there meanwhile (or a cleaner emptied it)
-            folder = scratch
-    return [folder / f.name for f in files]
-
-
 def resume_offer(ctx: AppContext, name: str | None, request: gr.Request | None = None) -> dict:
     """Show the Resume button for a run that can be resumed by this visitor, hide it for any other."""
     if not name:
@@ -361,9 +325,12 @@ def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs, train_notice: gr.Mar
         with gr.Row():
             resume_button = gr.Button("Resume this run", variant="primary", visible=False, elem_id="runs-resume")
             files_button = gr.Button("Get the model files", elem_id="runs-files-button")
+            export_button = gr.Button("Export for other programs (ONNX)", elem_id="runs-export-button")
             delete_button = gr.Button("Delete this run…", variant="stop", elem_id="runs-delete")
         files = gr.File(label="config.json + model.safetensors (load with timm: local-dir:FOLDER)",
                         file_count="multiple", interactive=False, visible=False, elem_id="runs-files")
+        exported = gr.File(label="model.onnx + model.onnx.json (label names and preprocessing)",
+                           file_count="multiple", interactive=False, visible=False, elem_id="runs-exported")
         with gr.Row(visible=False) as confirm_row:
             confirm = gr.Button("Yes, delete it", variant="stop", elem_id="runs-confirm")
             cancel = gr.Button("Cancel")
@@ -379,12 +346,14 @@ def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs, train_notice: gr.Mar
     resume_button.click(bind(resume_run, ctx), [one], [train_notice, resume_button], api_name="resume_run").success(
         lambda: gr.Tabs(selected="train"), None, [tabs], **private)
     one.change(bind(resume_offer, ctx), [one], [resume_button], **private)
-    files_button.click(bind(model_files, ctx), [one], [files], api_name="model_files").success(
+    files_button.click(bind(run_files.model_files, ctx), [one], [files], api_name="model_files").success(
         lambda: gr.update(visible=True), None, [files], **private)
     confirm.click(bind(delete_run, ctx), [one], [notice], api_name="delete_run").then(
         lambda: (gr.update(visible=False), gr.update(visible=False, value=None)), None, [confirm_row, files],
         **private).then(bind(refresh, ctx), [chosen, one], pickers, **private)
-    one.change(lambda: gr.update(visible=False, value=None), None, [files], **private)  # another run's files
+    export_button.click(bind(run_files.export_files, ctx), [one], [exported], api_name="export_model").success(
+        lambda: gr.update(visible=True), None, [exported], **private)
+    one.change(lambda: (gr.update(visible=False, value=None),) * 2, None, [files, exported], **private)
     delete_button.click(ask_to_delete, [one], [confirm_row, notice], **private)
     cancel.click(lambda: (gr.update(visible=False), ""), None, [confirm_row, notice], **private)
     for event in (tabs.select, demo.load):  # runs come and go; a shown run may have finished since
