@@ -18,7 +18,7 @@ import gradio as gr
 
 from .. import runs
 from ..errors import FtguiError
-from . import catalog, owners, preview, verdicts, words
+from . import catalog, owners, preview, train_tools, verdicts, words
 from .command import train_command
 from .context import AppContext
 from .data_tab import DataTab
@@ -215,6 +215,7 @@ def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> gr.Markdown:
                     mode_section(ctx, values, strategy, form, ui)
             settings_section(values, strategy, form, ui)
             callbacks_section(ctx, values, form, ui)
+            train_tools.tools_section(ui)
         job_section(ui)
 
     inputs = [data.source, data.val_split, *form.values()]
@@ -225,6 +226,12 @@ def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> gr.Markdown:
     ui["start"].click(form_handler(start_training, ctx, initial), inputs, [ui["notice"], ui["command"]],
                       api_name="start_training")
     ui["stop"].click(bind(stop_training, ctx), None, [ui["notice"]], api_name="stop_training")
+    ui["find_lr"].click(form_handler(train_tools.find_learning_rate, ctx, initial), inputs,
+                        [form["lr"], ui["lr_plot"], ui["lr_note"]], api_name="find_learning_rate")
+    ui["save_settings"].click(form_handler(train_tools.save_settings, ctx, initial), inputs, [ui["settings_file"]],
+                              api_name="save_settings")
+    ui["load_settings"].upload(bind(train_tools.load_settings, ctx, list(form)), [ui["load_settings"]],
+                               list(form.values()), api_name="load_settings")
 
     private: dict[str, Any] = dict(api_visibility="private", show_progress="hidden")
     choices = [form["model"], form["weights"]]
