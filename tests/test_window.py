@@ -603,3 +603,20 @@ def test_ftgui_shortcut_command(tmp_path, monkeypatch, capsys):
     assert f"ftgui: removed {entry}" in capsys.readouterr().out and not entry.exists()
     assert main(["shortcut", "--remove"]) == 0
     assert "no ftgui shortcut to remove" in capsys.readouterr().out
+
+
+def test_the_apps_footer_puts_ftgui_in_the_applications_menu_on_a_local_app_only(tmp_path, monkeypatch):
+    from ftgui.ui.app import add_shortcut, build_app
+    from ftgui.ui.context import AppContext, AppOptions
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setattr(sys, "platform", "linux")
+    ctx = AppContext(AppOptions(runs_dir=tmp_path / "runs"))
+    said = add_shortcut(ctx)
+    entry = tmp_path / "data" / "applications" / "ftgui.desktop"
+    assert entry.is_file() and str(entry) in said and str(ctx.runs_root) in entry.read_text()
+    local = {getattr(b, "elem_id", None) for b in build_app(AppOptions(runs_dir=tmp_path / "runs")).blocks.values()}
+    shared = build_app(AppOptions(runs_dir=tmp_path / "runs", share=True))
+    assert "add-shortcut" in local
+    assert "add-shortcut" not in {getattr(b, "elem_id", None) for b in shared.blocks.values()}

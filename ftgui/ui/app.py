@@ -19,6 +19,7 @@ import gradio as gr
 
 from . import data_tab, lab_tab, plugins_tab, predict_tab, runs_tab, train_tab
 from .context import UPLOADS, AppContext, AppOptions
+from .handlers import bind
 
 __all__ = ["AppOptions", "build_app", "launch_kwargs"]
 
@@ -83,8 +84,24 @@ def build_app(options: AppOptions | None = None, context: AppContext | None = No
             runs_tab.layout(ctx, demo, tabs, train_notice)
             plugins_tab.layout(ctx)
             lab_tab.layout(ctx, demo)
+        if ctx.options.local_only:  # the person at this computer may put ftgui on its desktop
+            with gr.Row(elem_classes="ftgui-footer"):
+                shortcut_button = gr.Button("Put ftgui in this computer's applications menu", size="sm",
+                                            elem_id="add-shortcut")
+                shortcut_notice = gr.Markdown(elem_id="shortcut-notice")
+            shortcut_button.click(bind(add_shortcut, ctx), None, [shortcut_notice], api_visibility="private")
     demo.ftgui_context = ctx  # launch() and tests reach the job manager through it
     return demo
+
+
+def add_shortcut(ctx: AppContext) -> str:
+    """``ftgui shortcut`` from the footer: a menu entry with ftgui's icon that opens it in its
+    own window on this runs folder."""
+    from .shortcut import install
+
+    written = install(ctx.runs_root)
+    return (f"Done: **ftgui** is in your applications menu ({written[0]}); it opens in its own window. "
+            "`ftgui shortcut --remove` takes it away.")
 
 
 def launch_kwargs(options: AppOptions) -> dict[str, Any]:
