@@ -6,6 +6,7 @@ import json
 import multiprocessing
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -153,3 +154,41 @@ def test_predicting_with_nan_weights_is_one_line(three_classes, tmp_path, capsys
     captured = capsys.readouterr()
     assert code == 2 and "NaN" not in captured.out
     assert "the model's output is not a number (NaN): its weights are damaged" in captured.err
+
+
+@pytest.mark.slow
+def test_no_worker_outlives_a_killed_trainer(three_classes, tmp_path, spawn):
+    """SIGKILL leaves the loader's worker processes no parent: they notice and end (torch's
+    worker watchdog), instead of running on as orphans."""
+    import os
+    import signal
+    import time
+
+    def children(pid: int) -> set[int]:
+        try:
+            return {int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+        except OSError:
+            return set()
+
+    def alive(pid: int) -> bool:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+        except OSError:
+            return False
+
+    trainer = spawn([sys.executable, "-m", "ftgui", "train", "--data", str(three_classes), "--model", "test_resnet",
+                     "--img-size", "32", "--strategy", "scratch", "--epochs", "500", "--num-workers", "2",
+                     "--no-feature-cache", "--out", str(tmp_path / "run"), "--quiet"],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    workers: set[int] = set()
+    while time.monotonic() < deadline and len(workers) < 2 and trainer.poll() is None:
+        workers = children(trainer.pid)
+        time.sleep(0.2)
+    assert len(workers) >= 2, "the trainer never started its 2 loader workers"
+    os.kill(trainer.pid, signal.SIGKILL)
+    trainer.wait()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and any(alive(pid) for pid in workers):
+        time.sleep(0.5)
+    assert not any(alive(pid) for pid in workers)
