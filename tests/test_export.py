@@ -4,6 +4,7 @@ beside; YAML/JSON config files."""
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -95,9 +96,11 @@ def test_torchscript_export_predicts_like_the_run(pretrained_run, tmp_path, caps
     batch = torch.randn(3, *predictor.data_config["input_size"])
     with torch.inference_mode():
         assert float((loaded(batch) - predictor.model(batch)).abs().max()) < TOLERANCE
-    assert main(["export", str(pretrained_run), "--format", "torchscript"]) == 0
+    run = tmp_path / "run"  # the default goes inside the run: a copy, the session's run stays as it is
+    shutil.copytree(pretrained_run, run)
+    assert main(["export", str(run), "--format", "torchscript"]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed["model"] == str(pretrained_run / "export" / "model.pt") and Path(printed["info"]).is_file()
+    assert printed["model"] == str(run / "export" / "model.pt") and Path(printed["info"]).is_file()
 
 
 def test_export_errors_are_one_line(tmp_path, pretrained_run, monkeypatch, capsys):

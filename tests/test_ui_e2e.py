@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 from gradio_client import Client, handle_file
 
+from ftgui.runs import list_runs
 from ftgui.ui.context import AppOptions
 from ftgui.ui.launch import serve
+from ftgui.ui.run_names import display_names
 
 from conftest import COLOURS, THREE, draw_shape, make_dataset, zip_folder
 
@@ -101,4 +103,5 @@ def test_upload_train_predict(app, tmp_path):
     details = client.predict(name, api_name="/run_details")
     assert name in details[0] and "head-only" in details[0]
     curves = client.predict([name, "base"], "val_loss", api_name="/compare_runs")
-    assert {row[2] for row in curves["value"]["data"]} == {name, "base"}
+    shown = display_names(list_runs(app.ftgui_context.runs_root))  # legends name runs as people tell them apart
+    assert {row[2] for row in curves["value"]["data"]} == {shown[name], shown["base"]}

@@ -11,6 +11,7 @@ import pytest
 
 from ftgui import models
 from ftgui.errors import FtguiError
+from ftgui.record import PluginUse, RunRecord
 from ftgui.ui import catalog, data_tab, predict_tab, words
 
 from conftest import THREE, make_dataset
@@ -82,12 +83,14 @@ def test_predict_defaults_to_the_best_run_and_formats_scores_one_way(tmp_path, m
     for name, acc in (("newest", 0.41), ("best", 0.517942), ("old", 0.2)):
         (tmp_path / name).mkdir()
         (tmp_path / name / "model.safetensors").write_bytes(b"")
-        made.append(_Run(path=tmp_path / name, best={"val_acc": acc}))
+        info = RunRecord(status="completed", config={}, architecture="test_resnet", created="2026-11-29T13:24:00",
+                         strategy=PluginUse(name), best={"val_acc": acc})
+        made.append(_Run(path=tmp_path / name, best={"val_acc": acc}, info=info))
     monkeypatch.setattr(predict_tab.runs, "list_runs", lambda root: made)
     monkeypatch.setattr(predict_tab.owners, "may_see_all", lambda ctx, visitor, path: True)
     assert predict_tab.best_source(ctx) == "best"
     labels = [label for label, _ in predict_tab.source_choices(ctx)]
-    assert "best · validation accuracy 51.8%" in labels
+    assert "test_resnet · best · 13:24 · validation accuracy 51.8%" in labels
     assert predict_tab.score(0.517942) == "51.8%"
 
 

@@ -101,24 +101,24 @@ def model_summary(name: str, weights: str | None = None, img_size: float | None 
     parts = [f"{count} parameters"] if count else []
     size = int(img_size or 0)
     if size > 0:
-        parts.append(f"trains at {size}×{size} (Image size)")
+        parts.append(f"trains at {size}×{size}")
     elif default_size:
         parts.append(f"trains at its default input {default_size}" if img_size is not None
                      else f"default input {default_size}")
     if strategy == "scratch":
-        parts.append("starts from random weights (from scratch)")
+        parts.append("from random weights (scratch)")
     elif weights is None:
         parts.append("timm has pretrained weights for it (Hugging Face hub)" if on_hub
                      else "timm has no pretrained weights for it")
     elif weights == "hub":
-        parts.append("starts from timm's pretrained weights (downloaded from the Hugging Face hub once)" if on_hub
+        parts.append("from timm's pretrained weights (Hugging Face hub, downloaded once)" if on_hub
                      else "⚠ timm has no pretrained weights for it: pick other weights, or train from scratch")
     elif weights == "demo":
-        parts.append("starts from ftgui's small demo backbone (offline)")
+        parts.append("from the demo backbone (offline)")
     elif weights.startswith("run:"):
-        parts.append(f"starts from the weights of run {weights[len('run:'):]}")
+        parts.append(f"from the weights of run {weights[len('run:'):]}")
     elif weights in ("upload", "path"):
-        parts.append("starts from your weights file")
+        parts.append("from your weights file")
     return " · ".join(parts)
 
 

@@ -215,8 +215,8 @@ def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> gr.Markdown:
                     mode_section(ctx, values, strategy, form, ui)
             settings_section(values, strategy, form, ui)
             callbacks_section(ctx, values, form, ui)
-            train_tools.tools_section(ui)
         job_section(ui)
+        train_tools.tools_section(ui)
 
     inputs = [data.source, data.val_split, *form.values()]
     initial = {name: values[name] for name in form}
