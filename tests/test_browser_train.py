@@ -77,17 +77,29 @@ def browser():
         chromium.close()
 
 
+def reload(page) -> None:
+    """Reload ``page``: what the old document logs while it is torn down (its polls aborted:
+    "AbortError", "Connection errored out") is not counted; the new one is watched again."""
+    page.leaving = True
+    try:
+        page.reload(wait_until="load")
+    finally:
+        page.leaving = False
+
+
 @pytest.fixture
 def page(browser):
     """A page whose page errors, console errors and "Infinite extent" warnings fail the test."""
     context = browser.new_context(viewport={"width": WIDTH, "height": 900})
     page = context.new_page()
     problems: list[str] = []
+    page.leaving = False  # see reload(): the old document's aborted polls are not the page's problems
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     page.on("console", lambda message: problems.append(f"console {message.type}: {message.text}")
-            if message.type == "error" or "Infinite extent" in message.text else None)
+            if not page.leaving and (message.type == "error" or "Infinite extent" in message.text) else None)
     page.problems = problems
     yield page
+    page.leaving = True  # closing the page aborts its polls
     context.close()
     assert not problems, problems
 
@@ -244,7 +256,7 @@ def test_train_at_chance_reload_stop_resume_and_preview(app, page, tmp_path):
     wait_for_text(page, "#train-status", "Training")
     page.wait_for_function("/epoch ([5-9]|\\d\\d+)\\/400/.test(document.querySelector('#train-progress')?.innerText)",
                            timeout=120_000)
-    page.reload()
+    reload(page)
     open_tab(page, "2 · Train")
     wait_for_text(page, "#train-status", "Training")
     wait_for_text(page, "#train-data", "shapes.zip")
