@@ -95,3 +95,23 @@ def test_lab_runs_an_experiment_and_shows_the_seeds_figures(app, page):  # noqa:
         .map(e => e.innerText)""")
     assert not clipped, f"clipped labels at 390 px: {clipped}"
     assert page.locator("button[role=tab]", has_text="6 · Init Lab").first.is_visible()
+
+
+def test_runs_tab_plots_gradients_per_stage_of_a_grad_norms_run(app, page):  # noqa: F811 - the fixture
+    from test_ui_truth import fake_run
+
+    rows = [{"epoch": e, "train_loss": 1.0, "train_acc": 0.5, "val_loss": 1.0, "val_acc": 0.5,
+             "grad_norm/stage0": 10.0 ** (-4 + e), "grad_norm/stage1": 1e-2, "grad_norm/head": 1.0,
+             "update_ratio/stage0": 1e-5, "update_ratio/stage1": 1e-3, "update_ratio/head": 1e-2} for e in (1, 2, 3)]
+    fake_run(app.ftgui_context.runs_root, "20261129-165500-test_resnet-scratch", rows=rows)
+    page.goto(app.local_url)
+    open_tab(page, "4 · Runs")
+    page.locator("#runs-gradients").get_by_text("Gradients per stage").first.click()
+    shown = wait_for_plot(page, "#runs-gradients", lambda s: sorted(s["legend"]) == ["head", "stage0", "stage1"])
+    stage0 = series(shown, "stage0")
+    assert [round(x) for x, _ in stage0] == [1, 2, 3]
+    assert [round(y, 1) for _, y in stage0] == [-3.0, -2.0, -1.0]  # log10 of 1e-3, 1e-2, 1e-1
+    assert all(abs(y) < 0.05 for _, y in series(shown, "head"))
+    wait_for_text(page, "#runs-gradients-text", "gradient diffusion")
+    assert "0.1 times the gradient of the head" in page.locator("#runs-gradients-text").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "runs-gradients.png"), full_page=True)

@@ -30,7 +30,7 @@ EXPLAIN = (
     "height is the average gradient size of its weights in an epoch, and below, how far an epoch moved "
     "them compared with their size. The seed calls it *gradient diffusion* (梯度扩散): \"the gradient "
     "computed by back-propagation shrinks markedly towards the first layers, so early layers contribute "
-    "little and update slowly\" - lines far below the head's mean stages that barely learn."
+    "little and update slowly\" - a line far below the head's is a stage that barely learns."
 )
 
 

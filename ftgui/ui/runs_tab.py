@@ -20,7 +20,7 @@ import pandas as pd
 from .. import runs
 from ..errors import FtguiError
 from ..record import InitializerUse, PluginUse
-from . import charts, evaluation, heavy, owners, run_files, verdicts
+from . import charts, evaluation, gradients, heavy, owners, run_files, verdicts
 from .context import AppContext
 from .handlers import bind
 from .run_names import display_names
@@ -322,6 +322,7 @@ def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs, train_notice: gr.Mar
                 pairs = gr.Dataframe(headers=PAIRS, label="Most confused", interactive=False, max_height=200)
         mistakes = gr.Gallery(label="Misclassified validation images (true → predicted)", columns=8,
                               height=240, object_fit="contain")
+        gradient_views = gradients.section()  # per stage and epoch, for a run trained with grad-norms
         with gr.Row():
             resume_button = gr.Button("Resume this run", variant="primary", visible=False, elem_id="runs-resume")
             files_button = gr.Button("Get the model files", elem_id="runs-files-button")
@@ -346,6 +347,7 @@ def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs, train_notice: gr.Mar
     resume_button.click(bind(resume_run, ctx), [one], [train_notice, resume_button], api_name="resume_run").success(
         lambda: gr.Tabs(selected="train"), None, [tabs], **private)
     one.change(bind(resume_offer, ctx), [one], [resume_button], **private)
+    one.change(bind(gradients.for_run, ctx), [one], gradient_views, **private)
     files_button.click(bind(run_files.model_files, ctx), [one], [files], api_name="model_files").success(
         lambda: gr.update(visible=True), None, [files], **private)
     confirm.click(bind(delete_run, ctx), [one], [notice], api_name="delete_run").then(
