@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from ftgui import FtguiError
+from ftgui.runs import read_metrics
 from ftgui.ui import gradients, lab_tab
 from ftgui.ui.context import AppContext, AppOptions
 
@@ -164,7 +165,14 @@ def test_compare_shows_mean_and_std_over_seeds_and_a_verdict(ctx):
     assert rows.loc["init=zeros", "best val acc (mean ± std)"] == "0.100 ± 0.000"  # the trap: chance, every seed
     assert list(rows["seeds"]) == [2, 2]
     assert "init=zeros vs init=kaiming: 0.100 vs" in verdicts and "noise" in verdicts
-    assert set(curves["value"]["configuration"]) == {"init=zeros", "init=kaiming"}
+    shown = curves["value"]
+    assert set(shown["configuration"]) == {f"{c}{band}" for c in ("init=zeros", "init=kaiming")
+                                           for band in ("", " − 1 std", " + 1 std")}
+    zeros = shown[shown["configuration"].str.startswith("init=zeros")]
+    assert set(zeros["value"].round(3)) == {0.1}  # the trap: chance on every seed, no spread
+    compared = next(p for p in ctx.runs_root.iterdir() if p.name.startswith("lab-compare-"))
+    run = next(p for p in compared.rglob("metrics.jsonl")).parent
+    assert any(key.startswith("grad_norm/") for key in read_metrics(run)[0])  # the Lab measures gradients
     saved = [p for p in ctx.runs_root.iterdir() if p.name.startswith("lab-compare-")]
     assert len(saved) == 1 and (saved[0] / "compare.json").is_file()
 

@@ -43,7 +43,8 @@ def base_settings(ctx: AppContext, data: str, vary: dict[str, list[Any]], epochs
     from scratch when the initialiser varies (it only matters there), else fine-tuned."""
     values = demo_settings(False, demo_backbone())
     values.pop("batch_size", None)
-    values.update(data=data, epochs=epochs, aug="none", batch_size=32)
+    values.update(data=data, epochs=epochs, aug="none", batch_size=32,
+                  callbacks={"grad-norms": {}})  # the Lab measures gradient diffusion in every run
     if "init" in vary and "strategy" not in vary:
         values["strategy"] = "scratch"
     return values
@@ -94,11 +95,15 @@ def run_compare(ctx: AppContext, data: str, vary_text: str, seeds: float, epochs
             for row in read_metrics(Path(run.run_dir)):
                 if row.get("val_acc") is not None and not row.get("stopped"):
                     per_epoch.setdefault(row["epoch"], []).append(row["val_acc"])
-        rows += [{"epoch": epoch, "value": sum(v) / len(v), "configuration": r.config.name}
-                 for epoch, v in sorted(per_epoch.items())]
+        for epoch, v in sorted(per_epoch.items()):
+            mean = sum(v) / len(v)
+            spread = (sum((x - mean) ** 2 for x in v) / (len(v) - 1)) ** 0.5 if len(v) > 1 else 0.0
+            rows += [{"epoch": epoch, "value": mean, "configuration": r.config.name},
+                     {"epoch": epoch, "value": mean - spread, "configuration": f"{r.config.name} − 1 std"},
+                     {"epoch": epoch, "value": mean + spread, "configuration": f"{r.config.name} + 1 std"}]
     curves = pd.DataFrame(rows, columns=["epoch", "value", "configuration"]).astype(
         {"epoch": "int64", "value": "float64"})
-    label = "Validation accuracy per epoch, mean over seeds"
+    label = "Validation accuracy per epoch: the mean over seeds, with the band of ± 1 standard deviation"
     return (table, f"Saved in `{root.name}` (with compare.json).\n\n{verdicts}",
             gr.update(value=curves if len(curves) else None, label=label))
 
