@@ -18,7 +18,7 @@ from test_ui_e2e import running_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-TABS = ("1 · Data", "2 · Train", "3 · Predict", "4 · Runs", "5 · Plugins")
+TABS = ("1 · Data", "2 · Train", "3 · Predict", "4 · Runs", "5 · Plugins", "6 · Init Lab")
 WIDTH = 1280
 
 pytestmark = [

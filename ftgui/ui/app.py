@@ -68,7 +68,7 @@ HEAD = """<script>
 </script>"""
 
 INTRO = ("# ftgui\nFine-tune an image classifier on your own images: **1** choose images, "
-         "**2** train, **3** try the model, **4** compare runs.")
+         "**2** train, **3** try the model, **4** compare runs; **6** see why the starting weights matter.")
 
 
 def build_app(options: AppOptions | None = None, context: AppContext | None = None) -> gr.Blocks:
