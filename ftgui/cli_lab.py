@@ -15,24 +15,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .config import user_settings
+from .cli_train import add_training_flags, key_value
 from .errors import FtguiError
 
 COMMANDS = ("lab", "compare")
 ACTS = ("tanh", "relu", "sigmoid")
 
 
-def _key_value(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key.strip(), value
-
-
 def _init_flags(parser: argparse.ArgumentParser, required: bool) -> None:
     parser.add_argument("--init", required=required, metavar="NAME",
                         help="initialiser (`ftgui plugins` lists them: zeros, constant, small-random, lecun, ...)")
-    parser.add_argument("--init-arg", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
+    parser.add_argument("--init-arg", action="append", type=key_value, default=[], metavar="KEY=VALUE",
                         help="an initialiser parameter, e.g. std=1 for small-random (repeatable)")
     parser.add_argument("--bias-init", default="zero", help="biases: zero (default) or a number such as 0.01")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -89,22 +82,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     comp.add_argument("--seeds", type=int, default=3, help="seeds per configuration (default 3)")
     comp.add_argument("--json", action="store_true", help="machine-readable output")
     comp.add_argument("--quiet", action="store_true", help="no per-epoch lines")
-    for setting in user_settings():
-        meta = setting.metadata
-        if setting.name == "out":
-            comp.add_argument("--out", default=argparse.SUPPRESS,
-                              help="folder for the comparison's runs (default runs/compare-<time>)")
-        elif meta["switch"] is not None:
-            comp.add_argument(meta["flag"], dest=setting.name, action="store_const", const=meta["switch"],
-                              default=argparse.SUPPRESS, help=meta["help"])
-        else:
-            comp.add_argument(meta["flag"], dest=setting.name, type=meta["kind"], default=argparse.SUPPRESS,
-                              help=meta["help"])
-    comp.add_argument("--init-arg", action="append", type=_key_value, default=argparse.SUPPRESS,
-                      metavar="KEY=VALUE", help="an initialiser parameter (repeatable)")
-    comp.add_argument("--strategy-arg", action="append", type=_key_value, default=argparse.SUPPRESS,
-                      metavar="KEY=VALUE", help="a strategy parameter (repeatable)")
-    comp.set_defaults(config=None)
+    add_training_flags(comp, out_help="folder for the comparison's runs (default runs/compare-<time>)")
 
 
 # -- lab -----------------------------------------------------------------------------------

@@ -34,11 +34,14 @@ def callback_spec(text: str) -> tuple[str, dict[str, str]]:
     return name.strip(), params
 
 
-def add_training_flags(train: argparse.ArgumentParser) -> None:
-    """Every training setting as a flag (TrainConfig's metadata), and plugin parameters."""
+def add_training_flags(train: argparse.ArgumentParser, out_help: str | None = None) -> None:
+    """Every training setting as a flag (TrainConfig's metadata), and plugin parameters;
+    ``out_help`` words ``--out`` for a command whose output is not one run folder."""
     for setting in user_settings():
         meta = setting.metadata
-        if meta["switch"] is not None:
+        if setting.name == "out" and out_help:
+            train.add_argument(meta["flag"], dest=setting.name, default=argparse.SUPPRESS, help=out_help)
+        elif meta["switch"] is not None:
             train.add_argument(meta["flag"], dest=setting.name, action="store_const", const=meta["switch"],
                                default=argparse.SUPPRESS, help=meta["help"])
         else:
