@@ -42,12 +42,9 @@ def train(
 
     ``listener`` receives every progress event; set ``stop`` to stop after the current step.
     """
-    processes = distributed.from_environment()
-    try:
+    with distributed.joined() as processes:
         plan = plan_run(config, registry, check_out=processes.is_main)
         return _run(plan, listener, stop, processes)
-    finally:
-        distributed.leave(processes)
 
 
 def resume(
@@ -62,26 +59,25 @@ def resume(
     Model, optimiser, scheduler, callbacks' state, every RNG and the data order are restored,
     so on the same device the run ends as it would have without the interruption.
     """
-    processes = distributed.from_environment()
     run = runs.load_run(run_dir)
     if run.status == "completed":
         raise FtguiError(f"{run_dir} already completed all its epochs; nothing to resume")
-    if processes.is_main:
-        runs.claim(run.path)  # before any work: a second resume started at the same time loses here
-    try:
+    with distributed.joined() as processes:
         if processes.is_main:
-            runs.remove_partial_writes(run.path)
-        state = checkpoint.load(run.path)
-        values = dict(run.info.config)
-        values["out"] = str(run.path)
-        if device:
-            values["device"] = device
-        plan = plan_run(TrainConfig.from_dict(values), registry, check_out=False)
-        return _run(plan, listener, stop, processes, run.info, Path(run.path), state)
-    finally:
-        if processes.is_main:
-            runs.release(run.path)
-        distributed.leave(processes)
+            runs.claim(run.path)  # before any work: a second resume started at the same time loses here
+        try:
+            if processes.is_main:
+                runs.remove_partial_writes(run.path)
+            state = checkpoint.load(run.path)
+            values = dict(run.info.config)
+            values["out"] = str(run.path)
+            if device:
+                values["device"] = device
+            plan = plan_run(TrainConfig.from_dict(values), registry, check_out=False)
+            return _run(plan, listener, stop, processes, run.info, Path(run.path), state)
+        finally:
+            if processes.is_main:
+                runs.release(run.path)
 
 
 def _run(plan: RunPlan, listener: Listener | None, stop: threading.Event | None, processes: Processes,

@@ -42,6 +42,16 @@ def ftgui_register_callbacks(register):
 '''
 
 
+THREADS_AT_EXIT = '''
+import atexit, glob, sys
+
+@atexit.register
+def threads_at_exit():  # a thread of the process group still alive here can abort the process as it exits
+    names = [open(task + "/comm").read().strip() for task in glob.glob("/proc/self/task/*")]
+    print("threads at exit:", ",".join(names), file=sys.stderr)
+'''
+
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
     return make_dataset(tmp_path_factory.mktemp("ddp") / "data", THREE, per_class=16)
@@ -51,8 +61,9 @@ def ftgui(args: list[str], processes: int = 1, env: dict | None = None, ok: bool
     command = (TORCHRUN if processes == 2 else [sys.executable]) + ["-m", "ftgui", "train", *args]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600,
                           env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
-    if ok:
-        assert done.returncode == 0, done.stderr[-3000:]
+    if ok:  # what the processes said, before torchrun's own traceback
+        said = done.stderr.split('Traceback (most recent call last):\n  File "<frozen runpy>"')[0]
+        assert done.returncode == 0, said[-3000:]
     return done
 
 
@@ -83,8 +94,14 @@ def test_head_only_shares_the_feature_cache_between_processes(data, tmp_path):
     args = ["--data", str(data), "--strategy", "head-only", "--weights", str(tmp_path / "base"), "--epochs", "3",
             *COMMON]
     ftgui([*args, "--batch-size", "8", "--out", str(tmp_path / "one")])
-    ftgui([*args, "--batch-size", "4", "--out", str(tmp_path / "two")], processes=2)
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "threads_at_exit.py").write_text(THREADS_AT_EXIT)
+    two = ftgui([*args, "--batch-size", "4", "--out", str(tmp_path / "two")], processes=2,
+                env={"FTGUI_PLUGINS_DIR": str(plugins)})
     assert all(row["cached_features"] for row in read_metrics(tmp_path / "two"))
+    exits = [line for line in two.stderr.splitlines() if line.startswith("threads at exit:")]
+    assert len(exits) == 2 and not any("gloo" in line for line in exits), exits  # the group was let go of
     assert_same_training(tmp_path / "one", tmp_path / "two")
 
 

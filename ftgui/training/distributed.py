@@ -11,6 +11,8 @@ exactly the batches one process sees with batch N x B.
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -92,9 +94,21 @@ def from_environment() -> Processes:
     return Processes(rank, world, local_rank)
 
 
-def leave(processes: Processes) -> None:
-    if processes.many and dist.is_initialized():
-        dist.destroy_process_group()
+@contextlib.contextmanager
+def joined() -> Iterator[Processes]:
+    """The processes torchrun started, for the length of one run. On a normal end every process
+    waits for the others before it leaves the group: one that tore down its connections while
+    another was still writing could die in C++ ("terminate called without an active exception")
+    and fail the whole run. After an error it leaves at once (the others see the broken group)."""
+    processes = from_environment()
+    try:
+        yield processes
+        if processes.many and dist.is_initialized():
+            dist.barrier()
+    finally:
+        if processes.many and dist.is_initialized():
+            gc.collect()  # a DistributedDataParallel wrapper in a reference cycle holds the group's threads
+            dist.destroy_process_group()
 
 
 class EpochOrder(torch.utils.data.Sampler[int]):
