@@ -115,6 +115,9 @@ def add_launch_flags(parser: argparse.ArgumentParser) -> None:
                         help="open in a native window (needs pip install 'ftgui[window]')")
     parser.add_argument("--max-file-size", default="1gb", metavar="SIZE",
                         help="largest upload accepted, e.g. 500mb (default 1gb)")
+    parser.add_argument("--lang", choices=("en", "zh"),
+                        help="the app's language for every visitor: en (English) or zh (简体中文); default: "
+                             "each browser's own (the page has a switch too)")
 
 
 def _app_options_help() -> str:
@@ -222,7 +225,7 @@ def cmd_launch(args: argparse.Namespace) -> int:
 
     return run(runs_dir=args.runs_dir, plugins_dirs=args.plugins_dir, host=args.host, port=args.port,
                share=args.share, auth=args.auth, demo=args.demo, open_browser=not args.no_browser,
-               window=args.window, max_file_size=args.max_file_size)
+               window=args.window, max_file_size=args.max_file_size, language=args.lang)
 
 
 def cmd_models(args: argparse.Namespace) -> int:

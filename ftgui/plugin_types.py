@@ -75,6 +75,9 @@ class Plugin:
     name: str = ""
     description: str = ""
     params: tuple[Param, ...] = ()
+    translations: Mapping[str, Mapping[str, str]] = {}
+    """Optional: this plugin's texts in other languages, ``{"zh": {"label": ..., "description":
+    ..., "param.<name>": ...}}``; English (the attributes above) is the fallback."""
 
     def resolve(self, given: Mapping[str, Any]) -> dict:
         return resolve_params(f"{self.kind} '{self.name}'", self.params, given)

@@ -17,7 +17,9 @@ from typing import Any
 
 import gradio as gr
 
-from . import data_tab, lab_tab, plugins_tab, predict_tab, runs_tab, train_tab
+from .. import i18n
+from ..i18n import tr
+from . import data_tab, lab_tab, language, plugins_tab, predict_tab, runs_tab, train_tab
 from .context import UPLOADS, AppContext, AppOptions
 from .handlers import bind
 
@@ -75,8 +77,11 @@ def build_app(options: AppOptions | None = None, context: AppContext | None = No
     """The whole app; ``context`` (made from ``options`` when not given) is what its
     handlers share."""
     ctx = context or AppContext(options or AppOptions())
+    language.chosen = i18n.normalise(ctx.options.language)
     with gr.Blocks(title="ftgui", analytics_enabled=False) as demo:
-        gr.Markdown(INTRO)
+        with gr.Row(equal_height=False):
+            gr.Markdown(INTRO)
+            language_switch = language.switch()
         with gr.Tabs(overflow_behavior="wrap") as tabs:
             data = data_tab.layout(ctx, demo)
             train_notice = train_tab.layout(ctx, demo, data)
@@ -90,6 +95,10 @@ def build_app(options: AppOptions | None = None, context: AppContext | None = No
                                             elem_id="add-shortcut")
                 shortcut_notice = gr.Markdown(elem_id="shortcut-notice")
             shortcut_button.click(bind(add_shortcut, ctx), None, [shortcut_notice], api_visibility="private")
+        texts = language.PageTexts(demo)  # every fixed text, once every event is wired
+        texts.wire(demo, language_switch)
+    if language.chosen:
+        texts.apply(language.chosen)
     demo.ftgui_context = ctx  # launch() and tests reach the job manager through it
     return demo
 
@@ -100,8 +109,8 @@ def add_shortcut(ctx: AppContext) -> str:
     from .shortcut import install
 
     written = install(ctx.runs_root)
-    return (f"Done: **ftgui** is in your applications menu ({written[0]}); it opens in its own window. "
-            "`ftgui shortcut --remove` takes it away.")
+    return tr("Done: **ftgui** is in your applications menu ({entry}); it opens in its own window. "
+              "`ftgui shortcut --remove` takes it away.", entry=written[0])
 
 
 def launch_kwargs(options: AppOptions) -> dict[str, Any]:

@@ -63,6 +63,8 @@ class AppOptions:
     defaults: dict[str, Any] = field(default_factory=dict)
     """TrainConfig field values that the Train tab starts with (``--demo`` sets some)."""
     max_file_size: str = "1gb"
+    language: str | None = None
+    """``--lang``: every visitor's language unless they switch (None: their browser's)."""
 
     @property
     def local_only(self) -> bool:

@@ -10,7 +10,9 @@ from typing import Any
 
 import gradio as gr
 
+from .. import i18n
 from ..errors import FtguiError
+from .language import language_of
 from .words import control_name, unflag
 
 log = logging.getLogger(__name__)
@@ -25,14 +27,29 @@ def bind(fn: Callable[..., Any], *args: Any) -> Callable[..., Any]:
     error message); any other exception is logged and shown as an internal error.
     The signature of the result is ``fn``'s without the fixed arguments, so Gradio names
     the API parameters after ``fn``'s own; so are its type hints, so a parameter annotated
-    ``gr.Request`` gets the visitor's request (it is not an API parameter).
+    ``gr.Request`` gets the visitor's request (it is not an API parameter). Every handler
+    also gets the request (an extra last parameter unless ``fn`` takes one): ``fn`` runs in
+    the visitor's language (:func:`ftgui.ui.language.language_of`), so ``tr()`` speaks it.
     """
     bound = functools.partial(fn, *args)
+    hints = _hints(bound)
+    parameters = list(inspect.signature(bound).parameters.values())
+    at = next((i for i, p in enumerate(parameters) if hints.get(p.name) in (gr.Request, gr.Request | None)), None)
+    added = at is None
+    if at is None:
+        at = len(parameters)
+        parameters.append(inspect.Parameter("ftgui_request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
+                                            annotation=gr.Request))
+        hints = {**hints, "ftgui_request": gr.Request}
 
     @functools.wraps(bound)
     def handler(*values: Any) -> Any:
+        request = values[at] if at < len(values) else None
+        if added:
+            values = values[:at] + values[at + 1:]
         try:
-            return bound(*values)
+            with i18n.speaking(language_of(request)):
+                return bound(*values)
         except FtguiError as exc:
             raise gr.Error(unflag(exc.worded(control_name)), duration=ERROR_SECONDS, title="ftgui") from None
         except gr.Error:
@@ -43,7 +60,8 @@ def bind(fn: Callable[..., Any], *args: Any) -> Callable[..., Any]:
                            title="ftgui") from None
 
     handler.__name__ = getattr(fn, "__name__", "handler")
-    handler.__annotations__ = _hints(bound)
+    handler.__annotations__ = hints
+    handler.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     return handler
 
 

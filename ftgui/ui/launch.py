@@ -49,14 +49,14 @@ def resolve_login(auth: str | None, options: AppOptions) -> Login | None:
 
 
 def make_options(runs_dir: str, plugins_dirs: list[str], host: str, share: bool, demo: bool,
-                 max_file_size: str) -> AppOptions:
+                 max_file_size: str, language: str | None = None) -> AppOptions:
     defaults: dict[str, Any] = {}
     if demo:
         from ..models import hub_reachable
 
         defaults = demo_settings(hub_reachable(), demo_backbone())
     return AppOptions(runs_dir=Path(runs_dir), plugins_dirs=list(plugins_dirs), host=host, share=share,
-                      defaults=defaults, max_file_size=max_file_size)
+                      defaults=defaults, max_file_size=max_file_size, language=language)
 
 
 def _warm_up() -> None:
@@ -185,9 +185,10 @@ def serve(options: AppOptions, login: Login | None = None, port: int | None = No
 
 def run(runs_dir: str = "runs", plugins_dirs: list[str] | None = None, host: str = "127.0.0.1",
         port: int | None = None, share: bool = False, auth: str | None = None, demo: bool = False,
-        open_browser: bool = True, window: bool = False, max_file_size: str = "1gb") -> int:
+        open_browser: bool = True, window: bool = False, max_file_size: str = "1gb",
+        language: str | None = None) -> int:
     """``ftgui launch``: serve until Ctrl-C (or until the native window closes)."""
-    options = make_options(runs_dir, plugins_dirs or [], host, share, demo, max_file_size)
+    options = make_options(runs_dir, plugins_dirs or [], host, share, demo, max_file_size, language)
     login = resolve_login(auth, options)
     if login and login.generated:
         print(f"ftgui: this app is reachable beyond this computer, so it asks for a login:\n"
