@@ -31,8 +31,8 @@ SWITCH_JS = f"""(language) => {{
 
 TEXT_PROPS = ("label", "info", "placeholder", "x_title", "y_title", "color_title")
 """Component properties that hold a text a person reads."""
-VALUE_TEXTS = (gr.Markdown, gr.Button, gr.DownloadButton, gr.UploadButton)
-"""Components whose value is a fixed text (headings, help, a button's words)."""
+BUTTONS = (gr.Button, gr.DownloadButton, gr.UploadButton)
+"""Components whose value is their words: fixed (a handler that changes them words them)."""
 
 
 def language_of(request: Any) -> str:
@@ -45,13 +45,14 @@ def language_of(request: Any) -> str:
 def switch() -> gr.Radio:
     """The page's language switch (wired by :meth:`PageTexts.wire`)."""
     return gr.Radio([(name, code) for code, name in i18n.LANGUAGES.items()], value=chosen or i18n.ENGLISH,
-                    show_label=False, container=False, elem_id="language", scale=0, min_width=160)
+                    label="Language · 语言", show_label=False, container=False, elem_id="language", scale=0,
+                    min_width=160)
 
 
 class PageTexts:
     """Every fixed English text of a built page, by component, and the page in another language.
 
-    A component some event fills (its value is an output) keeps its value: its handler words it."""
+    A Markdown some event fills (its value is an output) keeps its value: its handler words it."""
 
     def __init__(self, demo: gr.Blocks) -> None:
         filled = {block._id for dependency in demo.fns.values() for block in dependency.outputs}
@@ -61,8 +62,8 @@ class PageTexts:
                 continue
             texts: dict[str, Any] = {prop: value for prop in TEXT_PROPS
                                      if isinstance(value := getattr(block, prop, None), str) and value.strip()}
-            if isinstance(block, VALUE_TEXTS) and block._id not in filled and isinstance(block.value, str) \
-                    and block.value.strip():
+            fixed = isinstance(block, BUTTONS) or (isinstance(block, gr.Markdown) and block._id not in filled)
+            if fixed and isinstance(block.value, str) and block.value.strip():
                 texts["value"] = block.value
             choices = getattr(block, "choices", None)
             if isinstance(block, (gr.Radio, gr.CheckboxGroup)) and choices:
