@@ -115,3 +115,16 @@ def test_lang_zh_serves_the_page_in_chinese_from_the_start(tmp_path):
         assert CJK.search(start.value), start.value
     finally:
         language.chosen = None
+
+
+def test_ftgui_lang_reaches_the_app(monkeypatch):
+    from ftgui import cli
+    from ftgui.ui import launch
+
+    seen: dict = {}
+    monkeypatch.setattr(launch, "run", lambda **kwargs: seen.update(kwargs) or 0)
+    assert cli.main(["--lang", "zh", "--no-browser"]) == 0  # bare ftgui is launch
+    assert seen["language"] == "zh"
+    assert launch.make_options("runs", [], "127.0.0.1", False, False, "1gb", "zh").language == "zh"
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["launch", "--lang", "fr"])
