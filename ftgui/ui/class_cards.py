@@ -23,6 +23,7 @@ import gradio as gr
 from PIL import Image
 
 from ..errors import FtguiError
+from ..i18n import tr
 from .context import AppContext, safe_name
 from .handlers import bind
 
@@ -36,7 +37,7 @@ def class_name_ok(name: str | None) -> str:
     """The class name, stripped; refused if it could not be a folder name."""
     name = (name or "").strip()
     if not name or name.startswith(".") or re.search(r"[/\\:*?\"<>|\x00-\x1f]", name) or len(name) > 100:
-        raise FtguiError("give the class a name (letters, digits, spaces, - or _; no / or leading dot)")
+        raise FtguiError(tr("give the class a name (letters, digits, spaces, - or _; no / or leading dot)"))
     return name
 
 
@@ -45,13 +46,13 @@ def _workspace(ctx: AppContext, workspace: str | None, create: bool = False) -> 
     folder."""
     if not workspace:
         if not create:
-            raise FtguiError("add a class first")
+            raise FtguiError(tr("add a class first"))
         folder = ctx.uploads / f"classes-{secrets.token_hex(6)}"
         folder.mkdir()
         return folder
     folder = Path(workspace).resolve()
     if folder.parent != ctx.uploads.resolve() or not folder.name.startswith("classes-"):
-        raise FtguiError("these classes are not this page's; start over")
+        raise FtguiError(tr("these classes are not this page's; start over"))
     folder.mkdir(exist_ok=True)
     return folder
 
@@ -74,7 +75,7 @@ def images(workspace: str, name: str) -> list[Path]:
 def _class_folder(ctx: AppContext, workspace: str | None, name: str) -> Path:
     folder = _workspace(ctx, workspace) / class_name_ok(name)
     if not folder.is_dir():
-        raise FtguiError(f"there is no class '{name}' any more")
+        raise FtguiError(tr("there is no class '{name}' any more", name=name))
     return folder
 
 
@@ -111,7 +112,7 @@ def remove_image(ctx: AppContext, workspace: str | None, name: str, index: int |
     folder = _class_folder(ctx, workspace, name)
     shown = images(str(folder.parent), folder.name)
     if index is None or not 0 <= index < len(shown):
-        raise FtguiError("click an image of this class first, then remove it")
+        raise FtguiError(tr("click an image of this class first, then remove it"))
     shown[index].unlink()
     return version + 1
 
@@ -123,7 +124,7 @@ def rename_class(ctx: AppContext, workspace: str | None, old: str, new: str, ver
     if new == old:
         return version
     if (folder.parent / new).exists():
-        raise FtguiError(f"there is already a class named '{new}'")
+        raise FtguiError(tr("there is already a class named '{name}'", name=new))
     folder.rename(folder.parent / new)
     return version + 1
 
@@ -149,8 +150,11 @@ def thumbnails(workspace: str, name: str) -> list[tuple[Image.Image, str]]:
 
 def count_line(workspace: str, name: str) -> str:
     count = len(images(workspace, name))
-    more = f" (the first {THUMBS_SHOWN} are shown)" if count > THUMBS_SHOWN else ""
-    return f"**{count} image{'s' if count != 1 else ''}**{more}" if count else "**no images yet**: add some below"
+    if count > THUMBS_SHOWN:
+        return tr("**{count} images** (the first {shown} are shown)", count=count, shown=THUMBS_SHOWN)
+    if count > 1:
+        return tr("**{count} images**", count=count)
+    return tr("**1 image**") if count else tr("**no images yet**: add some below")
 
 
 # -- layout --------------------------------------------------------------------------------
@@ -236,14 +240,15 @@ def layout(ctx: AppContext, workspace: gr.State) -> Cards:
 def _name(names: list[str | None], slot: int) -> str:
     name = names[slot] if 0 <= slot < len(names) else None
     if not name:
-        raise FtguiError("this class is gone; add a class")
+        raise FtguiError(tr("this class is gone; add a class"))
     return name
 
 
 def _on_add_class(ctx: AppContext, workspace: str | None, names: list[str | None]) -> list[Any]:
     names = list(names or [None] * MAX_CARDS)
     if None not in names:
-        raise FtguiError(f"{MAX_CARDS} classes is the most the cards hold; for more, upload a zip of class folders")
+        raise FtguiError(tr("{n} classes is the most the cards hold; for more, upload a zip of class folders",
+                            n=MAX_CARDS))
     slot = names.index(None)
     workspace, _ = add_class(ctx, workspace, 0)
     known = {n for n in names if n}

@@ -22,6 +22,7 @@ import pandas as pd
 from PIL import Image
 
 from ..errors import FtguiError
+from ..i18n import N_, tr, translate
 from . import class_cards, heavy
 from .context import AppContext, safe_name
 from .handlers import bind, show_only
@@ -36,6 +37,8 @@ MIN_VALIDATION = 10
 SAMPLE = "sample:digits"
 ZIP, CLASSES, FOLDER, SAMPLE_KIND = "a zip", "class by class", "a folder on this computer", "the sample"
 SOURCES = (ZIP, CLASSES, FOLDER, SAMPLE_KIND)
+COLUMNS = [N_("class"), N_("images"), N_("training"), N_("validation")]
+"""The per-class table's columns (headed in the visitor's language)."""
 
 
 @dataclass
@@ -51,9 +54,9 @@ class DataTab:
 # -- handlers (plain functions) ----------------------------------------------------------
 def summarize(source: str | None, val_split: float) -> tuple[str, pd.DataFrame, list]:
     """(summary Markdown, per-class table, gallery of (thumbnail, class)) for ``source``."""
-    columns = ["class", "images", "training", "validation"]
+    columns = [translate(column) for column in COLUMNS]
     if not source:
-        return ("No images chosen yet: upload a zip, build classes, or use the sample.",
+        return (tr("No images chosen yet: upload a zip, build classes, or use the sample."),
                 pd.DataFrame(columns=columns), [])
     heavy.load()
     from ..data import load_images, stratified_split
@@ -66,24 +69,25 @@ def summarize(source: str | None, val_split: float) -> tuple[str, pd.DataFrame, 
         val_of[collection.labels[index]] += 1
     table = pd.DataFrame([[name, counts[name], counts[name] - val_of[i], val_of[i]]
                           for i, name in enumerate(collection.classes)], columns=columns)
-    lines = [f"**{len(collection.paths)} images in {len(collection.classes)} classes** from "
-             f"**{data_name(source)}** · {len(train_idx)} for training, {len(val_idx)} for validation"]
+    lines = [tr("**{images} images in {classes} classes** from **{data}** · {train} for training, "
+                "{val} for validation", images=len(collection.paths), classes=len(collection.classes),
+                data=data_name(source), train=len(train_idx), val=len(val_idx))]
     lines += [f"- ⚠ {warning}" for warning in collection.warnings]
     few = few_validation_images(collection.classes, val_of)
     if few:
         lines.append(f"- ⚠ {few}")
     if collection.skipped:
-        lines.append(f"- ⚠ {len(collection.skipped)} file(s) skipped:")
+        lines.append(tr("- ⚠ {n} file(s) skipped:", n=len(collection.skipped)))
         lines += [f"    - `{s.path}`: {s.reason}" for s in collection.skipped[:MAX_LISTED_SKIPS]]
         if len(collection.skipped) > MAX_LISTED_SKIPS:
-            lines.append(f"    - … and {len(collection.skipped) - MAX_LISTED_SKIPS} more")
+            lines.append(tr("    - … and {n} more", n=len(collection.skipped) - MAX_LISTED_SKIPS))
     if collection.ignored:
-        lines.append(f"- {len(collection.ignored)} hidden or system file(s) ignored (never read):")
+        lines.append(tr("- {n} hidden or system file(s) ignored (never read):", n=len(collection.ignored)))
         lines += [f"    - `{name}`" for name in collection.ignored[:MAX_LISTED_SKIPS]]
         if len(collection.ignored) > MAX_LISTED_SKIPS:
-            lines.append(f"    - … and {len(collection.ignored) - MAX_LISTED_SKIPS} more")
+            lines.append(tr("    - … and {n} more", n=len(collection.ignored) - MAX_LISTED_SKIPS))
     if not collection.warnings and not collection.skipped and not few:
-        lines.append("- ✓ no problems found")
+        lines.append(tr("- ✓ no problems found"))
     return "\n".join(lines), table, _thumbnails(collection)
 
 
@@ -96,9 +100,9 @@ def few_validation_images(classes: list[str], val_of: list[int]) -> str:
     total = sum(val_of)
     shown = ", ".join(f"{name}: {n}" for name, n in short[:5]) + (" …" if len(short) > 5 else "")
     margin = 1 / max(total, 1) ** 0.5  # about the 95% margin of an accuracy near 50%
-    return (f"few validation images ({shown}; fewer than {MIN_VALIDATION} per class): an accuracy measured on "
-            f"{total} image(s) can be off by about ±{min(margin, 0.5):.0%}. Add images, or raise the "
-            "Validation share.")
+    return tr("few validation images ({shown}; fewer than {minimum} per class): an accuracy measured on "
+              "{total} image(s) can be off by about ±{margin}. Add images, or raise the Validation share.",
+              shown=shown, minimum=MIN_VALIDATION, total=total, margin=f"{min(margin, 0.5):.0%}")
 
 
 def _thumbnails(collection) -> list[tuple[Image.Image, str]]:
@@ -116,7 +120,7 @@ def _thumbnails(collection) -> list[tuple[Image.Image, str]]:
 
 def use_zip(ctx: AppContext, upload: str | None, val_split: float):
     if not upload:
-        raise FtguiError("choose a .zip file first")
+        raise FtguiError(tr("choose a .zip file first"))
     source = ctx.keep_upload(upload)
     return (source, *summarize(source, val_split))
 
@@ -127,7 +131,7 @@ def use_sample(val_split: float):
 
 def use_folder(folder: str, val_split: float):
     if not folder or not folder.strip():
-        raise FtguiError("type the path of a folder that holds one sub-folder per class")
+        raise FtguiError(tr("type the path of a folder that holds one sub-folder per class"))
     source = str(Path(folder.strip()).expanduser().resolve())
     return (source, *summarize(source, val_split))
 
@@ -141,7 +145,7 @@ def add_images(ctx: AppContext, workspace: str | None, class_name: str,
     workspace (created on first use). Returns (workspace, list of classes so far)."""
     name = class_name_ok(class_name)
     if not files and shot is None:
-        raise FtguiError("drop some images or take a webcam shot first")
+        raise FtguiError(tr("drop some images or take a webcam shot first"))
     folder = Path(workspace) if workspace else ctx.uploads / f"classes-{secrets.token_hex(6)}"
     target = folder / name
     target.mkdir(parents=True, exist_ok=True)
@@ -157,14 +161,15 @@ def add_images(ctx: AppContext, workspace: str | None, class_name: str,
 
 def class_list(workspace: str | None) -> str:
     if not workspace or not Path(workspace).is_dir():
-        return "No classes yet."
+        return tr("No classes yet.")
     counts = [(d.name, sum(1 for _ in d.iterdir())) for d in sorted(Path(workspace).iterdir()) if d.is_dir()]
-    return " · ".join(f"**{name}**: {count} image(s)" for name, count in counts) or "No classes yet."
+    return " · ".join(tr("**{name}**: {count} image(s)", name=name, count=count)
+                      for name, count in counts) or tr("No classes yet.")
 
 
 def use_classes(workspace: str | None, val_split: float):
     if not workspace:
-        raise FtguiError("add at least two classes first")
+        raise FtguiError(tr("add at least two classes first"))
     return (workspace, *summarize(workspace, val_split))
 
 
