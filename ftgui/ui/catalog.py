@@ -8,6 +8,7 @@ import functools
 import time
 from pathlib import Path
 
+from ..i18n import tr
 from . import heavy
 
 
@@ -58,7 +59,7 @@ def predict_model_choices(online: bool) -> list[tuple[str, str]]:
     (marked), then, when the hub answers, every other hub model (a small one first); offline,
     only those on this computer. Models without a classifier (no labels to give) are left out."""
     cached = cached_models()
-    choices = [(f"{name} (on this computer)", name) for name in cached]
+    choices = [(tr("{name} (on this computer)", name=name), name) for name in cached]
     if online:
         have = set(cached)
         rest = [name for name in hub_models() if name not in have]
@@ -96,29 +97,29 @@ def model_summary(name: str, weights: str | None = None, img_size: float | None 
         return ""
     facts = _model_facts(name)
     if facts is None:
-        return f"timm has no model named '{name}'"
+        return tr("timm has no model named '{name}'", name=name)
     count, default_size, on_hub = facts
-    parts = [f"{count} parameters"] if count else []
+    parts = [tr("{count} parameters", count=count)] if count else []
     size = int(img_size or 0)
     if size > 0:
-        parts.append(f"trains at {size}×{size}")
+        parts.append(tr("trains at {size}", size=f"{size}×{size}"))
     elif default_size:
-        parts.append(f"trains at its default input {default_size}" if img_size is not None
-                     else f"default input {default_size}")
+        parts.append(tr("trains at its default input {size}", size=default_size) if img_size is not None
+                     else tr("default input {size}", size=default_size))
     if strategy == "scratch":
-        parts.append("from random weights (scratch)")
+        parts.append(tr("from random weights (scratch)"))
     elif weights is None:
-        parts.append("timm has pretrained weights for it (Hugging Face hub)" if on_hub
-                     else "timm has no pretrained weights for it")
+        parts.append(tr("timm has pretrained weights for it (Hugging Face hub)") if on_hub
+                     else tr("timm has no pretrained weights for it"))
     elif weights == "hub":
-        parts.append("from timm's pretrained weights (Hugging Face hub, downloaded once)" if on_hub
-                     else "⚠ timm has no pretrained weights for it: pick other weights, or train from scratch")
+        parts.append(tr("from timm's pretrained weights (Hugging Face hub, downloaded once)") if on_hub
+                     else tr("⚠ timm has no pretrained weights for it: pick other weights, or train from scratch"))
     elif weights == "demo":
-        parts.append("from the demo backbone (offline)")
+        parts.append(tr("from the demo backbone (offline)"))
     elif weights.startswith("run:"):
-        parts.append(f"from the weights of run {weights[len('run:'):]}")
+        parts.append(tr("from the weights of run {run}", run=weights[len('run:'):]))
     elif weights in ("upload", "path"):
-        parts.append("from your weights file")
+        parts.append(tr("from your weights file"))
     return " · ".join(parts)
 
 

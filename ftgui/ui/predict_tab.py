@@ -20,13 +20,15 @@ from PIL import Image
 
 from .. import runs
 from ..errors import FtguiError
+from ..i18n import N_, tr, translate
 from . import catalog, heavy, owners
 from .context import AppContext
 from .handlers import bind
 from .run_names import display_names
 
 PRETRAINED = "pretrained"
-BATCH_COLUMNS = ["file", "label", "score", "top_k", "error"]
+BATCH_COLUMNS = [N_("file"), N_("label"), N_("score"), N_("top_k"), N_("error")]
+"""The batch's columns: the CSV's header as it is (for programs), the table's in the visitor's language."""
 CONCURRENCY = 4
 """Predictions of this many requests run at once (Gradio runs one at a time per event by
 default), so one person's batch does not hold up everyone's single images. A training
@@ -52,9 +54,9 @@ def source_choices(ctx: AppContext, request: gr.Request | None = None) -> list[t
     names = display_names(usable)
     for run in usable:
         acc = (run.best or {}).get("val_acc")
-        choices.append((names[run.path.name] + (f" · validation accuracy {score(acc)}" if acc is not None else ""),
-                        run.path.name))
-    choices.append(("a pretrained timm model, as it is (ImageNet labels)", PRETRAINED))
+        choices.append((tr("{run} · validation accuracy {accuracy}", run=names[run.path.name], accuracy=score(acc))
+                        if acc is not None else names[run.path.name], run.path.name))
+    choices.append((tr("a pretrained timm model, as it is (ImageNet labels)"), PRETRAINED))
     return choices
 
 
@@ -73,21 +75,21 @@ def _predictor(ctx: AppContext, source: str | None, model_name: str | None, requ
     if source == PRETRAINED:
         name = (model_name or "").strip()
         if not name:
-            raise FtguiError("choose a pretrained model")
+            raise FtguiError(tr("choose a pretrained model"))
         if name.startswith("local-dir:") and not ctx.options.local_only:
-            raise FtguiError("local-dir: models are only available when the app is not shared")
+            raise FtguiError(tr("local-dir: models are only available when the app is not shared"))
         heavy.load()
         from ..models import HubWeightsError
 
         try:
             return ctx.predictors.for_pretrained(name)
         except HubWeightsError:
-            raise FtguiError(f"cannot get timm's pretrained weights for {name}: the Hugging Face hub cannot be "
-                             "reached and this computer has no copy of them - pick a model marked "
-                             "'on this computer' under \"Pretrained model\", or one of your runs under "
-                             "\"Model\"") from None
+            raise FtguiError(tr("cannot get timm's pretrained weights for {model}: the Hugging Face hub cannot be "
+                                "reached and this computer has no copy of them - pick a model marked "
+                                "'on this computer' under \"Pretrained model\", or one of your runs under "
+                                "\"Model\"", model=name)) from None
     path = ctx.run_path(source)
-    owners.check(ctx, ctx.visitor(request), path, "predict with its model")
+    owners.check(ctx, ctx.visitor(request), path, N_("predict with its model"))
     return ctx.predictors.for_run(path)
 
 
@@ -95,7 +97,7 @@ def predict_image(ctx: AppContext, source: str | None, model_name: str | None,
                   image: Image.Image | None, top_k: int, request: gr.Request | None = None) -> dict[str, float]:
     """The top-k labels of one image, as ``{label: probability}`` for gr.Label."""
     if image is None:
-        raise FtguiError("drop an image, paste one, or take a webcam shot first")
+        raise FtguiError(tr("drop an image, paste one, or take a webcam shot first"))
     row = _predictor(ctx, source, model_name, request).predict_images([image], top_k=int(top_k))[0]
     return {label: value for label, value in row["topk"]}
 
@@ -104,7 +106,7 @@ def predict_batch(ctx: AppContext, source: str | None, model_name: str | None,
                   files: list[str] | None, top_k: int, request: gr.Request | None = None) -> tuple[pd.DataFrame, str]:
     """Label every image among ``files`` (images and zips): a table and the same as CSV."""
     if not files:
-        raise FtguiError("add images or .zip files first")
+        raise FtguiError(tr("add images or .zip files first"))
     predictor = _predictor(ctx, source, model_name, request)
     parents = sorted({str(Path(f).parent) + os.sep for f in files}, key=len, reverse=True)
     table = []
@@ -113,7 +115,7 @@ def predict_batch(ctx: AppContext, source: str | None, model_name: str | None,
         topk = row.get("topk", [])
         table.append([shown, row.get("label", ""), row.get("score"), topk, row.get("error", "")])
     frame = pd.DataFrame([[f, label, score(value), "; ".join(f"{name} {score(p)}" for name, p in topk), error]
-                          for f, label, value, topk, error in table], columns=BATCH_COLUMNS)
+                          for f, label, value, topk, error in table], columns=batch_headers())
     path = Path(tempfile.mkdtemp(prefix="ftgui-predictions-")) / "predictions.csv"
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -122,6 +124,16 @@ def predict_batch(ctx: AppContext, source: str | None, model_name: str | None,
                           "; ".join(f"{name}: {p:.4f}" for name, p in topk), error]
                          for f, label, value, topk, error in table)
     return frame, str(path)
+
+
+def batch_headers() -> list[str]:
+    """The batch table's column headers in the visitor's language."""
+    return [translate(column) for column in BATCH_COLUMNS]
+
+
+def empty_batch() -> pd.DataFrame:
+    """The batch table before any batch: its headers only (on page load, in the visitor's language)."""
+    return pd.DataFrame(columns=batch_headers())
 
 
 def refresh(ctx: AppContext, source: str | None, model_name: str | None, request: gr.Request | None = None) -> tuple:
@@ -141,15 +153,15 @@ def pretrained_picker(model_name: str | None, online: bool) -> dict[str, Any]:
     value = model_name if model_name in names or (model_name or "").startswith("local-dir:") else None
     if value is None and names:
         value = names[0]
-    cached = sum(1 for label, _ in choices if label.endswith("(on this computer)"))
+    cached = sum(1 for label, name in choices if label != name)  # marked 'on this computer'
     if online:
-        info = ("models marked 'on this computer' answer at once; the others are downloaded from the Hugging "
-                "Face hub on first use")
+        info = tr("models marked 'on this computer' answer at once; the others are downloaded from the Hugging "
+                  "Face hub on first use")
     elif cached:
-        info = f"offline: the {cached} model(s) whose weights are on this computer"
+        info = tr("offline: the {n} model(s) whose weights are on this computer", n=cached)
     else:
-        info = ("offline, and no pretrained model is on this computer: predict with one of your runs "
-                "(train one in the Train tab)")
+        info = tr("offline, and no pretrained model is on this computer: predict with one of your runs "
+                  "(train one in the Train tab)")
     return {"choices": choices, "value": value, "info": info}
 
 
@@ -190,7 +202,8 @@ def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs) -> None:
                  concurrency_limit=CONCURRENCY)
     batch_button.click(bind(predict_batch, ctx), [source, model_name, files, top_k], [table, csv_file],
                        api_name="predict_batch", concurrency_limit=CONCURRENCY)
-    source.change(on_source, [source, model_name], [model_name], api_visibility="private")
+    source.change(bind(on_source), [source, model_name], [model_name], api_visibility="private")
     for event in (tabs.select, demo.load):
         event(bind(refresh, ctx), [source, model_name], [source, model_name], api_visibility="private",
               show_progress="hidden")
+    demo.load(bind(empty_batch), None, [table], api_visibility="private", show_progress="hidden")

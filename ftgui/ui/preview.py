@@ -9,6 +9,7 @@ from typing import Any
 import gradio as gr
 
 from ..errors import FtguiError
+from ..i18n import tr
 from . import owners
 from .context import AppContext
 
@@ -41,6 +42,6 @@ def predict_preview(ctx: AppContext, image: Any, request: gr.Request | None = No
         return None
     run = preview_run(ctx, request)
     if run is None:
-        raise FtguiError("the live preview works once a training has ended with a saved model")
+        raise FtguiError(tr("the live preview works once a training has ended with a saved model"))
     row = ctx.predictors.for_run(run).predict_images([image], top_k=TOP_K)[0]
     return {label: value for label, value in row["topk"]}
