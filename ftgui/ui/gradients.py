@@ -17,15 +17,17 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from ..i18n import N_, tr
+
 GRAD = "grad_norm/"
 RATIO = "update_ratio/"
 LOG_TITLE = "log10 of the size (-3 = 0.001)"
-GRAD_LABEL = "Gradient size per stage (grad-norms)"
-RATIO_LABEL = "Update / weight size per stage (grad-norms)"
-NO_GRADIENTS = ("this run did not measure gradients: tick **grad-norms** under *Extras while training "
+GRAD_LABEL = N_("Gradient size per stage (grad-norms)")
+RATIO_LABEL = N_("Update / weight size per stage (grad-norms)")
+NO_GRADIENTS = N_("this run did not measure gradients: tick **grad-norms** under *Extras while training "
                 "(callbacks)* in the Train tab to see, per stage and epoch, how much gradient each part of "
                 "the model gets")
-EXPLAIN = (
+EXPLAIN = N_(
     "Each line is one stage of the model, from the first (stage0, next to the image) to the head; the "
     "height is the average gradient size of its weights in an epoch, and below, how far an epoch moved "
     "them compared with their size. The seed calls it *gradient diffusion* (梯度扩散): \"the gradient "
@@ -86,7 +88,8 @@ def gradient_frames(metrics: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def plot_update(frame: pd.DataFrame, label: str, empty: str) -> dict:
     """A LinePlot update with data and label only (see ``charts.epoch_plot``: axis settings are
-    fixed when the plot is made, never sent with data); no data: no chart, the label says why."""
+    fixed when the plot is made, never sent with data); no data: no chart, the label says why
+    (``label`` and ``empty`` in the visitor's language)."""
     has_data = len(frame) > 0
     return gr.update(value=frame if has_data else None, label=label if has_data else f"{label}: {empty}")
 
@@ -94,19 +97,22 @@ def plot_update(frame: pd.DataFrame, label: str, empty: str) -> dict:
 def gradient_plot(metrics: list[dict]) -> tuple[dict, dict, str]:
     """The Runs tab's view of one run: (gradient plot update, update-ratio plot update, text)."""
     if not has_gradients(metrics):
-        return (plot_update(log_frame([], "epoch", "stage"), GRAD_LABEL, "not measured"),
-                plot_update(log_frame([], "epoch", "stage"), RATIO_LABEL, "not measured"), NO_GRADIENTS)
+        return (plot_update(log_frame([], "epoch", "stage"), tr(GRAD_LABEL), tr("not measured")),
+                plot_update(log_frame([], "epoch", "stage"), tr(RATIO_LABEL), tr("not measured")), tr(NO_GRADIENTS))
     grads, ratios = gradient_frames(metrics)
-    text = EXPLAIN
+    text = tr(EXPLAIN)
     if len(grads):
         last = grads[grads["epoch"] == grads["epoch"].max()].set_index("stage")["value"]
         first, head = stages(metrics)[0], "head" if "head" in last.index else last.index[-1]
         if first in last.index and head in last.index and first != head:
             gap = last[head] - last[first]
-            text += (f"\n\nIn the last epoch the first stage ({first}) got {10 ** -gap:.2g} times the "
-                     f"gradient of the {head}" + (f" ({gap:.1f} orders of magnitude less)." if gap >= 1 else "."))
-    return (plot_update(grads, GRAD_LABEL, "no epoch finished yet"),
-            plot_update(ratios, RATIO_LABEL, "no epoch finished yet"), text)
+            facts = dict(first=first, head=head, ratio=f"{10 ** -gap:.2g}", orders=f"{gap:.1f}")
+            text += "\n\n" + (tr("In the last epoch the first stage ({first}) got {ratio} times the gradient of "
+                                  "the {head} ({orders} orders of magnitude less).", **facts) if gap >= 1 else
+                               tr("In the last epoch the first stage ({first}) got {ratio} times the gradient of "
+                                  "the {head}.", **facts))
+    return (plot_update(grads, tr(GRAD_LABEL), tr("no epoch finished yet")),
+            plot_update(ratios, tr(RATIO_LABEL), tr("no epoch finished yet")), text)
 
 
 def plots(**common: Any) -> tuple[gr.LinePlot, gr.LinePlot]:
@@ -121,7 +127,8 @@ def for_run(ctx: Any, name: str | None) -> tuple[dict, dict, str]:
     """``gradient_plot`` of the run folder ``name`` under the app's runs root (Runs tab)."""
     if not name:
         empty = log_frame([], "epoch", "stage")
-        return plot_update(empty, GRAD_LABEL, "choose a run"), plot_update(empty, RATIO_LABEL, "choose a run"), ""
+        why = tr("choose a run")
+        return plot_update(empty, tr(GRAD_LABEL), why), plot_update(empty, tr(RATIO_LABEL), why), ""
     from ..runs import read_metrics
 
     return gradient_plot(read_metrics(ctx.run_path(name)))

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import runs
 from ..errors import FtguiError
+from ..i18n import tr, translate
 
 if TYPE_CHECKING:
     from .context import AppContext
@@ -147,7 +148,9 @@ def run_holding(ctx: AppContext, path: str | None) -> Path | None:
 
 
 def check(ctx: AppContext, visitor: Visitor, run_dir: str | Path, action: str) -> None:
-    """Raise a one-line FtguiError when ``visitor`` may not ``action`` the run."""
+    """Raise a one-line FtguiError when ``visitor`` may not ``action`` the run (``action`` in
+    English, marked ``N_`` where it is written: the message is in the visitor's language)."""
     if not may_see_all(ctx, visitor, run_dir):
-        raise FtguiError(f"{Path(run_dir).name} was not started by you (another visitor's run, or one from the "
-                         f"command line): on a shared app only whoever started a run may {action}")
+        raise FtguiError(tr("{run} was not started by you (another visitor's run, or one from the command line): "
+                            "on a shared app only whoever started a run may {action}",
+                            run=Path(run_dir).name, action=translate(action)))

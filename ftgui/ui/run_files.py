@@ -11,6 +11,7 @@ from pathlib import Path
 import gradio as gr
 
 from ..errors import FtguiError
+from ..i18n import N_, tr
 from . import heavy, owners
 from .context import AppContext
 
@@ -19,10 +20,10 @@ def model_files(ctx: AppContext, name: str | None, request: gr.Request | None = 
     """The run's config.json and model.safetensors (what timm's ``local-dir:`` loads). A shared
     app does not serve the runs folder: it hands out a copy (see ``app.launch_kwargs``)."""
     path = ctx.run_path(name)
-    owners.check(ctx, ctx.visitor(request), path, "download its model")
+    owners.check(ctx, ctx.visitor(request), path, N_("download its model"))
     files = [path / "config.json", path / "model.safetensors"]
     if not all(f.is_file() for f in files):
-        raise FtguiError(f"{name} holds no saved model (it may have failed before its first epoch)")
+        raise FtguiError(tr("{run} holds no saved model (it may have failed before its first epoch)", run=name))
     if not ctx.options.local_only:
         files = _copies(files)
     return [str(f) for f in files]
@@ -32,9 +33,9 @@ def export_files(ctx: AppContext, name: str | None, request: gr.Request | None =
     """The run's model as ONNX (dynamic batch, checked against PyTorch with onnxruntime) and,
     beside it, the label names and preprocessing a consumer needs (``ftgui export``)."""
     path = ctx.run_path(name)
-    owners.check(ctx, ctx.visitor(request), path, "export its model")
+    owners.check(ctx, ctx.visitor(request), path, N_("export its model"))
     if not (path / "model.safetensors").is_file():
-        raise FtguiError(f"{name} holds no saved model (it may have failed before its first epoch)")
+        raise FtguiError(tr("{run} holds no saved model (it may have failed before its first epoch)", run=name))
     heavy.load()
     from ..export import export_run, sidecar_path
 

@@ -19,16 +19,22 @@ import pandas as pd
 
 from .. import runs
 from ..errors import FtguiError
+from ..i18n import N_, tr, translate
 from ..record import InitializerUse, PluginUse
 from . import charts, evaluation, gradients, heavy, owners, run_files, verdicts
 from .context import AppContext
 from .handlers import bind
 from .run_names import display_names
 
-TABLE_COLUMNS = ["name", "status", "model", "mode", "initialiser", "epochs", "best val acc", "chance", "created", "run"]
-"""``name``: what people tell runs apart by (see :mod:`.run_names`); ``run``: the folder."""
-PER_CLASS = ["class", "images", "correct", "accuracy"]
-PAIRS = ["true", "predicted", "images"]
+TABLE_COLUMNS = [N_("name"), N_("status"), N_("model"), N_("mode"), N_("initialiser"), N_("epochs"),
+                 N_("best val acc"), N_("chance"), N_("created"), N_("run")]
+"""``name``: what people tell runs apart by (see :mod:`.run_names`); ``run``: the folder. The tables a
+handler fills are headed in the visitor's language (:func:`headed`)."""
+PER_CLASS = [N_("class"), N_("images"), N_("correct"), N_("accuracy")]
+PAIRS = [N_("true"), N_("predicted"), N_("images")]
+STATUSES = (N_("running"), N_("completed"), N_("stopped"), N_("failed"), N_("evaluated"), N_("initialised"),
+            N_("interrupted"), N_("unknown"))
+"""A run's statuses (:func:`shown_status`) as the page words them (:func:`status_text`)."""
 MAX_MISTAKES = 24
 INTERRUPTED = ("running", "stopped", "failed")
 """Statuses of a run that did not finish; with a checkpoint it can be resumed."""
@@ -40,6 +46,18 @@ def shown_status(ctx: AppContext, run: runs.Run) -> str:
     if run.status == "running" and not _training_now(ctx, run):
         return "interrupted"
     return run.status
+
+
+def status_text(ctx: AppContext, run: runs.Run) -> str:
+    """:func:`shown_status` in the visitor's language."""
+    return translate(shown_status(ctx, run))
+
+
+def headed(rows: list, columns: list[str]) -> pd.DataFrame:
+    """``rows`` (lists, or dicts keyed by the English column names) as a table headed in the
+    visitor's language."""
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.set_axis([translate(column) for column in columns], axis=1)
 
 
 def _training_now(ctx: AppContext, run: runs.Run) -> bool:
@@ -67,7 +85,7 @@ def epochs_text(run: runs.Run) -> str:
     if not rows:
         return f"{info.epochs_done}/{total}"
     done = sum(1 for row in rows if not row.get("stopped"))
-    return f"{done}/{total}" + (f", stopped in {partial}" if partial else "")
+    return f"{done}/{total}" + (tr(", stopped in {epoch}", epoch=partial) if partial else "")
 
 
 def _accuracy(run: runs.Run) -> str:
@@ -82,11 +100,11 @@ def runs_table(ctx: AppContext) -> pd.DataFrame:
     for run in listed:
         info = run.info
         classes = len(info.label_names)
-        rows.append([names[run.path.name], shown_status(ctx, run), info.architecture,
+        rows.append([names[run.path.name], status_text(ctx, run), info.architecture,
                      info.strategy.name if info.strategy else "", info.initializer.name if info.initializer else "",
                      epochs_text(run), _accuracy(run), f"{verdicts.chance(classes):.0%}" if classes > 1 else "",
                      info.created[:19].replace("T", " "), run.path.name])
-    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+    return headed(rows, TABLE_COLUMNS)
 
 
 def run_names(ctx: AppContext) -> list[str]:
@@ -102,14 +120,14 @@ def run_choices(ctx: AppContext) -> list[tuple[str, str]]:
 def compare(ctx: AppContext, names: list[str] | None, metric: str) -> dict:
     """``metric`` per epoch of each chosen run, to overlay them (a LinePlot update)."""
     if metric not in charts.METRICS:
-        raise FtguiError(f"unknown metric {metric!r}")
+        raise FtguiError(tr("unknown metric {metric}", metric=repr(metric)))
     labels = display_names(runs.list_runs(ctx.runs_root))
     metrics = {labels.get(name, name): runs.read_metrics(ctx.run_path(name)) for name in names or []}
     frame = charts.overlay(metrics, metric)
     # only the data and the label change: the axis title and legend follow (compare_axes)
     return gr.update(value=frame if len(frame) else None,
-                     label=f"Curves: {charts.METRICS[metric]}" if len(frame) else
-                     "Curves: choose runs above to draw their curves here")
+                     label=tr("Curves: {metric}", metric=translate(charts.METRICS[metric])) if len(frame) else
+                     tr("Curves: choose runs above to draw their curves here"))
 
 
 def compare_frame(ctx: AppContext, names: list[str] | None) -> list[str]:
@@ -124,8 +142,8 @@ def compare_axes(ctx: AppContext, names: list[str] | None, metric: str) -> dict:
     sent together with new data they would draw the old data; sent after it, the redraw
     draws the new data, and the legend drops a deleted run."""
     if metric not in charts.METRICS:
-        raise FtguiError(f"unknown metric {metric!r}")
-    return gr.update(y_title=charts.METRICS[metric], colors_in_legend=compare_frame(ctx, names) or None)
+        raise FtguiError(tr("unknown metric {metric}", metric=repr(metric)))
+    return gr.update(y_title=translate(charts.METRICS[metric]), colors_in_legend=compare_frame(ctx, names) or None)
 
 
 def _params(params: dict | None) -> str:
@@ -137,18 +155,24 @@ def _summary_of_another(ctx: AppContext, run: runs.Run) -> str:
     class names, paths or images."""
     info, best = run.info, run.best or {}
     strategy, init = info.strategy or PluginUse("?"), info.initializer or InitializerUse("?")
-    lines = [f"**{run.path.name}** · {shown_status(ctx, run)}",
-             f"- model `{info.architecture}`; mode **{strategy.name}**; initialiser **{init.name}**; "
-             f"{info.epochs_done}/{info.config.get('epochs', '?')} epochs"]
+    lines = [f"**{run.path.name}** · {status_text(ctx, run)}",
+             tr("- model `{model}`; mode **{mode}**; initialiser **{init}**; {done}/{total} epochs",
+                model=info.architecture, mode=strategy.name, init=init.name, done=info.epochs_done,
+                total=info.config.get("epochs", "?"))]
     if best.get("val_acc") is not None:
-        lines.append(f"- best validation accuracy **{verdicts.accuracy_text(best['val_acc'], val_images(run))}** "
-                     f"at epoch {best['epoch']}")
-    lines.append(f"- {NOT_YOURS}")
+        lines.append(_best_line(run))
+    lines.append(f"- {tr(NOT_YOURS)}")
     return "\n".join(lines)
 
 
-NOT_YOURS = ("started by another visitor or from the command line: its data, class names and images "
-             "are shown only to whoever started it")
+NOT_YOURS = N_("started by another visitor or from the command line: its data, class names and images "
+               "are shown only to whoever started it")
+
+
+def _best_line(run: runs.Run) -> str:
+    best = run.best or {}
+    return tr("- best validation accuracy **{accuracy}** at epoch {epoch}",
+              accuracy=verdicts.accuracy_text(best["val_acc"], val_images(run)), epoch=best["epoch"])
 
 
 def _summary(ctx: AppContext, run: runs.Run) -> str:
@@ -156,25 +180,29 @@ def _summary(ctx: AppContext, run: runs.Run) -> str:
     strategy, init = info.strategy or PluginUse("?"), info.initializer or InitializerUse("?")
     data = info.data or {}
     split = data.get("split") or {}
-    lines = [f"**{run.path.name}** · {shown_status(ctx, run)}",
-             f"- model `{info.architecture}`, weights from `{_weights_shown(info.weights_source)}`",
-             f"- mode **{strategy.name}**{_params(strategy.params)}; initialiser "
-             f"**{init.name}**{_params(init.params)} on {init.applied_to}, bias {init.bias}",
-             f"- data `{_data_shown(data.get('source'))}`: {len(data.get('classes') or [])} classes, "
-             f"{len(split.get('train', []))} training / {len(split.get('val', []))} validation images"]
+    lines = [f"**{run.path.name}** · {status_text(ctx, run)}",
+             tr("- model `{model}`, weights from `{weights}`", model=info.architecture,
+                weights=_weights_shown(info.weights_source)),
+             tr("- mode **{mode}**{mode_params}; initialiser **{init}**{init_params} on {applied_to}, bias {bias}",
+                mode=strategy.name, mode_params=_params(strategy.params), init=init.name,
+                init_params=_params(init.params), applied_to=init.applied_to, bias=init.bias),
+             tr("- data `{data}`: {classes} classes, {train} training / {val} validation images",
+                data=_data_shown(data.get("source")), classes=len(data.get("classes") or []),
+                train=len(split.get("train", [])), val=len(split.get("val", [])))]
     if info.callbacks:
-        lines.append("- callbacks " + ", ".join(f"**{c.name}**{_params(c.params)}" for c in info.callbacks))
+        lines.append(tr("- callbacks {callbacks}",
+                        callbacks=", ".join(f"**{c.name}**{_params(c.params)}" for c in info.callbacks)))
     if best.get("val_acc") is not None:
         classes = len(info.label_names)
-        lines.append(f"- best validation accuracy **{verdicts.accuracy_text(best['val_acc'], val_images(run))}** "
-                     f"at epoch {best['epoch']}" + (f"; {verdicts.chance_text(classes)}" if classes > 1 else "")
-                     + " (± is a 95% margin: 1.96 binomial standard errors)")
+        lines.append(_best_line(run) + (tr("; {chance} (± is a 95% margin: 1.96 binomial standard errors)",
+                                           chance=verdicts.chance_text(classes)) if classes > 1
+                                        else tr(" (± is a 95% margin: 1.96 binomial standard errors)")))
         trains_all = info.weights_source in ("", "none")  # every layer from the initialiser
         warning = verdicts.verdict(best["val_acc"], classes, val_images(run), init.name, trains_all)
         if warning:
             lines.append(f"- {warning}")
     if info.stop_reason:
-        lines.append(f"- ended early: {info.stop_reason}")
+        lines.append(tr("- ended early: {reason}", reason=info.stop_reason))
     if info.error:
         lines.append(f"- ✗ {info.error}")
     return "\n".join(lines)
@@ -212,11 +240,11 @@ def run_details(ctx: AppContext, name: str | None, request: gr.Request | None = 
     """(summary, confusion matrix HTML, per-class accuracy, most confused pairs, mistakes);
     of another's run on a shared app, the summary only."""
     if not name:
-        return "Choose a run.", "", pd.DataFrame(columns=PER_CLASS), pd.DataFrame(columns=PAIRS), gr.update(value=[])
+        return tr("Choose a run."), "", headed([], PER_CLASS), headed([], PAIRS), gr.update(value=[])
     run = runs.load_run(ctx.run_path(name))
     if not owners.may_see_all(ctx, ctx.visitor(request), run.path):
-        return (_summary_of_another(ctx, run), "", pd.DataFrame(columns=PER_CLASS), pd.DataFrame(columns=PAIRS),
-                gr.update(value=[], label="Misclassified validation images: shown only to whoever started the run"))
+        return (_summary_of_another(ctx, run), "", headed([], PER_CLASS), headed([], PAIRS),
+                gr.update(value=[], label=tr("Misclassified validation images: shown only to whoever started the run")))
     path = run.path / runs.VAL_PREDICTIONS_FILE
     rows = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
     labels = run.label_names
@@ -225,13 +253,13 @@ def run_details(ctx: AppContext, name: str | None, request: gr.Request | None = 
     summary = _summary(ctx, run)
     same = evaluation.one_answer(rows, labels)
     if same is not None:
-        summary += (f"\n- ⚠ It answers **{same}** for every validation image: it has not learned to tell the "
-                    "classes apart")
+        summary += "\n" + tr("- ⚠ It answers **{answer}** for every validation image: it has not learned to tell "
+                              "the classes apart", answer=same)
     return (summary, charts.confusion_html(names, matrix),
-            pd.DataFrame(evaluation.per_class(rows, labels), columns=PER_CLASS),
-            pd.DataFrame(evaluation.confused_pairs(rows), columns=PAIRS),
-            gr.update(value=mistakes, label=f"Misclassified validation images (true → predicted): "
-                                            f"{len(evaluation.mistakes(rows))}"))
+            headed(evaluation.per_class(rows, labels), PER_CLASS),
+            headed(evaluation.confused_pairs(rows), PAIRS),
+            gr.update(value=mistakes, label=tr("Misclassified validation images (true → predicted): {count}",
+                                               count=len(evaluation.mistakes(rows)))))
 
 
 def resume_offer(ctx: AppContext, name: str | None, request: gr.Request | None = None) -> dict:
@@ -248,28 +276,28 @@ def resume_run(ctx: AppContext, name: str | None, request: gr.Request | None = N
     the run's owner may resume it."""
     run = runs.load_run(ctx.run_path(name))
     visitor = ctx.visitor(request)
-    owners.check(ctx, visitor, run.path, "resume it")
+    owners.check(ctx, visitor, run.path, N_("resume it"))
     ctx.jobs.ensure_idle()
     if not can_resume(ctx, run):
-        raise FtguiError(f"{name} cannot be resumed: it is {shown_status(ctx, run)}"
-                         + (" and has no checkpoint (it stopped before one was saved)"
-                            if run.status in INTERRUPTED else ""))
+        raise FtguiError(tr("{run} cannot be resumed: it is {status} and has no checkpoint (it stopped before one "
+                            "was saved)", run=name, status=status_text(ctx, run)) if run.status in INTERRUPTED else
+                         tr("{run} cannot be resumed: it is {status}", run=name, status=status_text(ctx, run)))
     job = ctx.jobs.resume(run.path, owner=visitor.id)
-    return f"Resumed **{job.name}** from its last checkpoint.", gr.update(visible=False)
+    return tr("Resumed **{run}** from its last checkpoint.", run=job.name), gr.update(visible=False)
 
 
 def delete_run(ctx: AppContext, name: str | None, request: gr.Request | None = None) -> str:
     path = ctx.run_path(name)
-    owners.check(ctx, ctx.visitor(request), path, "delete it")
+    owners.check(ctx, ctx.visitor(request), path, N_("delete it"))
     if ctx.jobs.is_training(path):
-        raise FtguiError(f"{name} is training; stop it first")
+        raise FtguiError(tr("{run} is training; stop it first", run=name))
     shutil.rmtree(path)
-    return f"Deleted {name}."
+    return tr("Deleted {run}.", run=name)
 
 
 def ask_to_delete(name: str | None) -> tuple:
     """Show the confirmation row for ``name``."""
-    return gr.update(visible=bool(name)), f"Delete **{name}** for good?" if name else ""
+    return gr.update(visible=bool(name)), tr("Delete **{run}** for good?", run=name) if name else ""
 
 
 def refresh(ctx: AppContext, chosen: list[str] | None, one: str | None) -> tuple:
@@ -356,7 +384,7 @@ def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs, train_notice: gr.Mar
     export_button.click(bind(run_files.export_files, ctx), [one], [exported], api_name="export_model").success(
         lambda: gr.update(visible=True), None, [exported], **private)
     one.change(lambda: (gr.update(visible=False, value=None),) * 2, None, [files, exported], **private)
-    delete_button.click(ask_to_delete, [one], [confirm_row, notice], **private)
+    delete_button.click(bind(ask_to_delete), [one], [confirm_row, notice], **private)
     cancel.click(lambda: (gr.update(visible=False), ""), None, [confirm_row, notice], **private)
     for event in (tabs.select, demo.load):  # runs come and go; a shown run may have finished since
         event(bind(refresh, ctx), [chosen, one], pickers, **private).then(
