@@ -41,7 +41,7 @@ def marked_texts() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def page_texts(tmp_path_factory) -> set[str]:
     demo = build_app(AppOptions(runs_dir=tmp_path_factory.mktemp("i18n") / "runs"))
-    return set(language.PageTexts(demo).english())
+    return set(demo.ftgui_texts.english())  # recorded as the page was built, before its own load event
 
 
 def test_every_english_text_has_a_chinese_translation(page_texts):
@@ -62,7 +62,9 @@ def test_no_translation_is_left_over(page_texts):
 def test_translations_keep_the_fields_and_are_chinese():
     for english, chinese in i18n.catalogue(i18n.CHINESE).items():
         assert i18n.fields(english) == i18n.fields(chinese), (english, chinese)
-        assert CJK.search(chinese) or chinese in SAME_IN_CHINESE, (english, chinese)
+        words = re.sub(r"\{[^}]*\}", "", chinese)  # what is left once the fields are filled in
+        assert CJK.search(chinese) or chinese in SAME_IN_CHINESE or not re.search("[A-Za-z]", words), \
+            (english, chinese)
 
 
 def test_tr_speaks_the_current_language_and_falls_back_to_english():

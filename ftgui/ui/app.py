@@ -100,6 +100,7 @@ def build_app(options: AppOptions | None = None, context: AppContext | None = No
     if language.chosen:
         texts.apply(language.chosen)
     demo.ftgui_context = ctx  # launch() and tests reach the job manager through it
+    demo.ftgui_texts = texts  # and the page's fixed texts (the catalogue test)
     return demo
 
 

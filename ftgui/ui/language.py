@@ -63,8 +63,9 @@ class PageTexts:
             texts: dict[str, Any] = {prop: value for prop in TEXT_PROPS
                                      if isinstance(value := getattr(block, prop, None), str) and value.strip()}
             fixed = isinstance(block, BUTTONS) or (isinstance(block, gr.Markdown) and block._id not in filled)
-            if fixed and isinstance(block.value, str) and block.value.strip():
-                texts["value"] = block.value
+            value = getattr(block, "value", None)
+            if fixed and isinstance(value, str) and value.strip():
+                texts["value"] = value
             choices = getattr(block, "choices", None)
             if isinstance(block, (gr.Radio, gr.CheckboxGroup)) and choices:
                 texts["choices"] = list(choices)
