@@ -29,7 +29,7 @@ import pkgutil
 import re
 import sys
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -53,6 +53,8 @@ RESERVED_PARAMS = frozenset({
 })
 """Arguments ftgui passes to plugin methods; a Param of the same name would collide."""
 PARAM_TYPES = (bool, int, float, str)
+LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
+"""A plugin's translations are keyed by language codes such as ``zh`` or ``zh-CN``."""
 HOOKS: dict[str, type[Plugin]] = {
     name: spec.registers for name, spec in vars(hookspecs).items()
     if name.startswith("ftgui_") and hasattr(spec, "registers")
@@ -291,6 +293,7 @@ def _validate(item: object, kind: type[Plugin], earlier: list[Registered]) -> Pl
                          "API 2 replaced by initialize(ctx) (see docs/plugins.md)")
     for param in item.params:
         _validate_param(label, item.name, param)
+    _validate_translations(label, item)
     return item
 
 
@@ -309,6 +312,30 @@ def _validate_param(label: str, name: str, param: object) -> None:
     if param.choices is not None and param.default not in param.choices:
         raise FtguiError(f"{where}: parameter '{param.name}' default {param.default!r} is not "
                          "among its choices")
+
+
+def _validate_translations(label: str, item: Plugin) -> None:
+    """``item.translations``: language code -> {"label" | "description" | "param.<name>": text}."""
+    where = f"{label} '{item.name}'"
+    translations = item.translations
+    example = "e.g. {'zh': {'description': '...'}}"
+    if not isinstance(translations, Mapping):
+        raise FtguiError(f"{where}: translations must map language codes to texts ({example}), "
+                         f"not {type(translations).__name__}")
+    keys = ["label", "description", *(f"param.{p.name}" for p in item.params)]
+    for language, texts in translations.items():
+        if not isinstance(language, str) or not LANGUAGE_CODE.match(language):
+            raise FtguiError(f"{where}: translations key {language!r} is not a language code such as 'zh'")
+        if not isinstance(texts, Mapping):
+            raise FtguiError(f"{where}: translations[{language!r}] must map texts to their translation "
+                             f"({example}), not {type(texts).__name__}")
+        for key, text in texts.items():
+            if key not in keys:
+                raise FtguiError(f"{where}: translations[{language!r}] has {key!r}; it may translate only "
+                                 f"{', '.join(keys)}")
+            if not isinstance(text, str) or not text.strip():
+                raise FtguiError(f"{where}: translations[{language!r}][{key!r}] must be a non-empty string, "
+                                 f"not {text!r}")
 
 
 def _unknown_hooks(pm: pluggy.PluginManager, module: object) -> str:

@@ -24,6 +24,13 @@ class EarlyStop(Callback):
         Param("metric", "val_loss", "what to watch: val_loss (lower is better) or val_acc (higher is better)",
               ("val_loss", "val_acc")),
     )
+    translations = {"zh": {
+        "label": "提前停止",
+        "description": "验证损失连续 `patience` 轮没有改善时停止训练；保留最好的那一轮，所以多设的轮数只多花时间",
+        "param.patience": "停止前允许没有改善的轮数",
+        "param.min_delta": "损失至少要降低多少才算改善",
+        "param.metric": "观察哪个指标：val_loss（越低越好）或 val_acc（越高越好）",
+    }}
 
     def on_epoch_end(self, state, patience=3, min_delta=0.0, metric="val_loss", **params):
         value = state.metrics.get(metric)
@@ -46,6 +53,12 @@ class GradNorms(Callback):
         "measure, each epoch, the gradient norm and the update/weight ratio of every stage of the "
         "backbone and of the head: tiny numbers in the first stages are the seed's gradient diffusion"
     )
+    translations = {"zh": {
+        "label": "测量每个阶段的梯度（梯度扩散）",
+        "description": (
+            "每轮测量卷积层各阶段和最后分类层的梯度范数，以及更新量与权重之比：前几个阶段的数值极小，"
+            "就是教程所说的梯度扩散"),
+    }}
 
     def on_fit_start(self, state, **params):
         from timm.models import group_parameters
@@ -109,6 +122,14 @@ class Ema(Callback):
         Param("decay", 0.999, "how slowly the average follows the weights (closer to 1: slower)"),
         Param("warmup", True, "follow quickly in the first steps (timm's EMA warm-up), so short runs work"),
     )
+    translations = {"zh": {
+        "label": "权重的滑动平均（EMA）",
+        "description": (
+            "保存权重的指数滑动平均（timm 的 ModelEmaV3），验证和保存的是这个平均值而不是最后的权重："
+            "每次训练的结果更稳定"),
+        "param.decay": "平均值跟随权重的快慢（越接近 1 越慢）",
+        "param.warmup": "最初几步快速跟随（timm 的 EMA 预热），这样短的训练也能用",
+    }}
 
     def on_fit_start(self, state, decay=0.999, warmup=True, **params):
         from timm.utils import ModelEmaV3
@@ -134,6 +155,12 @@ class ClipGrad(Callback):
         "learning rate); adds the fraction of clipped steps to the metrics"
     )
     params = (Param("max_norm", 1.0, "largest gradient norm allowed per step"),)
+    translations = {"zh": {
+        "label": "梯度裁剪",
+        "description": (
+            "把每一步的梯度范数裁剪到不超过 `max_norm`（学习率高时训练更稳）；在指标中加入被裁剪步数的比例"),
+        "param.max_norm": "每一步允许的最大梯度范数",
+    }}
 
     def on_epoch_start(self, state, **params):
         state.store[self.name].update(clipped=0, steps=0)

@@ -34,6 +34,12 @@ class Zeros(Initializer):
         "all weights 0: every unit computes the same thing and gets the same update, so the "
         "network stays symmetric and cannot learn (the seed's trap)"
     )
+    translations = {"zh": {
+        "label": "全都初始化为 0（陷阱：每个单元都学到同样的东西）",
+        "description": (
+            "所有权重都为 0：每个单元算出同样的输出、得到同样的更新，网络保持对称，"
+            "学不到东西（教程所说的对称性陷阱）"),
+    }}
 
     def init_weight(self, weight, **params):
         import torch
@@ -49,6 +55,13 @@ class Constant(Initializer):
         "symmetry trap as all zeros (the seed's second trap)"
     )
     params = (Param("value", 0.1, "the value every weight gets"),)
+    translations = {"zh": {
+        "label": "全都初始化为同样的值（同样的陷阱）",
+        "description": (
+            "所有权重都是同一个值：各单元始终是彼此的复制品，"
+            "与全都初始化为 0 一样陷入对称性陷阱（教程中的第二个陷阱）"),
+        "param.value": "每个权重得到的值",
+    }}
 
     def init_weight(self, weight, value=0.1, **params):
         import torch
@@ -64,6 +77,13 @@ class SmallRandom(Initializer):
         "the signal shrinks layer after layer - smaller is not always better (the seed's warning)"
     )
     params = (Param("std", 0.01, "standard deviation of the Gaussian"),)
+    translations = {"zh": {
+        "label": "初始化为小的随机数",
+        "description": (
+            "小的高斯随机数（标准差 0.01）：能打破对称性，但在深层网络中信号会一层层缩小——"
+            "并不是数字越小就越好（教程的警告）"),
+        "param.std": "高斯分布的标准差",
+    }}
 
     def init_weight(self, weight, std=0.01, **params):
         import torch
@@ -82,6 +102,13 @@ class Lecun(Initializer):
         Param("distribution", "normal", "shape of the random values (all with std 1/sqrt(fan_in))",
               ("normal", "truncated_normal", "uniform")),
     )
+    translations = {"zh": {
+        "label": "按输入个数缩放（LeCun，1/sqrt(n)）",
+        "description": (
+            "标准差 = 1/sqrt(fan-in)（fan-in：一个单元的输入个数），即教程中的“用 1/sqrt(n) 校准方差”："
+            "输入的方差约为 1 时，每个单元输出的方差也约为 1（LeCun 初始化）"),
+        "param.distribution": "随机值的分布形状（标准差都是 1/sqrt(fan-in)）",
+    }}
 
     def init_weight(self, weight, distribution="normal", **params):
         import torch
@@ -101,6 +128,14 @@ class Xavier(Initializer):
         Param("distribution", "uniform", "uniform or normal random values", ("uniform", "normal")),
         Param("gain", 1.0, "factor on the standard deviation"),
     )
+    translations = {"zh": {
+        "label": "按输入和输出个数缩放（Glorot/Xavier）",
+        "description": (
+            "Glorot/Xavier：标准差 = gain × sqrt(2/(fan-in + fan-out))，在前向和反向传播中都保持信号的方差；"
+            "为 tanh/sigmoid 网络设计"),
+        "param.distribution": "均匀分布（uniform）或正态分布（normal）的随机值",
+        "param.gain": "标准差的乘数",
+    }}
 
     def init_weight(self, weight, distribution="uniform", gain=1.0, **params):
         import torch
@@ -122,6 +157,14 @@ class Kaiming(Initializer):
               "gradient's", ("fan_in", "fan_out")),
         Param("distribution", "normal", "normal or uniform random values", ("normal", "uniform")),
     )
+    translations = {"zh": {
+        "label": "为 ReLU 网络缩放（He/Kaiming）",
+        "description": (
+            "用于 ReLU 的 He/Kaiming：标准差 = sqrt(2/fan-in)，即把 1/sqrt(n) 校准的方差加倍，"
+            "因为 ReLU 会把一半的输入变成 0；让深层 ReLU 网络保持稳定"),
+        "param.mode": "fan_in 保持前向信号的方差，fan_out 保持梯度的方差",
+        "param.distribution": "正态分布（normal）或均匀分布（uniform）的随机值",
+    }}
 
     def init_weight(self, weight, mode="fan_in", distribution="normal", **params):
         import torch
@@ -139,6 +182,11 @@ class Orthogonal(Initializer):
         "layer preserves the length of its input (Saxe et al.)"
     )
     params = (Param("gain", 1.0, "factor on the orthogonal matrix"),)
+    translations = {"zh": {
+        "label": "随机正交矩阵",
+        "description": "一个随机正交矩阵（乘以 gain）：各单元之间完全不相关，这一层保持输入的长度不变（Saxe 等人）",
+        "param.gain": "正交矩阵的乘数",
+    }}
 
     def init_weight(self, weight, gain=1.0, **params):
         import torch
@@ -160,6 +208,14 @@ class Sparse(Initializer):
         Param("scale", 1.0, "each unit's output std on unit-variance inputs; the non-zero "
               "weights have std scale/sqrt(k)"),
     )
+    translations = {"zh": {
+        "label": "每个单元只有约 10 个连接（稀疏初始化）",
+        "description": (
+            "教程中的稀疏初始化：除了每个单元随机选出的 k 个输入权重（高斯分布，标准差 scale/sqrt(k)）以外，"
+            "所有权重都为 0；能打破对称性，而且无论 fan-in 多大，每个单元输出的方差都约为 scale^2"),
+        "param.k": "每个单元非零输入权重的个数（教程：可以少到 10 个）；最多为 fan-in",
+        "param.scale": "输入方差为 1 时每个单元输出的标准差；非零权重的标准差为 scale/sqrt(k)",
+    }}
 
     def init_weight(self, weight, k=10, scale=1.0, **params):
         import torch
@@ -186,6 +242,11 @@ class TimmDefault(Initializer):
         "keep the weights the architecture's own init gives: for a new head, timm's default; "
         "from scratch, the model's own init scheme"
     )
+    translations = {"zh": {
+        "label": "模型自带的初始化（timm 默认）",
+        "description": (
+            "保留网络结构自身的初始化给出的权重：新的最后分类层用 timm 的默认方式；从头训练时用模型自己的初始化方案"),
+    }}
 
     def init_weight(self, weight, **params):
         return None
@@ -202,6 +263,14 @@ class Lsuv(Initializer):
         Param("tol", 0.05, "stop rescaling a layer once its output std is within tol of 1"),
         Param("iters", 10, "at most this many rescaling passes per layer"),
     )
+    translations = {"zh": {
+        "label": "逐层校准到单位方差（LSUV）",
+        "description": (
+            "逐层单位方差（LSUV，Mishkin & Matas，2015）：先取正交权重，再逐层缩放，"
+            "直到这一层在你的一批图片上的输出标准差为 1——用数据来校准，而不是用 1/sqrt(n) 规则"),
+        "param.tol": "某层输出的标准差与 1 相差不到 tol 时，停止缩放这一层",
+        "param.iters": "每层最多缩放的次数",
+    }}
 
     def initialize(self, ctx, tol=0.05, iters=10, **params):
         import torch

@@ -37,6 +37,13 @@ class TensorBoard(Callback):
         "and what other callbacks measure); needs pip install tensorboard"
     )
     params = (Param("folder", "tensorboard", "sub-folder of the run folder for the event files"),)
+    translations = {"zh": {
+        "label": "记录到 TensorBoard",
+        "description": (
+            "把 TensorBoard 事件文件写进本次训练的文件夹（每轮：损失、准确率、学习率以及其他回调测得的数值）；"
+            "需要 pip install tensorboard"),
+        "param.folder": "训练文件夹中存放事件文件的子文件夹",
+    }}
 
     def on_fit_start(self, state, folder="tensorboard", **params):
         memory = state.store[self.name]
@@ -90,6 +97,13 @@ class MLflow(Callback):
         Param("tracking_uri", "", "where MLflow keeps runs (empty: MLFLOW_TRACKING_URI or ./mlruns)"),
     )
     STATUS = {"completed": "FINISHED", "evaluated": "FINISHED", "initialised": "FINISHED", "stopped": "KILLED"}
+    translations = {"zh": {
+        "label": "记录到 MLflow",
+        "description": (
+            "把本次训练的设置和每轮的指标记录到 MLflow（MLFLOW_TRACKING_URI，或 ./mlruns）；需要 pip install mlflow"),
+        "param.experiment": "MLflow 实验名称",
+        "param.tracking_uri": "MLflow 保存运行记录的位置（留空：MLFLOW_TRACKING_URI 或 ./mlruns）",
+    }}
 
     def on_fit_start(self, state, experiment="ftgui", tracking_uri="", **params):
         memory = state.store[self.name]

@@ -28,6 +28,12 @@ class PredictOnly(Strategy):
     )
     trains = False
     keeps_head = True
+    translations = {"zh": {
+        "label": "原样使用模型，不训练（状态一）",
+        "description": (
+            "状态一：只预测，不训练——原样使用预训练模型（用它自己的类别标签），在你的图片上评估；速度快，"
+            "适合用现成的模型给新数据打标签"),
+    }}
 
     def param_groups(self, model, **params) -> list[dict]:
         for param in model.parameters():
@@ -42,6 +48,12 @@ class HeadOnly(Strategy):
         "(BatchNorm statistics frozen too); quick, good when your images resemble the pretraining ones"
     )
     default_lr = 1e-2  # a single linear layer on fixed features takes a larger step
+    translations = {"zh": {
+        "label": "只训练最后一层（状态二）",
+        "description": (
+            "状态二：只训练最后分类层，预训练的特征保持冻结（BatchNorm 统计量也冻结）；速度快，"
+            "适合你的图片与预训练时的图片相似的情况"),
+    }}
 
     def param_groups(self, model, **params) -> list[dict]:
         head, backbone = split_head(model)
@@ -62,6 +74,13 @@ class Full(Strategy):
         Param("backbone_lr_scale", 1.0,
               "learning rate of the pretrained layers as a fraction of the head's (e.g. 0.1)"),
     )
+    translations = {"zh": {
+        "label": "全部训练（状态三）",
+        "description": (
+            "状态三：完全训练——从预训练权重出发，训练分类层和它之前的所有层；较慢，但让模型适应你的图片，"
+            "通常比 head-only 更准"),
+        "param.backbone_lr_scale": "预训练各层的学习率占最后分类层学习率的比例（例如 0.1）",
+    }}
 
     def param_groups(self, model, backbone_lr_scale: float = 1.0, **params) -> list[dict]:
         _train_all(model)
@@ -76,6 +95,10 @@ class Scratch(Strategy):
         "initialiser; compare it with full to see what pretraining is worth"
     )
     needs_pretrained = False
+    translations = {"zh": {
+        "label": "从随机权重开始（直接训练）",
+        "description": "直接训练，不用预训练权重：每一层都从所选的初始化方法开始；与 full 比较，就能看出预训练值多少",
+    }}
 
     def param_groups(self, model, **params) -> list[dict]:
         return _train_all(model)

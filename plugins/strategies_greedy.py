@@ -120,6 +120,16 @@ class GreedyLayerwise(Strategy):
         Param("unlabeled", "", "also pre-train on the images in this folder or .zip (no labels needed)"),
         Param("pretrain_lr", 0.0, "learning rate of the pre-training (0: the run's learning rate)"),
     )
+    translations = {"zh": {
+        "label": "一次预训练一层，不用标签（逐层贪婪训练）",
+        "description": (
+            "从头开始：不用标签，逐个阶段地预训练卷积层（每个阶段学习重建自己的输入，它下面的各阶段保持冻结），"
+            "然后微调全部——这是教程为深层网络给出的解决方法（逐层贪婪训练，无监督预训练），是一堂历史课，"
+            "而不是效果的保证"),
+        "param.stage_epochs": "每个阶段在图片上做无监督训练的轮数",
+        "param.unlabeled": "也用这个文件夹或 .zip 中的图片预训练（不需要标签）",
+        "param.pretrain_lr": "预训练的学习率（0：用本次训练的学习率）",
+    }}
 
     def param_groups(self, model, **params) -> list[dict]:
         for param in model.parameters():

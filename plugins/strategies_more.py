@@ -56,6 +56,13 @@ class GradualUnfreeze(Strategy):
         "`every` epochs, from the top (nearest the head) down; frozen stages keep their BatchNorm statistics"
     )
     params = (Param("every", 1, "epochs between unfreezing one more stage"),)
+    translations = {"zh": {
+        "label": "逐步解冻",
+        "description": (
+            "开始时只训练最后分类层，之后每 `every` 轮多解冻卷积层的一个阶段，从顶部（最靠近分类层的阶段）往下；"
+            "冻结的阶段保持自己的 BatchNorm 统计量"),
+        "param.every": "每隔多少轮多解冻一个阶段",
+    }}
 
     def _groups(self, model: nn.Module, unfrozen: int) -> list[dict]:
         head, _ = split_head(model)
@@ -85,6 +92,13 @@ class LayerDecay(Strategy):
         "times the rate of the stage above (timm's layer-wise learning-rate decay)"
     )
     params = (Param("decay", 0.75, "learning-rate factor per stage away from the head (0 < decay <= 1)"),)
+    translations = {"zh": {
+        "label": "逐层递减的学习率",
+        "description": (
+            "全部训练：最后分类层用完整的学习率，它下面每个阶段的学习率是上一个阶段的 `decay` 倍"
+            "（timm 的逐层学习率衰减）"),
+        "param.decay": "离分类层每远一个阶段，学习率乘上的系数（0 < decay <= 1）",
+    }}
 
     def param_groups(self, model, decay: float = 0.75, **params) -> list[dict]:
         if not 0 < decay <= 1:
@@ -108,6 +122,12 @@ class BitFit(Strategy):
         "weights stay as they are (BitFit, Ben Zaken et al. 2021)"
     )
     default_lr = 1e-2  # like head-only: few parameters take a larger step (digits, 3 epochs: 0.58; at 1e-3: 0.19)
+    translations = {"zh": {
+        "label": "只训练偏差（BitFit）",
+        "description": (
+            "只训练偏差（每一层的偏差，包括归一化层）和最后分类层；预训练的权重保持不变（BitFit，Ben Zaken 等人，"
+            "2021）"),
+    }}
 
     def param_groups(self, model, **params) -> list[dict]:
         head, _ = split_head(model)

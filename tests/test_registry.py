@@ -115,6 +115,62 @@ def test_broken_plugins_are_recorded_and_the_rest_keep_working(tmp_path):
     assert set(registry.strategies) == STRATEGIES
 
 
+TRANSLATED_PLUGIN = """
+import ftgui
+
+class Halves(ftgui.Initializer):
+    name = "halves"
+    description = "every weight 0.5"
+    params = (ftgui.Param("value", 0.5, "the value"),)
+    translations = {translations}
+
+    def init_weight(self, weight, value=0.5, **params):
+        weight.data.fill_(value)
+
+@ftgui.hookimpl
+def ftgui_register_initializers(register):
+    register(Halves())
+"""
+
+
+@pytest.mark.parametrize(("translations", "error"), [
+    ("['zh']", "translations must map language codes to texts"),
+    ("{'Chinese!': {'label': '一半'}}", "'Chinese!' is not a language code"),
+    ("{'zh': 'every weight 0.5'}", "translations['zh'] must map texts to their translation"),
+    ("{'zh': {'param.valu': '值'}}", "has 'param.valu'; it may translate only label, description, param.value"),
+    ("{'zh': {'help': '值'}}", "has 'help'"),
+    ("{'zh': {'description': ''}}", "translations['zh']['description'] must be a non-empty string"),
+    ("{'zh': {'label': 3}}", "must be a non-empty string, not 3"),
+])
+def test_bad_translations_break_the_plugin_in_one_line_naming_it(tmp_path, translations, error):
+    path = write_plugin(tmp_path / "plugs", "halves.py", TRANSLATED_PLUGIN.format(translations=translations))
+    registry = load_registry([tmp_path / "plugs"], entry_points=False)
+    assert "halves" not in registry.initializers
+    [broken] = registry.broken
+    assert (broken.plugin, broken.source) == ("halves", str(path.resolve()))
+    assert error in broken.error and "initializer 'halves'" in broken.error and "\n" not in broken.error
+
+
+def test_a_third_party_plugin_speaks_chinese_with_its_own_translations(tmp_path):
+    from ftgui import i18n
+    from ftgui.ui import plugins_tab
+
+    zh = {"zh-CN": {"label": "每个权重都是 0.5", "description": "所有权重都设为 0.5", "param.value": "权重的值"}}
+    write_plugin(tmp_path / "plugs", "halves.py", TRANSLATED_PLUGIN.format(translations=zh))
+    write_plugin(tmp_path / "plain", "plain.py", GOOD_PLUGIN.format(name="plain-halves").replace("0.5\"", "a half\""))
+    registry = load_registry([tmp_path / "plugs", tmp_path / "plain"], entry_points=False)
+    assert registry.broken == []
+    halves, plain = registry.initializer("halves"), registry.initializer("plain-halves")
+    assert i18n.plugin_text(halves, "description", "every weight 0.5") == "every weight 0.5"  # English
+    with i18n.speaking("zh"):
+        assert i18n.plugin_text(halves, "description", "every weight 0.5") == "所有权重都设为 0.5"
+        assert i18n.plugin_text(plain, "description", "every weight a half") == "every weight a half"
+        shown = plugins_tab.plugins_markdown(registry.describe(), registry)
+    assert "**每个权重都是 0.5**<br>`halves`" in shown and "所有权重都设为 0.5" in shown
+    assert "`value` = `0.5`: 权重的值" in shown
+    assert "**plain-halves** | every weight a half |" in shown  # no translations: its English
+    assert "**halves** | every weight 0.5 |" in plugins_tab.plugins_markdown(registry.describe(), registry)
+
 def test_a_name_two_third_parties_register_is_used_by_neither_and_bundled_names_stay(tmp_path):
     plugs = tmp_path / "plugs"
     one = write_plugin(plugs, "one.py", GOOD_PLUGIN.format(name="halves"))
