@@ -19,6 +19,7 @@ import gradio as gr
 import pandas as pd
 
 from ..errors import FtguiError
+from ..i18n import N_, tr
 from . import heavy
 from .context import AppContext, demo_backbone, demo_settings
 from .handlers import bind
@@ -27,7 +28,8 @@ PROGRESS = gr.Progress()
 """Gradio finds a handler's progress bar by this default value (a no-op outside an event)."""
 SAMPLE = "sample:digits"
 VARY = "init=zeros,lecun,kaiming"
-TABLE = ["configuration", "best val acc (mean ± std)", "seeds", "time per run", "trainable parameters"]
+TABLE = [N_("configuration"), N_("best val acc (mean ± std)"), N_("seeds"), N_("time per run"),
+         N_("trainable parameters")]
 EXPLAIN = (
     "Trains a small model on the chosen images once per value and seed, all on the same training/validation "
     "split, from scratch when the setting is the initialiser (3 values x 3 random seeds x 3 epochs take a "
@@ -54,11 +56,11 @@ def check_data(ctx: AppContext, data: str | None) -> str:
     """The sample digits anywhere; a folder or zip of this computer only on a local app."""
     data = (data or "").strip()
     if not data:
-        raise FtguiError("choose the images to compare on (sample:digits, or a folder or .zip on this computer)")
+        raise FtguiError(tr("choose the images to compare on (sample:digits, or a folder or .zip on this computer)"))
     if data != SAMPLE and not data.startswith("sample:") and not ctx.options.local_only:
-        raise FtguiError("a shared app compares on the sample digits only: it does not read its server's folders")
+        raise FtguiError(tr("a shared app compares on the sample digits only: it does not read its server's folders"))
     if not data.startswith("sample:") and not Path(data).expanduser().exists():
-        raise FtguiError(f"no folder or .zip at {data}")
+        raise FtguiError(tr("no folder or .zip at {path}", path=data))
     return data
 
 
@@ -74,20 +76,21 @@ def run_compare(ctx: AppContext, data: str, vary_text: str, seeds: float, epochs
 
     vary = compare.parse_vary([part for part in (vary_text or "").split(";") if part.strip()])
     if not vary:
-        raise FtguiError(f"say what to vary, e.g. {VARY}")
+        raise FtguiError(tr("say what to vary, e.g. {example}", example=VARY))
     values = base_settings(ctx, data, vary, int(epochs))
     root = ctx.runs_root / f"lab-compare-{time.strftime('%Y%m%d-%H%M%S')}"
     config = TrainConfig.from_dict(values)
 
     def on_run(name: str, seed: int, index: int, total: int) -> None:
-        progress(index / total, desc=f"{name}, seed {seed} ({index + 1} of {total} runs)")
+        progress(index / total, desc=tr("{run}, seed {seed} ({number} of {total} runs)", run=name, seed=seed,
+                                        number=index + 1, total=total))
 
     result = compare.compare(config, vary, seeds=int(seeds), root=root, registry=ctx.registry, on_run=on_run,
                              listener=lambda event: None)
     table = pd.DataFrame([[r.config.name, f"{r.mean:.3f} ± {r.std:.3f}", len(r.runs), f"{r.seconds:.1f} s",
                            f"{r.trainable:,}" if r.trainable is not None else "-"] for r in result.results],
-                         columns=TABLE)
-    verdicts = "\n".join(f"- {line}" for line in result.verdicts()) or "- one configuration: nothing to compare"
+                         columns=empty_table().columns)
+    verdicts = "\n".join(f"- {line}" for line in result.verdicts() or [tr("one configuration: nothing to compare")])
     rows = []
     for r in result.results:
         per_epoch: dict[int, list[float]] = {}
@@ -99,13 +102,20 @@ def run_compare(ctx: AppContext, data: str, vary_text: str, seeds: float, epochs
             mean = sum(v) / len(v)
             spread = (sum((x - mean) ** 2 for x in v) / (len(v) - 1)) ** 0.5 if len(v) > 1 else 0.0
             rows += [{"epoch": epoch, "value": mean, "configuration": r.config.name},
-                     {"epoch": epoch, "value": mean - spread, "configuration": f"{r.config.name} − 1 std"},
-                     {"epoch": epoch, "value": mean + spread, "configuration": f"{r.config.name} + 1 std"}]
+                     {"epoch": epoch, "value": mean - spread,
+                      "configuration": tr("{configuration} − 1 std", configuration=r.config.name)},
+                     {"epoch": epoch, "value": mean + spread,
+                      "configuration": tr("{configuration} + 1 std", configuration=r.config.name)}]
     curves = pd.DataFrame(rows, columns=["epoch", "value", "configuration"]).astype(
         {"epoch": "int64", "value": "float64"})
-    label = "Validation accuracy per epoch: the mean over seeds, with the band of ± 1 standard deviation"
-    return (table, f"Saved in `{root.name}` (with compare.json).\n\n{verdicts}",
-            gr.update(value=curves if len(curves) else None, label=label))
+    label = tr("Validation accuracy per epoch: the mean over seeds, with the band of ± 1 standard deviation")
+    saved = tr("Saved in `{folder}` (with compare.json).", folder=root.name)
+    return table, f"{saved}\n\n{verdicts}", gr.update(value=curves if len(curves) else None, label=label)
+
+
+def empty_table() -> pd.DataFrame:
+    """The results table before a comparison, its headers in the visitor's language."""
+    return pd.DataFrame(columns=[tr(column) for column in TABLE])
 
 
 def layout(ctx: AppContext) -> None:
@@ -115,8 +125,8 @@ def layout(ctx: AppContext) -> None:
         gr.Markdown(EXPLAIN, elem_classes="ftgui-help")
         with gr.Row():
             data = gr.Dropdown([SAMPLE], value=SAMPLE, allow_custom_value=ctx.options.local_only,
-                               label="Images" + (" (or a folder / .zip on this computer)" if ctx.options.local_only
-                                                 else ""), scale=2, elem_id="lab-compare-data")
+                               label=N_("Images (or a folder / .zip on this computer)") if ctx.options.local_only
+                               else N_("Images"), scale=2, elem_id="lab-compare-data")
             vary = gr.Textbox(VARY, label="What to vary (SETTING=A,B,...; several joined with ;)", scale=3,
                               info="e.g. init=zeros,lecun,kaiming or strategy=head-only,full,scratch",
                               elem_id="lab-compare-vary")
@@ -130,5 +140,6 @@ def layout(ctx: AppContext) -> None:
         curves = gr.LinePlot(x="epoch", y="value", color="configuration", color_title="", x_title="epoch",
                              y_title="validation accuracy", height=260, elem_classes="ftgui-plot",
                              label="Validation accuracy per epoch: press Compare", elem_id="lab-compare-plot")
+    gr.on(None, bind(empty_table), None, [table], api_visibility="private", show_progress="hidden")  # on page load
     button.click(bind(run_compare, ctx), [data, vary, seeds, epochs], [table, verdicts, curves],
                  api_name="lab_compare", concurrency_limit=1)

@@ -11,6 +11,7 @@ bar, in Gradio's worker threads, so the other tabs stay usable. A small Compare 
 """
 from __future__ import annotations
 
+import functools
 import html
 import math
 import re
@@ -23,19 +24,21 @@ import gradio as gr
 import pandas as pd
 
 from ..errors import FtguiError
+from ..i18n import N_, plugin_text, tr
 from . import gradients, heavy, lab_compare
 from .context import AppContext
 from .handlers import bind
 from .words import plain_name
 
 ACTS = ("tanh", "relu", "sigmoid")
+"""The activations, named as torch names them (the Chinese page adds what each is)."""
 DEFAULTS = (("small-random", "tanh"), ("lecun", "tanh"))
 """Side A and side B as the tab opens: the seed's "smaller is not always better" against its
 1/sqrt(n) calibration."""
 WIDTH = 500
 SIDES = ("A", "B")
-TABLE = ["layer", "mean", "std", "saturated", "dead"]
-METER = ["layer", "rank", "mean cosine", "distinct units", "moved"]
+TABLE = [N_("layer"), N_("mean"), N_("std"), N_("saturated"), N_("dead")]
+METER = [N_("layer"), N_("rank"), N_("mean cosine"), N_("distinct units"), N_("moved")]
 SYMMETRY_SHAPE = "64 → 32 → 32 → 10"
 
 INTRO = (
@@ -99,16 +102,16 @@ def parse_settings(text: str | None) -> dict[str, str]:
             continue
         key, sep, value = item.partition("=")
         if not sep or not key or not value:
-            raise FtguiError(f"write initialiser settings as NAME=VALUE, e.g. std=1 (not {item!r})")
+            raise FtguiError(tr("write initialiser settings as NAME=VALUE, e.g. std=1 (not {item})", item=repr(item)))
         settings[key] = value
     return settings
 
 
 def side(name: str, init: str | None, act: str | None, settings: str | None) -> Side:
     if act not in ACTS:
-        raise FtguiError(f"choose an activation among {', '.join(ACTS)}")
+        raise FtguiError(tr("choose an activation among {choices}", choices=", ".join(ACTS)))
     if not init:
-        raise FtguiError(f"choose an initialiser for side {name}")
+        raise FtguiError(tr("choose an initialiser for side {side}", side=name))
     return Side(name, init, act, parse_settings(settings))
 
 
@@ -142,37 +145,44 @@ def histogram_frame(report: Any) -> pd.DataFrame:
         stats = layers[index]
         total = sum(stats.histogram) or 1
         for count, low, high in zip(stats.histogram, stats.edges[:-1], stats.edges[1:]):
-            rows.append({"output": (low + high) / 2, "share": count / total, "layer": f"layer {stats.layer}"})
+            rows.append({"output": (low + high) / 2, "share": count / total, "layer": tr("layer {n}", n=stats.layer)})
     return pd.DataFrame(rows, columns=["output", "share", "layer"]).astype({"output": "float64", "share": "float64"})
 
 
 def stats_table(report: Any) -> pd.DataFrame:
     """Mean, std, saturated and dead fraction per layer, as the page shows them."""
     return pd.DataFrame([[s.layer, number(s.mean), number(s.std), percent(s.saturated), percent(s.dead)]
-                         for s in report.layers], columns=TABLE)
+                         for s in report.layers], columns=headers(TABLE))
 
 
 def meter_frame(report: Any) -> pd.DataFrame:
     """The symmetry meter's numbers per hidden layer."""
     return pd.DataFrame([[layer.layer, layer.rank, round(layer.mean_cosine, 3), layer.distinct_units,
-                          round(layer.change, 3)] for layer in report.layers], columns=METER)
+                          round(layer.change, 3)] for layer in report.layers], columns=headers(METER))
+
+
+def headers(columns: list[str]) -> list[str]:
+    """A table's column headers in the current language."""
+    return [tr(column) for column in columns]
 
 
 def meter_html(label: str, report: Any) -> str:
     """Accuracy against guessing, then a bar per hidden layer: distinct units of all units."""
     trapped = any(layer.distinct_units <= 1 for layer in report.layers)
-    head = (f'<div class="ftgui-meter"><p><b>{html.escape(label)}</b><br>validation accuracy '
-            f'<b>{report.accuracy:.1%}</b> (guessing: {report.chance:.0%})'
-            + (" · <b>the symmetry trap</b>: every unit of a layer is the same unit" if trapped else "") + "</p>")
+    accuracy = tr("validation accuracy <b>{accuracy}</b> (guessing: {chance})", accuracy=f"{report.accuracy:.1%}",
+                  chance=f"{report.chance:.0%}")
+    trap = " · " + tr("<b>the symmetry trap</b>: every unit of a layer is the same unit") if trapped else ""
+    head = f'<div class="ftgui-meter"><p><b>{html.escape(label)}</b><br>{accuracy}{trap}</p>'
     bars = []
     for layer in report.layers:
         share = layer.distinct_units / max(layer.units, 1)
         bars.append(
             f'<div class="ftgui-progress" role="meter" aria-valuenow="{layer.distinct_units}" aria-valuemin="0" '
             f'aria-valuemax="{layer.units}"><div class="ftgui-progress-fill" style="width:{share * 100:.1f}%">'
-            f'</div></div><div class="ftgui-progress-text">layer {layer.layer}: <b>{layer.distinct_units} of '
-            f"{layer.units}</b> distinct units · rank {layer.rank} · mean cosine {layer.mean_cosine:.3f} · "
-            f"moved {number(layer.change)}</div>")
+            f'</div></div><div class="ftgui-progress-text">'
+            + tr("layer {layer}: <b>{distinct} of {units}</b> distinct units · rank {rank} · mean cosine {cosine} · "
+                 "moved {moved}", layer=layer.layer, distinct=layer.distinct_units, units=layer.units,
+                 rank=layer.rank, cosine=f"{layer.mean_cosine:.3f}", moved=number(layer.change)) + "</div>")
     return head + "".join(bars) + "</div>"
 
 
@@ -194,7 +204,7 @@ def gradient_frame(reports: dict[str, Any]) -> pd.DataFrame:
 
 
 def plot(frame: pd.DataFrame, label: str) -> dict:
-    return gradients.plot_update(frame, label, "nothing to draw")
+    return gradients.plot_update(frame, label, tr("nothing to draw"))
 
 
 # -- running it ---------------------------------------------------------------------------------
@@ -211,7 +221,7 @@ def experiment(ctx: AppContext, sides: list[Side], layers: int, steps: int = 300
                report: Callable[[float, str], None] = lambda fraction, text: None) -> LabResult:
     """Run the three experiments for each side; ``report(fraction, text)`` before each."""
     if not 2 <= layers <= 30:
-        raise FtguiError("choose between 2 and 30 layers")
+        raise FtguiError(tr("choose between 2 and 30 layers"))
     heavy.load()
     from ..lab.activations import run_activations
     from ..lab.gradients import run_gradients
@@ -232,20 +242,21 @@ def experiment(ctx: AppContext, sides: list[Side], layers: int, steps: int = 300
         try:
             return run(*args, init_params=one.params, **common, **kwargs)
         except (RuntimeError, ValueError, OverflowError) as exc:  # e.g. an SVD of infinite weights
-            raise FtguiError(f"{one.label}: the numbers overflowed with these settings (infinite or not a number: "
-                             f"{str(exc).splitlines()[0][:120]}); choose smaller ones") from None
+            raise FtguiError(tr("{side}: the numbers overflowed with these settings (infinite or not a number: "
+                                "{error}); choose smaller ones", side=one.label,
+                                error=str(exc).splitlines()[0][:120])) from None
 
     for one in sides:
-        step(f"{one.label}: the signal through {layers} layers")
+        step(tr("{side}: the signal through {layers} layers", side=one.label, layers=layers))
         found["activations"][one.label] = guarded(one, run_activations, one.init, one.act, layers=layers,
                                                   width=WIDTH)
-        step(f"{one.label}: training the small network {steps} steps")
+        step(tr("{side}: training the small network {steps} steps", side=one.label, steps=steps))
         found["symmetry"][one.label] = guarded(one, run_symmetry, one.init, steps=steps, act=one.act)
         for act in ("sigmoid", "relu"):
-            step(f"{one.label}: gradients with {act}")
+            step(tr("{side}: gradients with {activation}", side=one.label, activation=act))
             found["gradients"][f"{one.name}: {one.init} · {act}"] = guarded(one, run_gradients, one.init, act,
                                                                             layers=layers)
-    report(1.0, "drawing")
+    report(1.0, tr("drawing"))
     return LabResult(sides, found["activations"], found["symmetry"], found["gradients"],
                      time.perf_counter() - started)
 
@@ -254,24 +265,28 @@ def views(result: LabResult, layers: int) -> tuple:
     """The outputs of :func:`run_lab`, in the order :func:`layout` wires them."""
     labels = [one.label for one in result.sides]
     acts, syms = result.activations, result.symmetry
-    out: list[Any] = [f"Ran in {result.seconds:.1f} s: " + " against ".join(f"**{html.escape(x)}**" for x in labels)]
-    out.append(plot(spread_frame(acts), f"Spread (std) of each layer's outputs, {layers} layers of {WIDTH} units"))
-    out += [plot(histogram_frame(acts[label]), f"{label}: outputs of the first, middle and last layer")
+    compared = functools.reduce(lambda a, b: tr("{a} against {b}", a=a, b=b),
+                                [f"**{html.escape(x)}**" for x in labels])
+    out: list[Any] = [tr("Ran in {seconds} s: {sides}", seconds=f"{result.seconds:.1f}", sides=compared)]
+    out.append(plot(spread_frame(acts), tr("Spread (std) of each layer's outputs, {layers} layers of {width} units",
+                                           layers=layers, width=WIDTH)))
+    out += [plot(histogram_frame(acts[label]), tr("{side}: outputs of the first, middle and last layer", side=label))
             for label in labels]
     out += [stats_table(acts[label]) for label in labels]
     out += [meter_html(label, syms[label]) for label in labels]
     out += [meter_frame(syms[label]) for label in labels]
-    out.append(plot(loss_frame(syms), "Training loss of the small network (the symmetry experiment)"))
-    out.append(plot(gradient_frame(result.gradients), f"Gradient size per layer (log10), {layers} weight layers"))
+    out.append(plot(loss_frame(syms), tr("Training loss of the small network (the symmetry experiment)")))
+    out.append(plot(gradient_frame(result.gradients), tr("Gradient size per layer (log10), {layers} weight layers",
+                                                         layers=layers)))
     silent = [label for label, report in result.gradients.items() if not any(x.grad_norm > 0 for x in report.layers)]
     if silent:
-        out[0] += ("\n\nNo gradient at all (every layer's is exactly 0, so the gradient plot has no line for it): "
-                   + ", ".join(f"**{html.escape(label)}**" for label in silent) + ".")
+        out[0] += "\n\n" + tr("No gradient at all (every layer's is exactly 0, so the gradient plot has no line for "
+                               "it): {runs}.", runs=", ".join(f"**{html.escape(label)}**" for label in silent))
     for label, report in result.gradients.items():
         alive = [x.layer for x in report.layers if x.grad_norm > 0]
         if len(alive) == 1:  # one point draws no line
-            out[0] += (f"\n\nOnly layer {alive[0]} gets a gradient with **{html.escape(label)}**; "
-                       "the others get exactly 0.")
+            out[0] += "\n\n" + tr("Only layer {layer} gets a gradient with **{run}**; the others get exactly 0.",
+                                   layer=alive[0], run=html.escape(label))
     return tuple(out)
 
 
@@ -285,21 +300,34 @@ def run_lab(ctx: AppContext, init_a: str, act_a: str, settings_a: str, init_b: s
 
 
 def describe(ctx: AppContext, init: str | None) -> str:
-    """The chosen initialiser in plain words, with its settings."""
+    """The chosen initialiser in plain words, with its settings, in the current language."""
     if not init or init not in ctx.registry.initializers:
         return ""
     item = ctx.registry.initializers[init].item
     settings = ", ".join(f"`{p.name}={p.default}`" for p in item.params)
-    plain = plain_name(init)
-    return (f"{plain if plain != init else ''}{' - ' if plain != init else ''}{item.description}"
-            + (f" (settings: {settings})" if settings else ""))
+    plain = plugin_text(item, "label", plain_name(init))
+    text = plugin_text(item, "description", item.description)
+    if plain != init:
+        text = f"{plain} - {text}"
+    return tr("{text} (settings: {settings})", text=text, settings=settings) if settings else text
+
+
+def waiting(name: str) -> str:
+    """A symmetry meter before the first run."""
+    return f"<p>{html.escape(tr('{side}: press Run the experiment', side=name))}</p>"
+
+
+def opening() -> list[Any]:
+    """The tab's empty tables and meters in the visitor's language (on each page load)."""
+    return [*(pd.DataFrame(columns=headers(TABLE)) for _ in SIDES), *(waiting(name) for name in SIDES),
+            *(pd.DataFrame(columns=headers(METER)) for _ in SIDES)]
 
 
 # -- the tab ------------------------------------------------------------------------------------
 def _side_controls(ctx: AppContext, name: str, init: str, act: str) -> list[Any]:
     inits = list(ctx.registry.initializers)
     with gr.Column(min_width=300):
-        gr.Markdown(f"### {name}")
+        gr.Markdown(f"### Side {name}")
         chosen = gr.Dropdown(inits, value=init if init in inits else inits[0], label="Initialiser",
                              elem_id=f"lab-init-{name.lower()}")
         about = gr.Markdown(describe(ctx, init), elem_classes="ftgui-help")
@@ -307,7 +335,8 @@ def _side_controls(ctx: AppContext, name: str, init: str, act: str) -> list[Any]
             activation = gr.Radio(list(ACTS), value=act, label="Activation", elem_id=f"lab-act-{name.lower()}")
             settings = gr.Textbox(label="Initialiser settings (optional)", placeholder="e.g. std=1",
                                   elem_id=f"lab-settings-{name.lower()}")
-    chosen.change(bind(describe, ctx), [chosen], [about], api_visibility="private", show_progress="hidden")
+    # on each page load (in the visitor's language) and on each choice
+    gr.on(None, bind(describe, ctx), [chosen], [about], api_visibility="private", show_progress="hidden")
     return [chosen, activation, settings]
 
 
@@ -341,8 +370,7 @@ def layout(ctx: AppContext, demo: gr.Blocks) -> None:
             meters, meter_tables = [], []
             for name in SIDES:
                 with gr.Column(min_width=300):
-                    meters.append(gr.HTML(f"<p>{name}: {NOT_RUN.replace('**', '')}</p>",
-                                          elem_id=f"lab-meter-{name.lower()}"))
+                    meters.append(gr.HTML(waiting(name), elem_id=f"lab-meter-{name.lower()}"))
                     meter_tables.append(gr.Dataframe(headers=METER, interactive=False, show_label=False,
                                                      elem_id=f"lab-meter-table-{name.lower()}"))
         losses = gr.LinePlot(x="step", y="loss", color="initialiser", x_title="step", y_title="training loss",
@@ -353,6 +381,7 @@ def layout(ctx: AppContext, demo: gr.Blocks) -> None:
                             y_title=gradients.LOG_TITLE, label=f"Gradient size per layer: {NOT_RUN}",
                             elem_id="lab-gradients", **curve)
         lab_compare.layout(ctx)
+    demo.load(bind(opening), None, [*tables, *meters, *meter_tables], api_visibility="private", show_progress="hidden")
     outputs = [status, spread, *hists, *tables, *meters, *meter_tables, losses, grads]
     button.click(bind(run_lab, ctx), [*inputs, layers], outputs, api_name="run_lab", concurrency_limit=1)
     # one at a time: the Lab sets torch's thread count process-wide while it runs (ftgui.lab.mlp.one_thread),
