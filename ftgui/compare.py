@@ -27,6 +27,7 @@ from typing import Any
 from . import runs
 from .config import TrainConfig, user_settings
 from .errors import FtguiError
+from .i18n import tr
 from .registry import Registry, load_registry
 
 FIXED = ("data", "val_data", "out", "seed", "split_seed", "val_split")
@@ -122,14 +123,15 @@ def verdict(a: ConfigResult, b: ConfigResult) -> str:
     diff = a.mean - b.mean
     head = f"{a.config.name} vs {b.config.name}: {a.mean:.3f} vs {b.mean:.3f} ({diff:+.3f})"
     if len(a.runs) < 2 or len(b.runs) < 2:
-        return f"{head}; one seed each, so the noise is unknown and no verdict is possible (use --seeds 3)."
+        return tr("{head}; one seed each, so the noise is unknown and no verdict is possible (use --seeds 3).",
+                  head=head)
     margin = NOISE_FACTOR * math.sqrt(a.std ** 2 / len(a.runs) + b.std ** 2 / len(b.runs))
     if abs(diff) > margin:
         better = a if diff > 0 else b
-        return (f"{head} is larger than the seed-to-seed noise (±{margin:.3f}): "
-                f"{better.config.name} is better on these images.")
-    return (f"{head} is within the seed-to-seed noise (±{margin:.3f}): these seeds cannot tell the two "
-            "apart.")
+        return tr("{head} is larger than the seed-to-seed noise (±{margin}): {better} is better on these images.",
+                  head=head, margin=f"{margin:.3f}", better=better.config.name)
+    return tr("{head} is within the seed-to-seed noise (±{margin}): these seeds cannot tell the two apart.",
+              head=head, margin=f"{margin:.3f}")
 
 
 # -- what to vary ----------------------------------------------------------------------
