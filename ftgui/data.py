@@ -30,13 +30,14 @@ from .archive import Entry, FolderSource, Unusable, ZipSource, shown_name
 from .decode import load_rgb, strict_pillow
 from .errors import FtguiError
 from .formats import is_foreign_image_name
+from .i18n import N_, current, speaking, tr, translate
 
 MIN_IMAGES = 2  # a class needs this many usable images (one to train on, one to validate)
 FEW_IMAGES = 5  # fewer than this per class gets a warning
 IMBALANCE_RATIO = 5  # largest class over smallest class beyond this gets a warning
 SAMPLE_SETS = ("digits",)
 _THREADS = max(2, min(4, os.cpu_count() or 2))
-_HINT = "give a folder of class sub-folders or a .zip of one"
+_HINT = N_("give a folder of class sub-folders or a .zip of one")
 
 
 @dataclass
@@ -95,7 +96,7 @@ def _open_source(path: str | os.PathLike) -> tuple[str, FolderSource | ZipSource
     text = os.fspath(path)
     if isinstance(text, str) and text.startswith("sample:"):
         if text[len("sample:"):] not in SAMPLE_SETS:
-            raise FtguiError(f"unknown sample data set '{text}': the bundled one is sample:digits")
+            raise FtguiError(tr("unknown sample data set '{name}': the bundled one is sample:digits", name=text))
         from .sample_data import SAMPLE_DATA
 
         return text, FolderSource(SAMPLE_DATA)
@@ -106,20 +107,22 @@ def _open_source(path: str | os.PathLike) -> tuple[str, FolderSource | ZipSource
     if given.is_file():
         if zipfile.is_zipfile(given):
             return source, ZipSource(given)
-        raise FtguiError(f"{given} is not a folder or a zip file: {_HINT}")
+        raise FtguiError(tr("{path} is not a folder or a zip file: {hint}", path=given, hint=translate(_HINT)))
     if given.exists():
-        raise FtguiError(f"{given} is {_kind(given)}, not a folder or a zip file: {_HINT}")
-    raise FtguiError(f"{given} does not exist: {_HINT}")
+        raise FtguiError(tr("{path} is {kind}, not a folder or a zip file: {hint}", path=given, kind=_kind(given),
+                            hint=translate(_HINT)))
+    raise FtguiError(tr("{path} does not exist: {hint}", path=given, hint=translate(_HINT)))
 
 
 def _kind(path: Path) -> str:
-    """What a path that is neither a folder nor a regular file is: "a character device"..."""
+    """What a path that is neither a folder nor a regular file is: "a character device"...
+    (in the reader's language)."""
     mode = path.stat().st_mode
-    for test, kind in ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket")):
+    for test, kind in ((stat.S_ISCHR, N_("a character device")), (stat.S_ISBLK, N_("a block device")),
+                       (stat.S_ISFIFO, N_("a named pipe (FIFO)")), (stat.S_ISSOCK, N_("a socket"))):
         if test(mode):
-            return kind
-    return "not a regular file"
+            return translate(kind)
+    return tr("not a regular file")
 
 
 def _directly_in(name: str, prefix: str) -> bool:
@@ -150,14 +153,16 @@ def _find_root(files: list[Entry], dirs: set[str]) -> str:
         root = inner
 
 
-def _check_file(files: FolderSource | ZipSource, name: str) -> tuple[str | None, str]:
-    """Return (sha256 of the bytes, "") for a usable image, else (None, reason)."""
-    try:
-        data = files.read(name)
-        digest = hashlib.sha256(data).hexdigest()
-        load_rgb(data, name)
-    except Unusable as exc:
-        return None, str(exc)
+def _check_file(files: FolderSource | ZipSource, name: str, language: str) -> tuple[str | None, str]:
+    """Return (sha256 of the bytes, "") for a usable image, else (None, the reason in ``language``:
+    a pool's thread does not inherit the reader's)."""
+    with speaking(language):
+        try:
+            data = files.read(name)
+            digest = hashlib.sha256(data).hexdigest()
+            load_rgb(data, name)
+        except Unusable as exc:
+            return None, str(exc)
     return digest, ""
 
 
@@ -165,10 +170,8 @@ def _open_known(files: FolderSource | ZipSource, root: str, rel: str) -> Image.I
     try:
         return load_rgb(files.read(root + rel), rel)
     except Unusable as exc:
-        raise FtguiError(
-            f"cannot read {rel} any more ({exc}): it changed after the data was loaded; "
-            "fix or remove it and start again"
-        ) from None
+        raise FtguiError(tr("cannot read {path} any more ({reason}): it changed after the data was loaded; "
+                            "fix or remove it and start again", path=rel, reason=exc)) from None
 
 
 def image_opener(path: str | os.PathLike) -> Callable[[str], Image.Image]:
@@ -192,19 +195,18 @@ def load_images(path: str | os.PathLike) -> ImageCollection:
     root = _find_root(entries, dirs)
     folders = _subfolders(dirs, root)
     if not folders:
-        raise FtguiError(
-            f"no class folders found in {source}: put each class's images in a sub-folder "
-            "named after the class"
-        )
+        raise FtguiError(tr("no class folders found in {source}: put each class's images in a sub-folder "
+                            "named after the class", source=source))
     jobs = []
     for entry in sorted(entries, key=lambda e: e.name):
         if entry.name.startswith(root) and not _directly_in(entry.name, root):
             jobs.append(entry.name)
         else:
-            skipped_raw.append((entry.name, "not inside a class folder"))
+            skipped_raw.append((entry.name, tr("not inside a class folder")))
     Image.init()  # register every format now: Pillow's lazy registration is not thread-safe
+    language = current.get()  # the pool's threads start in English: they word reasons in the reader's
     with strict_pillow(), ThreadPoolExecutor(_THREADS) as pool:
-        results = list(pool.map(lambda name: _check_file(files, name), jobs))
+        results = list(pool.map(lambda name: _check_file(files, name, language), jobs))
 
     # class name -> [(path below root, sha256)]; NFC so that a macOS zip's names match
     found: dict[str, list[tuple[str, str]]] = {_nfc(folder): [] for folder in folders}
@@ -220,11 +222,11 @@ def load_images(path: str | os.PathLike) -> ImageCollection:
     for name, items in sorted(found.items()):
         if len(items) < MIN_IMAGES:
             dropped.append(name)
-            count = "only 1 usable image" if items else "no usable image"
-            notes.append(f"class '{name}' has {count} and was left out; "
-                         f"each class needs at least {MIN_IMAGES}")
-            skipped_raw += [(root + rel, f"its class '{name}' has {count} and was left out; "
-                                         f"each class needs at least {MIN_IMAGES}")
+            count = tr("only 1 usable image") if items else tr("no usable image")
+            notes.append(tr("class '{name}' has {count} and was left out; each class needs at least {minimum}",
+                            name=name, count=count, minimum=MIN_IMAGES))
+            skipped_raw += [(root + rel, tr("its class '{name}' has {count} and was left out; each class needs "
+                                            "at least {minimum}", name=name, count=count, minimum=MIN_IMAGES))
                             for rel, _ in items]
     classes = sorted(name for name in found if name not in dropped)
     skipped = sorted((Skipped(p, r) for p, r in skipped_raw), key=lambda s: s.path)
@@ -254,15 +256,17 @@ def _require_two_classes(classes: list[str], dropped: list[str], skipped: list[S
         return
     left_out = ""
     if dropped:
-        left_out = f" (left out for having fewer than {MIN_IMAGES} usable images: "
-        left_out += ", ".join(f"'{d}'" for d in dropped[:5]) + ")"
+        left_out = tr(" (left out for having fewer than {minimum} usable images: {names})", minimum=MIN_IMAGES,
+                      names=", ".join(f"'{d}'" for d in dropped[:5]))
     if skipped:
-        left_out += f" ({len(skipped)} files skipped, e.g. {skipped[0].path}: {skipped[0].reason})"
+        left_out += tr(" ({n} files skipped, e.g. {path}: {reason})", n=len(skipped), path=skipped[0].path,
+                       reason=skipped[0].reason)
     if classes:
-        raise FtguiError(f"found only one class '{classes[0]}' in {source}{left_out}; "
-                         "a classifier needs at least two class folders")
-    raise FtguiError(f"no class folder in {source} has {MIN_IMAGES} or more usable images"
-                     f"{left_out}: put each class's images in a sub-folder named after the class")
+        raise FtguiError(tr("found only one class '{name}' in {source}{left_out}; a classifier needs at least "
+                            "two class folders", name=classes[0], source=source, left_out=left_out))
+    raise FtguiError(tr("no class folder in {source} has {minimum} or more usable images{left_out}: put each "
+                        "class's images in a sub-folder named after the class", source=source,
+                        minimum=MIN_IMAGES, left_out=left_out))
 
 
 def _warnings(classes: list[str], labels: list[int], paths: list[str],
@@ -271,14 +275,14 @@ def _warnings(classes: list[str], labels: list[int], paths: list[str],
     counts = Counter(labels)
     for label, name in enumerate(classes):
         if counts[label] < FEW_IMAGES:
-            notes.append(f"class '{name}' has only {counts[label]} images; "
-                         "20 or more per class give much better results")
+            notes.append(tr("class '{name}' has only {n} images; 20 or more per class give much better results",
+                            name=name, n=counts[label]))
     big = max(range(len(classes)), key=lambda c: counts[c])
     small = min(range(len(classes)), key=lambda c: counts[c])
     if counts[big] > IMBALANCE_RATIO * counts[small]:
-        notes.append(f"the classes are unbalanced: '{classes[big]}' has {counts[big]} images, "
-                     f"'{classes[small]}' only {counts[small]}; the model will favour the big "
-                     "classes unless the small ones get more images")
+        notes.append(tr("the classes are unbalanced: '{big}' has {big_n} images, '{small}' only {small_n}; the "
+                        "model will favour the big classes unless the small ones get more images",
+                        big=classes[big], big_n=counts[big], small=classes[small], small_n=counts[small]))
     by_hash: dict[str, list[int]] = defaultdict(list)
     for i, digest in enumerate(hashes):
         by_hash[digest].append(i)
@@ -286,10 +290,11 @@ def _warnings(classes: list[str], labels: list[int], paths: list[str],
     if shared:
         first = min(shared, key=lambda group: paths[group[0]])
         other = next(i for i in first if labels[i] != labels[first[0]])
-        many = f"{len(shared)} identical images appear" if len(shared) > 1 else \
-            "1 identical image appears"
-        notes.append(f"{many} in more than one class, e.g. {paths[first[0]]} = {paths[other]}; "
-                     "keep each image in the one class it belongs to")
+        template = N_("{n} identical images appear in more than one class, e.g. {first} = {other}; keep each "
+                      "image in the one class it belongs to") if len(shared) > 1 else \
+            N_("1 identical image appears in more than one class, e.g. {first} = {other}; keep each image in "
+               "the one class it belongs to")
+        notes.append(tr(template, n=len(shared), first=paths[first[0]], other=paths[other]))
     return notes
 
 
@@ -301,8 +306,8 @@ def stratified_split(labels: list[int], val_fraction: float,
     shuffled by its own seeded generator, so the split does not depend on global random state.
     """
     if not isinstance(val_fraction, numbers.Real) or not 0 <= val_fraction < 1:
-        raise FtguiError(f"the validation fraction must be at least 0 and below 1 (e.g. 0.2), "
-                         f"not {val_fraction!r}")
+        raise FtguiError(tr("the validation fraction must be at least 0 and below 1 (e.g. 0.2), not {value}",
+                            value=repr(val_fraction)))
     by_class: dict[int, list[int]] = defaultdict(list)
     for index, label in enumerate(labels):
         by_class[label].append(index)
@@ -325,7 +330,8 @@ def iter_prediction_inputs(
     Each path is an image file, a folder (searched recursively, hidden files skipped) or a
     zip; folders and zips contribute the files whose names look like images. Every path is
     checked before the first yield, so a typo fails at once. ``loader()`` returns the RGB
-    image or raises FtguiError with the reason.
+    image or raises FtguiError with the reason, in the language of the reader the paths were
+    listed for (whichever thread loads it).
     """
     return itertools.chain.from_iterable([_prediction_inputs(p) for p in paths])
 
@@ -333,13 +339,13 @@ def iter_prediction_inputs(
 def _prediction_inputs(given: str | os.PathLike) -> list[tuple[str, Callable[[], Image.Image]]]:
     path = Path(given).expanduser()
     if not path.exists():
-        raise FtguiError(f"{given} does not exist: give image files, folders or .zip files")
+        raise FtguiError(tr("{path} does not exist: give image files, folders or .zip files", path=given))
     files: FolderSource | ZipSource
     if path.is_dir():
         files = FolderSource(path)
     elif not path.is_file():  # a FIFO or a device would block or never end
-        raise FtguiError(f"{given} is {_kind(path)}, not a file or a folder: give image files, "
-                         "folders or .zip files")
+        raise FtguiError(tr("{path} is {kind}, not a file or a folder: give image files, folders or .zip files",
+                            path=given, kind=_kind(path)))
     elif not _is_image_name(path.name) and zipfile.is_zipfile(path):
         files = ZipSource(path)
     else:
@@ -357,12 +363,15 @@ def _prediction_inputs(given: str | os.PathLike) -> list[tuple[str, Callable[[],
 
 def _loader(files: FolderSource | ZipSource, name: str, display: str,
             reason: str | None = None) -> Callable[[], Image.Image]:
+    language = current.get()  # a loader may run in another thread (Predictor's pool), which starts in English
+
     def load() -> Image.Image:
-        try:
-            if reason is not None:
-                raise Unusable(reason)
-            return load_rgb(files.read(name), name)
-        except Unusable as exc:
-            raise FtguiError(f"cannot read {display}: {exc}") from None
+        with speaking(language):
+            try:
+                if reason is not None:
+                    raise Unusable(reason)
+                return load_rgb(files.read(name), name)
+            except Unusable as exc:
+                raise FtguiError(tr("cannot read {path}: {reason}", path=display, reason=exc)) from None
 
     return load

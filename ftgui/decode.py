@@ -18,6 +18,7 @@ from PIL import Image, ImageFile, ImageOps
 
 from .archive import Unusable
 from .formats import unsupported_reason
+from .i18n import N_, tr, translate
 
 MAX_PIXELS = 89_478_485  # Pillow's default bomb limit, enforced whatever Pillow is set to
 # Models resize the shorter side to about the input size and keep its centre square, so an
@@ -27,7 +28,7 @@ MAX_ASPECT_RATIO = 20
 DRAFT_SIZE = (1024, 1024)  # JPEGs decode at the smallest 1/2^k scale still at least this big
 # formats Pillow only reads by running another program (Ghostscript) on the file: untrusted
 # PostScript is code, and Ghostscript writes temporary files outside the run folder
-_REFUSED_FORMATS = {"EPS": "a PostScript (EPS) file is not read: it would run Ghostscript"}
+_REFUSED_FORMATS = {"EPS": N_("a PostScript (EPS) file is not read: it would run Ghostscript")}
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -83,35 +84,36 @@ def _why(exc: BaseException) -> str:
 
 
 def _decode(data: bytes, name: str = "") -> Image.Image:
-    """Fully decode ``data`` (the file ``name``); raise Unusable with the reason if it is not a
-    usable image.
+    """Fully decode ``data`` (the file ``name``); raise Unusable with the reason (in the
+    reader's language) if it is not a usable image.
 
     Pillow raises many exception types on malformed input, so any exception while
     decoding counts as a broken file.
     """
     if not data:
-        raise Unusable("empty file (0 bytes)")
+        raise Unusable(tr("empty file (0 bytes)"))
     try:
         image = Image.open(io.BytesIO(data))
     except Image.UnidentifiedImageError:
         reason = unsupported_reason(data, name, set(_REFUSED_FORMATS))
-        reason = reason or "not an image (cannot identify image file)"
+        reason = reason or tr("not an image (cannot identify image file)")
         raise Unusable(reason) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         found = re.search(r"\((\d+) pixels\)", str(exc))
-        pixels = found.group(1) if found else "too many"
-        raise Unusable(f"image too large: {pixels} pixels (limit {MAX_PIXELS})") from None
+        pixels = found.group(1) if found else tr("too many")
+        raise Unusable(tr("image too large: {pixels} pixels (limit {limit})", pixels=pixels,
+                          limit=MAX_PIXELS)) from None
     except Exception as exc:  # noqa: BLE001
-        raise Unusable(f"truncated or corrupt image: {_why(exc)}") from None
+        raise Unusable(tr("truncated or corrupt image: {why}", why=_why(exc))) from None
     if image.format in _REFUSED_FORMATS:
-        raise Unusable(_REFUSED_FORMATS[image.format])
+        raise Unusable(translate(_REFUSED_FORMATS[image.format]))
     check_size(image)
     try:
         if image.format in ("JPEG", "MPO"):
             image.draft("RGB", DRAFT_SIZE)
         image.load()
     except Exception as exc:  # noqa: BLE001
-        raise Unusable(f"truncated or corrupt image: {_why(exc)}") from None
+        raise Unusable(tr("truncated or corrupt image: {why}", why=_why(exc))) from None
     check_size(image)  # a format can change its size while loading (ICO does)
     return image
 
@@ -121,10 +123,11 @@ def check_size(image: Image.Image) -> None:
     :data:`MAX_ASPECT_RATIO`: what it takes to decode it and to resize it for a model."""
     width, height = image.size
     if width * height > MAX_PIXELS:
-        raise Unusable(f"image too large: {width * height} pixels (limit {MAX_PIXELS})")
+        raise Unusable(tr("image too large: {pixels} pixels (limit {limit})", pixels=width * height,
+                          limit=MAX_PIXELS))
     if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
-        raise Unusable(f"aspect ratio too extreme: {width}x{height} pixels, more than "
-                       f"{MAX_ASPECT_RATIO}:1; crop it nearer to square")
+        raise Unusable(tr("aspect ratio too extreme: {width}x{height} pixels, more than {ratio}:1; crop it "
+                          "nearer to square", width=width, height=height, ratio=MAX_ASPECT_RATIO))
 
 
 def load_rgb(data: bytes, name: str = "") -> Image.Image:
@@ -132,7 +135,7 @@ def load_rgb(data: bytes, name: str = "") -> Image.Image:
     try:
         return to_rgb(image)
     except Exception as exc:  # noqa: BLE001
-        raise Unusable(f"cannot convert a {image.mode} image to RGB: {_why(exc)}") from None
+        raise Unusable(tr("cannot convert a {mode} image to RGB: {why}", mode=image.mode, why=_why(exc))) from None
 
 
 @contextmanager

@@ -22,6 +22,7 @@ from timm.data import ImageNetInfo, infer_imagenet_subset
 from torch import nn
 
 from .errors import FtguiError, SettingError, _flag, _Names
+from .i18n import N_, tr, translate
 from .run_folder import check_data_config, read_run_config, tensor_shapes
 from .timm_api import classifier, timm_model
 
@@ -50,8 +51,9 @@ def check_model_name(name: str) -> None:
         return
     base = name.split(".")[0]
     close = difflib.get_close_matches(base, timm.list_models(), n=4, cutoff=0.6)
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
-    raise FtguiError(f"unknown model '{name}'{hint} (`ftgui models FILTER` lists timm's models)")
+    hint = tr("; did you mean {names}?", names=", ".join(close)) if close else ""
+    raise FtguiError(tr("unknown model '{name}'{hint} (`ftgui models FILTER` lists timm's models)", name=name,
+                        hint=hint))
 
 
 # -- run folders ------------------------------------------------------------------------
@@ -79,7 +81,7 @@ def load_weights(architecture: str, weights: str) -> LoadedModel:
     if is_run_dir(path):
         return _from_run(architecture, path)
     if path.is_dir():
-        raise FtguiError(f"{path} is a folder without config.json; give a run folder or a weights file")
+        raise FtguiError(tr("{path} is a folder without config.json; give a run folder or a weights file", path=path))
     return _from_file(architecture, path)
 
 
@@ -91,16 +93,16 @@ def _from_run(architecture: str, run_dir: Path) -> LoadedModel:
     config = read_run_config(run_dir)
     saved = config["architecture"]
     if architecture != saved:
-        raise FtguiError(
-            f"{run_dir} holds a {saved}, not a {architecture}: use --model {saved} or leave --model out"
-        )
+        raise FtguiError(tr("{run} holds a {saved}, not a {architecture}: use --model {saved} or leave --model out",
+                            run=run_dir, saved=saved, architecture=architecture))
     weights = run_dir / "model.safetensors"
     if weights.is_symlink():
-        raise FtguiError(f"{weights} is a symbolic link; ftgui loads only a run's own weights: "
-                         "copy the file it points to into the run folder")
+        raise FtguiError(tr("{path} is a symbolic link; ftgui loads only a run's own weights: copy the file it "
+                            "points to into the run folder", path=weights))
     if not weights.is_file():
-        raise FtguiError(f"{run_dir} has no model.safetensors, the only weights ftgui loads from a run folder "
-                         "(a pickle such as pytorch_model.bin never is): convert the weights to model.safetensors")
+        raise FtguiError(tr("{run} has no model.safetensors, the only weights ftgui loads from a run folder (a "
+                            "pickle such as pytorch_model.bin never is): convert the weights to model.safetensors",
+                            run=run_dir))
     from timm.data import create_transform, resolve_model_data_config
 
     source = f"local-dir:{run_dir.resolve()}"
@@ -111,14 +113,13 @@ def _from_run(architecture: str, run_dir: Path) -> LoadedModel:
         check_data_config(data_config)
         create_transform(**data_config, is_training=False)
     except FtguiError as exc:
-        raise FtguiError(f"{run_dir / 'config.json'} {exc}; restore the run folder as ftgui wrote it, "
-                         "or train again") from None
+        raise FtguiError(tr("{config} {problem}; restore the run folder as ftgui wrote it, or train again",
+                            config=run_dir / "config.json", problem=exc)) from None
     except Exception as exc:  # noqa: BLE001 - a model's constructor may reject a tampered argument in any way
-        raise FtguiError(
-            f"{run_dir / 'config.json'} does not describe a {saved} timm can build from its model_args and "
-            f"pretrained_cfg ({type(exc).__name__}: {_first_line(exc)}); restore the run folder as ftgui wrote it, "
-            "or train again"
-        ) from None
+        raise FtguiError(tr("{config} does not describe a {saved} timm can build from its model_args and "
+                            "pretrained_cfg ({kind}: {detail}); restore the run folder as ftgui wrote it, or train "
+                            "again", config=run_dir / "config.json", saved=saved, kind=type(exc).__name__,
+                            detail=_first_line(exc))) from None
     check_fit(blueprint, tensor_shapes(weights), str(weights))
     model = timm.create_model(source, pretrained=False)
     load_checked(model, read_state_dict(weights), str(weights))
@@ -139,22 +140,22 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         try:
             return load_file(str(path))
         except (SafetensorError, OSError, ValueError) as exc:
-            raise FtguiError(f"{path} is not a readable .safetensors file ({exc})") from None
+            raise FtguiError(tr("{path} is not a readable .safetensors file ({detail})", path=path,
+                                detail=exc)) from None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
-        raise FtguiError(
-            f"{path} holds more than tensors (loading it could run code), so ftgui refuses it; "
-            "convert it to .safetensors or save only the state_dict"
-        ) from None
+        raise FtguiError(tr("{path} holds more than tensors (loading it could run code), so ftgui refuses it; "
+                            "convert it to .safetensors or save only the state_dict", path=path)) from None
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise FtguiError(f"{path} is not a readable weights file ({_first_line(exc)})") from None
+        raise FtguiError(tr("{path} is not a readable weights file ({detail})", path=path,
+                            detail=_first_line(exc))) from None
     for key in ("state_dict_ema", "model_ema", "state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
             break
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise FtguiError(f"{path} does not hold a state_dict of tensors")
+        raise FtguiError(tr("{path} does not hold a state_dict of tensors", path=path))
     return timm.models.clean_state_dict(state)
 
 
@@ -182,16 +183,15 @@ def check_fit(model: nn.Module, shapes: dict[str, tuple[int, ...]], where: str) 
     missing = [k for k in own if k not in shapes]
     unexpected = [k for k in shapes if k not in own]
     wrong = [f"{k} {shapes[k]} vs {own[k]}" for k in own if k in shapes and shapes[k] != own[k]]
-    problems = [("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)]
+    problems = [(N_("missing: {names}"), missing), (N_("unexpected: {names}"), unexpected),
+                (N_("wrong shape: {names}"), wrong)]
     if any(items for _, items in problems):
         parts = [
-            f"{label}: {', '.join(items[:4])}{f' (+{len(items) - 4} more)' if len(items) > 4 else ''}"
-            for label, items in problems if items
+            tr(template, names=", ".join(items[:4])) + (tr(" (+{n} more)", n=len(items) - 4) if len(items) > 4 else "")
+            for template, items in problems if items
         ]
-        raise FtguiError(
-            f"the tensors in {where} do not fit {type(model).__name__} - {'; '.join(parts)}; "
-            "check --model matches the weights"
-        )
+        raise FtguiError(tr("the tensors in {where} do not fit {model} - {problems}; check --model matches the "
+                            "weights", where=where, model=type(model).__name__, problems="; ".join(parts)))
 
 
 # -- the hub -------------------------------------------------------------------------
@@ -239,8 +239,8 @@ def hub_reachable(timeout: float = HUB_PROBE_SECONDS) -> bool:
 
 class HubWeightsError(SettingError):
     """timm's pretrained weights cannot be had. The CLI's message names flags and HF_HOME;
-    a front end that words settings its own way (the GUI: controls) gets ``app_template``,
-    which names no flag and no environment variable."""
+    a front end that words settings its own way (the GUI: controls) gets ``app_template``, in
+    the reader's language, which names no flag and no environment variable."""
 
     def __init__(self, template: str, app_template: str, **values: Any) -> None:
         self.app_template = app_template
@@ -249,7 +249,7 @@ class HubWeightsError(SettingError):
     def worded(self, name_of: Callable[[str], str]) -> str:
         if name_of is _flag:
             return super().worded(name_of)
-        return self.app_template.format(setting=_Names(name_of), **self.values)
+        return translate(self.app_template).format(setting=_Names(name_of), **self.values)
 
 
 def _offline_error(architecture: str, detail: str = "") -> HubWeightsError:
@@ -258,10 +258,10 @@ def _offline_error(architecture: str, detail: str = "") -> HubWeightsError:
         "and there is no cached copy - connect and retry, point HF_HOME at a cache that has it, "
         "give {setting[weights]} PATH (a .safetensors/.pth file or a run folder), or train with "
         "{setting[strategy]} scratch{detail}",
-        "cannot get timm's pretrained weights for {architecture}: the Hugging Face hub cannot be reached "
-        "and this computer has no copy of them - connect and try again, pick other weights under "
-        "{setting[weights]} (a run, a file you upload, or the demo backbone), or choose from scratch under "
-        "{setting[strategy]}{detail}",
+        N_("cannot get timm's pretrained weights for {architecture}: the Hugging Face hub cannot be reached "
+           "and this computer has no copy of them - connect and try again, pick other weights under "
+           "{setting[weights]} (a run, a file you upload, or the demo backbone), or choose from scratch under "
+           "{setting[strategy]}{detail}"),
         architecture=architecture, detail=detail)
 
 
@@ -276,8 +276,8 @@ def check_hub_weights(architecture: str) -> str | None:
         raise HubWeightsError(
             "timm has no pretrained weights for {architecture}; pick one from "
             "`ftgui models --pretrained`, give {setting[weights]} PATH, or use {setting[strategy]} scratch",
-            "timm has no pretrained weights for {architecture}; pick a model that has them, other weights "
-            "under {setting[weights]}, or from scratch under {setting[strategy]}", architecture=architecture)
+            N_("timm has no pretrained weights for {architecture}; pick a model that has them, other weights "
+               "under {setting[weights]}, or from scratch under {setting[strategy]}"), architecture=architecture)
     cached = _cached_hub_file(repo)
     if cached is None and not hub_reachable():
         raise _offline_error(architecture)
@@ -289,10 +289,8 @@ def check_weights(architecture: str, weights: str) -> None:
     if weights == "hub":
         check_hub_weights(architecture)
     elif not Path(weights).expanduser().exists():
-        raise FtguiError(
-            f"weights '{weights}' not found: give --weights hub, none, or the path of a "
-            ".safetensors/.pth file or run folder"
-        )
+        raise FtguiError(tr("weights '{weights}' not found: give --weights hub, none, or the path of a "
+                            ".safetensors/.pth file or run folder", weights=weights))
     else:
         check_model_name(architecture)
 

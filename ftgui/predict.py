@@ -17,6 +17,7 @@ from .data import iter_prediction_inputs
 from .decode import check_size, to_rgb
 from .device import autocast, pick_device
 from .errors import FtguiError
+from .i18n import tr
 
 
 class Predictor:
@@ -34,7 +35,7 @@ class Predictor:
     def from_run(cls, run_dir: str | os.PathLike, device: str = "auto") -> Predictor:
         path = Path(run_dir)
         if not models.is_run_dir(path) or not (path / "model.safetensors").is_file():
-            raise FtguiError(f"{path} holds no trained model (config.json + model.safetensors)")
+            raise FtguiError(tr("{path} holds no trained model (config.json + model.safetensors)", path=path))
         loaded = models.load_weights(models.run_architecture(path), str(path))
         return cls(loaded.model, loaded.labels(), device)
 
@@ -55,13 +56,13 @@ class Predictor:
             try:
                 check_size(image)
             except Unusable as exc:
-                raise FtguiError(f"cannot label this image: {exc}") from None
+                raise FtguiError(tr("cannot label this image: {reason}", reason=exc)) from None
         batch = torch.stack([self.transform(to_rgb(img)) for img in images]).to(self.device)
         with torch.inference_mode(), autocast(self.device):
             probs = self.model(batch).float().softmax(dim=1).cpu()
         if not torch.isfinite(probs).all():
-            raise FtguiError("the model's output is not a number (NaN): its weights are damaged, probably by "
-                             "a learning rate far too high; train it again with a lower one")
+            raise FtguiError(tr("the model's output is not a number (NaN): its weights are damaged, probably by "
+                                "a learning rate far too high; train it again with a lower one"))
         k = max(1, min(top_k, probs.shape[1]))
         scores, indices = probs.topk(k, dim=1)
         rows = []
