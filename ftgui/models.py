@@ -9,6 +9,7 @@ import difflib
 import os
 import pickle
 import socket
+import struct
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -147,7 +148,7 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     except pickle.UnpicklingError:
         raise FtguiError(tr("{path} holds more than tensors (loading it could run code), so ftgui refuses it; "
                             "convert it to .safetensors or save only the state_dict", path=path)) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+    except (RuntimeError, EOFError, OSError, ValueError, struct.error) as exc:
         raise FtguiError(tr("{path} is not a readable weights file ({detail})", path=path,
                             detail=_first_line(exc))) from None
     for key in ("state_dict_ema", "model_ema", "state_dict", "model"):

@@ -139,6 +139,14 @@ def test_a_pickle_carrying_code_is_refused_and_never_run(tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.parametrize("junk", [b"", b"\x00", b"PK\x03\x04 not a zip", b"\x80\x02}q\x00", bytes(range(256)) * 3])
+def test_a_junk_weights_file_is_a_clear_error(tmp_path, junk):
+    (tmp_path / "junk.pth").write_bytes(junk)
+    clear = "junk.pth (is not a readable weights file|does not hold a state_dict|holds more than tensors)"
+    with pytest.raises(FtguiError, match=clear):
+        models.read_state_dict(tmp_path / "junk.pth")
+
+
 def test_tensors_that_do_not_fit_are_listed(cli_run, tmp_path):
     state = load_file(str(cli_run / "model.safetensors"))
     state.pop(next(iter(state)))
