@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import FtguiError, SettingError
+from .i18n import N_
 
 AUGMENTATIONS = ("none", "light", "strong")
 DEFAULT_MODEL = "resnet18"
@@ -105,29 +106,29 @@ class TrainConfig:
             return value is None or math.isfinite(value)
 
         checks = [
-            (0 <= self.epochs <= 100_000, "{setting[epochs]} must be between 0 and 100000, not {epochs}"),
+            (0 <= self.epochs <= 100_000, N_("{setting[epochs]} must be between 0 and 100000, not {epochs}")),
             (self.lr is None or self.lr == AUTO or (isinstance(self.lr, float) and finite(self.lr)
                                                      and 0 < self.lr <= MAX_LR),
-             "{setting[lr]} must be a number above 0 and at most 10 (typical: 1e-4 to 1e-2), not {lr}"),
-            (1 <= self.batch_size <= 65_536, "{setting[batch_size]} must be between 1 and 65536, not {batch_size}"),
+             N_("{setting[lr]} must be a number above 0 and at most 10 (typical: 1e-4 to 1e-2), not {lr}")),
+            (1 <= self.batch_size <= 65_536, N_("{setting[batch_size]} must be between 1 and 65536, not {batch_size}")),
             (self.img_size is None or 16 <= self.img_size <= 2048,
-             "{setting[img_size]} must be between 16 and 2048, not {img_size}"),
-            (self.aug in AUGMENTATIONS, "{setting[aug]} must be one of none, light, strong, not {aug!r}"),
+             N_("{setting[img_size]} must be between 16 and 2048, not {img_size}")),
+            (self.aug in AUGMENTATIONS, N_("{setting[aug]} must be one of none, light, strong, not {aug!r}")),
             (finite(self.val_split) and 0 <= self.val_split < 1,
-             "{setting[val_split]} must be at least 0 and below 1, not {val_split}"),
+             N_("{setting[val_split]} must be at least 0 and below 1, not {val_split}")),
             (finite(self.label_smoothing) and 0 <= self.label_smoothing < 1,
-             "{setting[label_smoothing]} must be at least 0 and below 1, not {label_smoothing}"),
+             N_("{setting[label_smoothing]} must be at least 0 and below 1, not {label_smoothing}")),
             (finite(self.weight_decay) and 0 <= self.weight_decay <= 10,
-             "{setting[weight_decay]} must be between 0 and 10 (typical: 0.01 to 0.1), not {weight_decay}"),
-            (0 <= self.warmup_epochs <= 100_000, "{setting[warmup_epochs]} must not be negative"),
-            (0 <= self.feature_views <= 1000, "{setting[feature_views]} must be between 0 and 1000"),
-            (0 <= self.seed <= MAX_SEED, "{setting[seed]} must be between 0 and 4294967295, not {seed}"),
+             N_("{setting[weight_decay]} must be between 0 and 10 (typical: 0.01 to 0.1), not {weight_decay}")),
+            (0 <= self.warmup_epochs <= 100_000, N_("{setting[warmup_epochs]} must not be negative")),
+            (0 <= self.feature_views <= 1000, N_("{setting[feature_views]} must be between 0 and 1000")),
+            (0 <= self.seed <= MAX_SEED, N_("{setting[seed]} must be between 0 and 4294967295, not {seed}")),
             (self.split_seed is None or 0 <= self.split_seed <= MAX_SEED,
-             "{setting[split_seed]} must be between 0 and 4294967295, not {split_seed}"),
-            (self.out is None or bool(self.out.strip()), "{setting[out]} is empty: give a folder name, or leave "
-             "it out for runs/<time>-<model>-<strategy>"),
-            (self.data is None or bool(self.data.strip()), "{setting[data]} is empty: give a folder of class "
-             "sub-folders or a .zip"),
+             N_("{setting[split_seed]} must be between 0 and 4294967295, not {split_seed}")),
+            (self.out is None or bool(self.out.strip()),
+             N_("{setting[out]} is empty: give a folder name, or leave it out for runs/<time>-<model>-<strategy>")),
+            (self.data is None or bool(self.data.strip()),
+             N_("{setting[data]} is empty: give a folder of class sub-folders or a .zip")),
         ]
         for ok, template in checks:
             if not ok:
@@ -140,9 +141,9 @@ class TrainConfig:
             return
         limit = max_workers()
         if not 0 <= self.num_workers <= limit:
-            raise SettingError("{setting[num_workers]} must be between 0 and {limit} on this computer "
-                               "({cpus} CPUs, each process needs about 512 MB), not {workers}; leave it "
-                               "out for an automatic choice", limit=limit, cpus=os.cpu_count() or 1,
+            raise SettingError(N_("{setting[num_workers]} must be between 0 and {limit} on this computer "
+                                  "({cpus} CPUs, each process needs about 512 MB), not {workers}; leave it "
+                                  "out for an automatic choice"), limit=limit, cpus=os.cpu_count() or 1,
                                workers=self.num_workers)
 
     def split_seed_value(self) -> int:
@@ -158,7 +159,7 @@ class TrainConfig:
         except ValueError:
             value = math.nan
         if not math.isfinite(value) or abs(value) > 100:
-            raise SettingError("{setting[bias_init]} takes 'zero' or a number such as 0.01, not {bias!r}",
+            raise SettingError(N_("{setting[bias_init]} takes 'zero' or a number such as 0.01, not {bias!r}"),
                                bias=self.bias_init)
         return value
 
@@ -189,12 +190,12 @@ class TrainConfig:
                 try:
                     setattr(self, f.name, learning_rate(value))
                 except (TypeError, ValueError):
-                    raise SettingError("{setting[lr]} takes a number or auto, not {value!r}", value=value) from None
+                    raise SettingError(N_("{setting[lr]} takes a number or auto, not {value!r}"), value=value) from None
                 continue
             if kind is float and isinstance(value, int) and not isinstance(value, bool):
                 continue
             if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-                raise SettingError("{setting[" + f.name + "]} takes a {kind}, not {value!r}",
+                raise SettingError(N_("{setting} takes a {kind}, not {value!r}"), field=f.name,
                                    kind=kind.__name__, value=value)
 
 
