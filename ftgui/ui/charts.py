@@ -1,5 +1,6 @@
 """What the tabs draw: curves as tables for ``gr.LinePlot``, the progress bar, the
-confusion matrix. Plain data in, plain data (DataFrames, HTML) out."""
+confusion matrix. Plain data in, plain data (DataFrames, HTML) out, worded in the reader's
+language (a curve's name too: the legend shows it)."""
 from __future__ import annotations
 
 import html
@@ -7,11 +8,13 @@ import html
 import gradio as gr
 import pandas as pd
 
+from .. import i18n
+from ..i18n import N_, tr
 from . import verdicts
 
-SPLITS = (("train", "training"), ("val", "validation"))
-PHASES = {"train": "step", "eval": "validating", "features": "computing features"}
-CHANCE = "guessing (chance)"
+SPLITS = (("train", N_("training")), ("val", N_("validation")))
+PHASES = {"train": N_("step"), "eval": N_("validating"), "features": N_("computing features")}
+CHANCE = N_("guessing (chance)")
 CHANCE_COLOUR = "#9ca3af"
 CURVE_COLOURS = {"training": "#6366f1", "validation": "#f97316", CHANCE: CHANCE_COLOUR}
 PLOT_STYLE = (f'<style>.ftgui-plot path[stroke="{CHANCE_COLOUR}"]{{stroke-dasharray:6 4}}'
@@ -22,8 +25,15 @@ PLOT_STYLE = (f'<style>.ftgui-plot path[stroke="{CHANCE_COLOUR}"]{{stroke-dashar
 """The chance-level line is drawn dashed (a LinePlot has no per-series dash setting); a
 disabled Start or Stop looks disabled; while this page may stop a training (its Stop is
 enabled), the Train tab's form shows that training's settings read-only."""
-METRICS = {"val_acc": "validation accuracy", "val_loss": "validation loss",
-           "train_acc": "training accuracy", "train_loss": "training loss"}
+METRICS = {"val_acc": N_("validation accuracy"), "val_loss": N_("validation loss"),
+           "train_acc": N_("training accuracy"), "train_loss": N_("training loss")}
+
+
+def curve_colours() -> dict[str, str]:
+    """:data:`CURVE_COLOURS` under each curve's name in every language the page speaks: a
+    plot's colours are set once, its curves are named in each reader's language."""
+    return {i18n.translate(name, language): colour for name, colour in CURVE_COLOURS.items()
+            for language in i18n.LANGUAGES}
 
 
 def curves(metrics: list[dict], kind: str, classes: int | None = None, epochs: int | None = None) -> pd.DataFrame:
@@ -31,12 +41,12 @@ def curves(metrics: list[dict], kind: str, classes: int | None = None, epochs: i
     the number of ``classes``, the chance level (1/C for accuracy, ln C for loss) as a line
     from epoch 0 to ``epochs``: it spans the whole run, so curves grow from left to right,
     and the loss axis always includes the loss of guessing."""
-    rows = [{"epoch": row["epoch"], "value": row[f"{split}_{kind}"], "curve": label}
+    rows = [{"epoch": row["epoch"], "value": row[f"{split}_{kind}"], "curve": tr(label)}
             for row in metrics for split, label in SPLITS if row.get(f"{split}_{kind}") is not None]
     if classes and classes >= 2:
         level = verdicts.chance(classes) if kind == "acc" else verdicts.chance_loss(classes)
         last = max(epochs or 1, max((r["epoch"] for r in metrics), default=1))
-        rows += [{"epoch": epoch, "value": level, "curve": CHANCE} for epoch in (0, last)]
+        rows += [{"epoch": epoch, "value": level, "curve": tr(CHANCE)} for epoch in (0, last)]
     return _typed(pd.DataFrame(rows, columns=["epoch", "value", "curve"]))
 
 
@@ -54,7 +64,8 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def epoch_plot(frame: pd.DataFrame, label: str, empty: str) -> dict:
-    """A LinePlot update with data only (and its label, which is not part of the chart).
+    """A LinePlot update with data only (and its label, which is not part of the chart: ``label``,
+    or ``empty`` while there are no points).
 
     Never x_lim, y_title or y_lim here: Gradio 6's LinePlot redraws its chart when one of
     those changes, from the data it had before the same update, so a change sent together
@@ -63,7 +74,7 @@ def epoch_plot(frame: pd.DataFrame, label: str, empty: str) -> dict:
     draws a collapsed chart with "Infinite extent" warnings), and the label says what will
     appear."""
     has_data = len(frame) > 0
-    return gr.update(value=frame if has_data else None, label=label if has_data else f"{label}: {empty}")
+    return gr.update(value=frame if has_data else None, label=label if has_data else empty)
 
 
 def duration(seconds: float) -> str:
@@ -77,23 +88,24 @@ def duration(seconds: float) -> str:
 def progress_html(status: dict | None) -> str:
     """A progress bar with epoch, step, current loss and time left, from Job.status()."""
     if status is None:
-        return _bar(0, "No training yet")
+        return _bar(0, tr("No training yet"))
     step = status["step"]
-    parts = [f"epoch {status['epoch']}/{status['epochs']}"]
+    parts = [tr("epoch {epoch}/{epochs}", epoch=status["epoch"], epochs=status["epochs"])]
     if status["state"] in ("stopped", "failed"):
-        parts = [f"{status['epoch']}/{status['epochs']} epochs done"]
+        parts = [tr("{done}/{epochs} epochs done", done=status["epoch"], epochs=status["epochs"])]
         if status.get("stopped_in"):
-            parts.append(f"stopped during epoch {status['stopped_in']}")
+            parts.append(tr("stopped during epoch {epoch}", epoch=status["stopped_in"]))
     if step and status["state"] in ("preparing", "running", "stopping"):
-        parts.append(f"{PHASES.get(step['phase'], step['phase'])} {step['step']}/{step['steps']}")
+        phase = tr(PHASES[step["phase"]]) if step["phase"] in PHASES else step["phase"]
+        parts.append(f"{phase} {step['step']}/{step['steps']}")
         if step.get("loss") is not None:
-            parts.append(f"loss {step['loss']:.4f}")
+            parts.append(tr("loss {loss}", loss=f"{step['loss']:.4f}"))
     parts.append(f"{status['fraction']:.0%}")
     elapsed = status.get("elapsed_total_s", status["elapsed_s"])  # a resumed run's earlier epochs too
     if elapsed:
-        parts.append(f"{duration(elapsed)} elapsed")
+        parts.append(tr("{time} elapsed", time=duration(elapsed)))
     if status["eta_s"] is not None:
-        parts.append(f"about {duration(status['eta_s'])} left")
+        parts.append(tr("about {time} left", time=duration(status["eta_s"])))
     return _bar(status["fraction"], " · ".join(parts))
 
 
@@ -108,7 +120,7 @@ def confusion_html(labels: list[str], matrix: list[list[int]]) -> str:
     """The confusion matrix as a table, rows = true class, columns = predicted; each cell is
     shaded by its share of the row (works on light and dark themes)."""
     if not labels:
-        return "<p>No validation predictions for this run.</p>"
+        return f"<p>{html.escape(tr('No validation predictions for this run.'))}</p>"
     head = "".join(f"<th>{html.escape(name)}</th>" for name in labels)
     body = []
     for name, row in zip(labels, matrix):
@@ -120,5 +132,6 @@ def confusion_html(labels: list[str], matrix: list[list[int]]) -> str:
             cells.append(f'<td class="{kind}" style="--share:{share:.3f}" '
                          f'title="{html.escape(name)} → {html.escape(labels[j])}: {count}">{count or ""}</td>')
         body.append(f"<tr><th>{html.escape(name)}</th>{''.join(cells)}</tr>")
-    return ('<div class="ftgui-confusion"><table><thead><tr><th>true ↓ / predicted →</th>'
+    corner = html.escape(tr("true ↓ / predicted →"))
+    return (f'<div class="ftgui-confusion"><table><thead><tr><th>{corner}</th>'
             f"{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")

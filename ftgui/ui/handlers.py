@@ -13,7 +13,7 @@ import gradio as gr
 from .. import i18n
 from ..errors import FtguiError
 from .language import language_of
-from .words import control_name, unflag
+from .words import error_text
 
 log = logging.getLogger(__name__)
 ERROR_SECONDS = 12
@@ -47,17 +47,15 @@ def bind(fn: Callable[..., Any], *args: Any) -> Callable[..., Any]:
         request = values[at] if at < len(values) else None
         if added:
             values = values[:at] + values[at + 1:]
-        try:
-            with i18n.speaking(language_of(request)):
+        with i18n.speaking(language_of(request)):  # errors are worded in it too
+            try:
                 return bound(*values)
-        except FtguiError as exc:
-            raise gr.Error(unflag(exc.worded(control_name)), duration=ERROR_SECONDS, title="ftgui") from None
-        except gr.Error:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            log.exception("handler %s failed", getattr(fn, "__name__", fn))
-            raise gr.Error(f"internal error: {type(exc).__name__}: {exc}", duration=ERROR_SECONDS,
-                           title="ftgui") from None
+            except gr.Error:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                if not isinstance(exc, FtguiError):
+                    log.exception("handler %s failed", getattr(fn, "__name__", fn))
+                raise gr.Error(error_text(exc), duration=ERROR_SECONDS, title="ftgui") from None
 
     handler.__name__ = getattr(fn, "__name__", "handler")
     handler.__annotations__ = hints

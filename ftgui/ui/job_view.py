@@ -1,5 +1,6 @@
 """The Train tab's view of the live job: its status line with what the result means, the
-progress, curves and log, polled by every page (a reloaded page re-attaches this way)."""
+progress, curves and log, polled by every page (a reloaded page re-attaches this way), in
+each reader's language."""
 from __future__ import annotations
 
 import re
@@ -8,19 +9,21 @@ from typing import Any
 import gradio as gr
 
 from ..errors import FtguiError
+from ..i18n import N_, tr
 from ..record import best_row
 from . import charts, preview, verdicts
 from .context import UPLOADS, AppContext
 
-CHANCE_HELP = ("**Reading the result:** guessing would score 1 / (number of classes), e.g. 33% for 3 classes; "
-               "the accuracy chart draws that level dashed. An accuracy measured on few validation images is "
-               "uncertain: the result says by how much (± is a 95% margin).")
+CHANCE_HELP = N_("**Reading the result:** guessing would score 1 / (number of classes), e.g. 33% for 3 classes; "
+                 "the accuracy chart draws that level dashed. An accuracy measured on few validation images is "
+                 "uncertain: the result says by how much (± is a 95% margin).")
 
 
-LOSS_EMPTY = "the training and validation loss appear here after the first epoch"
+LOSS_EMPTY = N_("Loss: the training and validation loss appear here after the first epoch")
+"""The loss chart's label while it has no points."""
 
 
-ACC_EMPTY = "the accuracies appear here after the first epoch, with guessing's level dashed"
+ACC_EMPTY = N_("Accuracy: the accuracies appear here after the first epoch, with guessing's level dashed")
 
 
 LOG_LINES = 200
@@ -40,36 +43,48 @@ def describe_job(status: dict | None) -> str:
     how uncertain it is on this many validation images, and a warning when it is no better
     than guessing (see :mod:`.verdicts`)."""
     if status is None:
-        return "No training yet: choose data, a model and a mode, then **Start**."
+        return tr("No training yet: choose data, a model and a mode, then **Start**.")
     if status.get("detached"):
-        return (f"No training on this page yet (the last one, **{status['name']}**, has ended: see the **Runs** "
-                "tab). Choose data, a model and a mode, then **Start**.")
+        return tr("No training on this page yet (the last one, **{name}**, has ended: see the **Runs** tab). "
+                  "Choose data, a model and a mode, then **Start**.", name=status["name"])
     name, state = f"**{status['name']}**", status["state"]
-    what = f" ({status['model']}, {status['strategy']}, {status['epochs']} epochs)"
+    what = tr("{model}, {strategy}, {epochs} epochs", model=status["model"], strategy=status["strategy"],
+              epochs=status["epochs"])
     best = best_row([m for m in status["metrics"] if m.get("val_acc") is not None])  # the engine's rule
     classes, images = status.get("classes"), status.get("val_images")
     best_text = ""
     if best:
-        best_text = (f"best validation accuracy {verdicts.accuracy_text(best['val_acc'], images)} "
-                     f"(epoch {best['epoch']})")
-        if classes:
-            best_text += f"; {verdicts.chance_text(classes)}"
+        accuracy = verdicts.accuracy_text(best["val_acc"], images)
+        best_text = (tr("best validation accuracy {accuracy} (epoch {epoch}); {chance}", accuracy=accuracy,
+                        epoch=best["epoch"], chance=verdicts.chance_text(classes)) if classes else
+                     tr("best validation accuracy {accuracy} (epoch {epoch})", accuracy=accuracy, epoch=best["epoch"]))
     warning = ""
     if best and classes and state in ("completed", "stopped", "initialised", "evaluated"):
         warning = verdicts.verdict(best["val_acc"], classes, images, status.get("init"),
                                    bool(status.get("trains_all")))
-    try_it = " Try it in the **Predict** tab or below." if not warning else ""
-    line = {
-        "preparing": f"… Preparing {name}{what}: reading the images and loading the model…",
-        "running": f"▶ Training {name}{what}…" + (f" {best_text}" if best else ""),
-        "stopping": f"■ Stopping {name} after the current step…",
-        "completed": f"✓ Finished {name}" + (f" early ({status['stop_reason']})" if status.get("stop_reason")
-                                               else "") + f": {best_text}.{try_it}",
-        "initialised": f"✓ Saved {name} as initialised, without training: {best_text}.",
-        "stopped": f"■ Stopped {name}; kept the best epoch so far{': ' + best_text if best else ''}.",
-        "evaluated": f"✓ Evaluated {name} without training: {best_text or 'no validation images'}.",
-        "failed": f"✗ {name} failed: {status['error']}",
-    }[state]
+    if state == "preparing":
+        line = tr("… Preparing {name} ({what}): reading the images and loading the model…", name=name, what=what)
+    elif state == "running":
+        line = (tr("▶ Training {name} ({what})… {best}", name=name, what=what, best=best_text) if best else
+                tr("▶ Training {name} ({what})…", name=name, what=what))
+    elif state == "stopping":
+        line = tr("■ Stopping {name} after the current step…", name=name)
+    elif state == "completed":
+        line = (tr("✓ Finished {name} early ({reason}): {best}.", name=name, reason=status["stop_reason"],
+                   best=best_text) if status.get("stop_reason") else
+                tr("✓ Finished {name}: {best}.", name=name, best=best_text))
+        if not warning:
+            line += tr(" Try it in the **Predict** tab or below.")
+    elif state == "initialised":
+        line = tr("✓ Saved {name} as initialised, without training: {best}.", name=name, best=best_text)
+    elif state == "stopped":
+        line = (tr("■ Stopped {name}; kept the best epoch so far: {best}.", name=name, best=best_text) if best else
+                tr("■ Stopped {name}; kept the best epoch so far.", name=name))
+    elif state == "evaluated":
+        line = tr("✓ Evaluated {name} without training: {best}.", name=name,
+                  best=best_text or tr("no validation images"))
+    else:
+        line = tr("✗ {name} failed: {error}", name=name, error=status["error"])
     return line + (f"\n\n{warning}" if warning else "")
 
 
@@ -87,7 +102,7 @@ def poll(ctx: AppContext, seen: Any, request: gr.Request | None = None) -> tuple
     mine = job is None or ctx.visitor(request).owns(job.owner)
     if status is not None and not mine:
         status = {**status, "log": [], "run_dir": None,
-                  "error": status["error"] and "the error is shown to whoever started it"}
+                  "error": status["error"] and tr("the error is shown to whoever started it")}
     if status is not None:
         status["trains_all"] = trains_all(ctx, status["strategy"])
         status["log"] = [_without_uploads(ctx, line) for line in status["log"]]
@@ -117,8 +132,8 @@ def job_curves(status: dict | None) -> tuple:
     log = "\n".join(status["log"][-LOG_LINES:]) if status else ""
     epochs = status["epochs"] if status else 1
     classes = status.get("classes") if status else None
-    return (charts.epoch_plot(charts.curves(metrics, "loss", classes, epochs), "Loss", LOSS_EMPTY),
-            charts.epoch_plot(charts.curves(metrics, "acc", classes, epochs), "Accuracy", ACC_EMPTY), log)
+    return (charts.epoch_plot(charts.curves(metrics, "loss", classes, epochs), tr("Loss"), tr(LOSS_EMPTY)),
+            charts.epoch_plot(charts.curves(metrics, "acc", classes, epochs), tr("Accuracy"), tr(ACC_EMPTY)), log)
 
 
 def poll_fresh(ctx: AppContext, seen: Any, request: gr.Request | None = None) -> tuple:

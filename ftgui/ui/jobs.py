@@ -31,9 +31,10 @@ from typing import Any
 from .. import runs
 from ..config import TrainConfig
 from ..errors import FtguiError
+from ..i18n import tr
 from ..record import End, Epoch, Event, Log, Start, Step
 from .owners import record_owner
-from .words import control_name
+from .words import error_text
 
 log = logging.getLogger(__name__)
 
@@ -48,15 +49,18 @@ _ids = itertools.count(1)
 
 
 def epoch_line(row: dict, epochs: int) -> str:
-    """The log's line for one epoch, like the CLI's: losses, accuracies, time."""
+    """The log's line for one epoch, like the CLI's: losses, accuracies, time (in the reader's
+    language)."""
     def number(key: str, spec: str) -> str:
         value = row.get(key)
         return "-" if value is None else format(value, spec)
 
-    line = (f"epoch {row['epoch']}/{epochs}: training loss {number('train_loss', '.4f')}, "
-            f"accuracy {number('train_acc', '.1%')} · validation loss {number('val_loss', '.4f')}, "
-            f"accuracy {number('val_acc', '.1%')} · {row.get('seconds') or 0:.1f} s")
-    return line + (" (stopped part-way)" if row.get("stopped") else "")
+    line = tr("epoch {epoch}/{epochs}: training loss {train_loss}, accuracy {train_acc} · validation loss "
+              "{val_loss}, accuracy {val_acc} · {seconds} s", epoch=row["epoch"], epochs=epochs,
+              train_loss=number("train_loss", ".4f"), train_acc=number("train_acc", ".1%"),
+              val_loss=number("val_loss", ".4f"), val_acc=number("val_acc", ".1%"),
+              seconds=f"{row.get('seconds') or 0:.1f}")
+    return tr("{line} (stopped part-way)", line=line) if row.get("stopped") else line
 
 
 class Busy(FtguiError):
@@ -76,7 +80,8 @@ class Job:
         self.last_step: Step | None = None
         self.state = "preparing"
         """preparing, running, stopping, then one of FINISHED."""
-        self.error: str | None = None
+        self.failure: Exception | None = None
+        """Why the job failed (worded for each reader by :meth:`status`)."""
         self.run_dir: Path | None = Path(config.out) if config.out else None
         self.created = time.time()
         self._train_started: float | None = None
@@ -94,21 +99,22 @@ class Job:
         self._thread.start()
 
     def _run(self, work: Work) -> None:
+        failure: Exception | None = None
         try:
             result = work(listener=self._on_event, stop=self.stop_event)
-            final, error = result.status, None
+            final = result.status
         except FtguiError as exc:
-            final, error = "failed", exc.worded(control_name)
+            final, failure = "failed", exc
         except Exception as exc:  # noqa: BLE001 - shown in the UI instead of killing the app
             log.exception("training failed")
-            final, error = "failed", f"internal error: {type(exc).__name__}: {exc}"
-        if error and self.run_dir is not None and self.run_dir.is_dir() and not any(self.run_dir.iterdir()):
+            final, failure = "failed", exc
+        if failure and self.run_dir is not None and self.run_dir.is_dir() and not any(self.run_dir.iterdir()):
             self.run_dir.rmdir()  # the engine failed before writing anything: leave no empty run
         self._record_owner()
         with self._lock:
-            self.state, self.error, self._ended = final, error, time.time()
-            if error:
-                self.events.append(Log(f"error: {error}"))
+            self.state, self.failure, self._ended = final, failure, time.time()
+            if failure:
+                self.events.append(Log(f"error: {error_text(failure)}"))  # the log, like the engine's, in English
 
     def _record_owner(self) -> None:
         if self.owner and self.run_dir is not None and (self.run_dir / runs.RUN_FILE).is_file():
@@ -193,7 +199,7 @@ class Job:
         with self._lock:
             events = list(self.events)
             step = self.last_step
-            state, error, started, ended = self.state, self.error, self._train_started, self._ended
+            state, failure, started, ended = self.state, self.failure, self._train_started, self._ended
         start = next((e for e in events if isinstance(e, Start)), None)
         epochs = start.epochs if start else self.config.epochs
         earlier = list(start.earlier_epochs) if start else list(self.earlier)
@@ -217,7 +223,7 @@ class Job:
         before = sum(float(row.get("seconds") or 0) for row in earlier)
         epoch = step.epoch if step and state not in FINISHED else len(whole)
         return {
-            "id": self.id, "name": self.name, "state": state, "error": error,
+            "id": self.id, "name": self.name, "state": state, "error": error_text(failure) if failure else None,
             "model": self.config.model, "strategy": self.config.strategy, "init": self.config.init,
             "data": self.config.data,
             "run_dir": str(self.run_dir) if self.run_dir else None,
@@ -267,8 +273,8 @@ class JobManager:
         """Raise :class:`Busy` while a training runs."""
         job = self.running()
         if job is not None:
-            raise Busy(f"busy: {job.name} is training; stop it or wait until it ends "
-                       "(one training at a time)")
+            raise Busy(tr("busy: {name} is training; stop it or wait until it ends (one training at a time)",
+                          name=job.name))
 
     def start(self, config: TrainConfig, owner: str | None = None) -> Job:
         """Start training ``config`` in the background for the visitor ``owner``, or raise

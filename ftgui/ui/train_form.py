@@ -13,6 +13,7 @@ from typing import Any
 from .. import runs
 from ..config import TrainConfig
 from ..errors import FtguiError
+from ..i18n import N_, tr
 from . import heavy
 from .context import AppContext, demo_backbone
 from .run_names import display_names
@@ -27,18 +28,18 @@ def param_key(kind: str, plugin: str, param: str) -> str:
 # -- weights -----------------------------------------------------------------------------
 def weights_choices(ctx: AppContext) -> list[tuple[str, str]]:
     """Where pretrained weights can come from: the hub, the bundled demo backbone, a
-    finished run, an uploaded file, or (local app only) a path."""
-    choices = [("timm's pretrained weights (Hugging Face hub)", "hub")]
+    finished run, an uploaded file, or (local app only) a path; labelled in the reader's language."""
+    choices = [(tr("timm's pretrained weights (Hugging Face hub)"), "hub")]
     if demo_backbone() is not None:
-        choices.append(("ftgui's small demo backbone (offline)", "demo"))
+        choices.append((tr("ftgui's small demo backbone (offline)"), "demo"))
     listed = runs.list_runs(ctx.runs_root)
     names = display_names(listed)
     for run in listed:
         if (run.path / "model.safetensors").is_file() and run.status != "running":
-            choices.append((f"run {names[run.path.name]}", f"run:{run.path.name}"))
-    choices.append(("a weights file I upload (.safetensors, .pth)", "upload"))
+            choices.append((tr("run {name}", name=names[run.path.name]), f"run:{run.path.name}"))
+    choices.append((tr("a weights file I upload (.safetensors, .pth)"), "upload"))
     if ctx.options.local_only:
-        choices.append(("a file or run folder on this computer", "path"))
+        choices.append((tr("a file or run folder on this computer"), "path"))
     return choices
 
 
@@ -49,19 +50,19 @@ def resolve_weights(ctx: AppContext, choice: str, upload: str | None, path: str 
     if choice == "demo":
         backbone = demo_backbone()
         if backbone is None:
-            raise FtguiError("this install has no demo backbone; pick another weights source")
+            raise FtguiError(tr("this install has no demo backbone; pick another weights source"))
         return str(backbone)
     if choice and choice.startswith("run:"):
         return str(ctx.run_path(choice[len("run:"):]))
     if choice == "upload":
         if not upload:
-            raise FtguiError("upload a weights file (.safetensors or .pth) first")
+            raise FtguiError(tr("upload a weights file (.safetensors or .pth) first"))
         return ctx.keep_upload(upload)
     if choice == "path" and ctx.options.local_only:
         if not path or not path.strip():
-            raise FtguiError("type the path of a weights file or run folder")
+            raise FtguiError(tr("type the path of a weights file or run folder"))
         return str(Path(path.strip()).expanduser())
-    raise FtguiError(f"unknown weights source {choice!r}")
+    raise FtguiError(tr("unknown weights source {choice}", choice=repr(choice)))
 
 
 def weights_architecture(ctx: AppContext, choice: str) -> str | None:
@@ -119,22 +120,23 @@ def initial_form(ctx: AppContext) -> dict[str, Any]:
 
 
 def _number(value: Any, kind: type, name: str) -> Any:
+    """The form's number ``value``; ``name`` (marked ``N_``) says which is empty."""
     if value is None or value == "":
-        raise FtguiError(f"{name} is empty")
+        raise FtguiError(tr("{name} is empty", name=tr(name)))
     return kind(value)
 
 
 def config_from_form(ctx: AppContext, data: str | None, val_split: float, form: dict[str, Any]) -> TrainConfig:
     """The TrainConfig the form describes; FtguiError for anything no run can use."""
     if not data:
-        raise FtguiError("choose your images in the Data tab first")
+        raise FtguiError(tr("choose your images in the Data tab first"))
     strategy = ctx.registry.strategy(form["strategy"])
     initializer = ctx.registry.initializer(form["init"])
     model = (form.get("model") or "").strip()
     if not model:
-        raise FtguiError("choose a backbone model")
+        raise FtguiError(tr("choose a backbone model"))
     if model.startswith("local-dir:") and not ctx.options.local_only:
-        raise FtguiError("local-dir: models are only available when the app is not shared")
+        raise FtguiError(tr("local-dir: models are only available when the app is not shared"))
     img_size = int(form.get("img_size") or 0)
     config = TrainConfig(
         data=data, model=model, strategy=strategy.name,
@@ -143,14 +145,14 @@ def config_from_form(ctx: AppContext, data: str | None, val_split: float, form: 
         bias_init=str(form.get("bias_init") or "zero"),
         weights=(resolve_weights(ctx, form["weights"], form.get("weights_file"), form.get("weights_path"))
                  if strategy.needs_pretrained else None),
-        epochs=_number(form["epochs"], int, "epochs"),
+        epochs=_number(form["epochs"], int, N_("epochs")),
         lr=_learning_rate(form.get("lr"), strategy),
-        batch_size=_number(form["batch_size"], int, "batch size"), img_size=img_size or None,
-        aug=form["aug"], val_split=float(val_split), seed=_number(form["seed"], int, "seed"),
+        batch_size=_number(form["batch_size"], int, N_("batch size")), img_size=img_size or None,
+        aug=form["aug"], val_split=float(val_split), seed=_number(form["seed"], int, N_("seed")),
         device=form.get("device") or "auto",
-        weight_decay=_number(form["weight_decay"], float, "weight decay"),
-        warmup_epochs=_number(form["warmup_epochs"], int, "warm-up epochs"),
-        label_smoothing=_number(form["label_smoothing"], float, "label smoothing"),
+        weight_decay=_number(form["weight_decay"], float, N_("weight decay")),
+        warmup_epochs=_number(form["warmup_epochs"], int, N_("warm-up epochs")),
+        label_smoothing=_number(form["label_smoothing"], float, N_("label smoothing")),
         callbacks={name: _changed_params(form, "callback", ctx.registry.callback(name))
                    for name in form.get("callbacks") or []},
         plugins_dirs=list(ctx.options.plugins_dirs),

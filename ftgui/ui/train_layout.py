@@ -1,6 +1,10 @@
 """The Train tab's layout: the backbone, the mode and initialiser, the settings, the
 callbacks and the job's view, each a function that adds its components to ``form`` (the
-training settings) or ``ui`` (everything else)."""
+training settings) or ``ui`` (everything else).
+
+Texts are written in English; the page shows its fixed ones in the reader's language (see
+:mod:`.language`; a plugin's own words through :func:`ftgui.i18n.plugin_text`). Texts made of
+several plugins' words are made for each reader on page load (:func:`plugin_help`)."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,10 +12,10 @@ from typing import Any
 import gradio as gr
 
 from ..config import AUGMENTATIONS
+from ..i18n import plugin_text, tr
 from . import charts, preview, verdicts
 from .context import AppContext
 from .job_view import ACC_EMPTY, LOSS_EMPTY, describe_job, trains_all
-from .plugins_tab import one_liners
 from .train_form import param_key, weights_choices
 from .words import mode_label, param_label, plain_words
 
@@ -25,12 +29,35 @@ def strategy_order(ctx: AppContext) -> list[str]:
 
 
 def lr_info(strategy) -> str:
-    return f"AdamW, cosine schedule; {strategy.default_lr:g} suits this mode"
+    return tr("AdamW, cosine schedule; {lr} suits this mode", lr=f"{strategy.default_lr:g}")
 
 
-def param_input(param, kind: str, plugin: str) -> gr.components.Component:
-    common: dict[str, Any] = dict(label=param_label(param), info=plain_words(param.help),
-                                  elem_id=param_key(kind, plugin, param.name))
+def described(plugin) -> str:
+    """A plugin's description as the page shows it: in plain words, in the reader's language."""
+    return plugin_text(plugin, "description", plain_words(plugin.description))
+
+
+def plugin_list(plugins) -> str:
+    """``- **name**: description`` for each plugin (Strategy or Initializer objects)."""
+    return "\n".join(tr("- **{name}**: {description}", name=plugin.name, description=described(plugin))
+                     for plugin in plugins)
+
+
+def plugin_help(ctx: AppContext, strategy_name: str) -> tuple:
+    """On page load, in the reader's language: (what the modes mean, the initialisers, the
+    callbacks' help, the learning rate's help for the mode ``strategy_name``)."""
+    callbacks = "; ".join(tr("{name}: {description}", name=plugin_text(r.item, "label", name),  # as the choices
+                             description=described(r.item)) for name, r in ctx.registry.callbacks.items())
+    return (plugin_list(ctx.registry.strategy(name) for name in strategy_order(ctx)),
+            plugin_list(r.item for r in ctx.registry.initializers.values()), gr.update(info=callbacks),
+            gr.update(info=lr_info(ctx.registry.strategy(strategy_name))))
+
+
+def param_input(param, kind: str, plugin) -> gr.components.Component:
+    """The input of a plugin's parameter (its help in the plugin's words)."""
+    common: dict[str, Any] = dict(label=param_label(param),
+                                  info=plugin_text(plugin, f"param.{param.name}", plain_words(param.help)),
+                                  elem_id=param_key(kind, plugin.name, param.name))
     if param.choices:
         return gr.Dropdown(list(param.choices), value=param.default, **common)
     if isinstance(param.default, bool):
@@ -48,7 +75,7 @@ def plugin_params(table: dict, kind: str, selected: str, form: dict) -> dict[str
         if registered.item.params:
             with gr.Group(visible=name == selected) as groups[name]:
                 for param in registered.item.params:
-                    form[param_key(kind, name, param.name)] = param_input(param, kind, name)
+                    form[param_key(kind, name, param.name)] = param_input(param, kind, registered.item)
     return groups
 
 
@@ -72,34 +99,37 @@ def backbone_section(ctx: AppContext, values: dict, strategy, form: dict, ui: di
 
 def mode_section(ctx: AppContext, values: dict, strategy, form: dict, ui: dict) -> None:
     gr.Markdown("### Mode")
-    form["strategy"] = gr.Radio([(mode_label(n), n) for n in strategy_order(ctx)], value=strategy.name,
-                                label="What to train",
-                                info=plain_words(strategy.description), elem_id="strategy")
+    modes = [ctx.registry.strategy(name) for name in strategy_order(ctx)]
+    form["strategy"] = gr.Radio([(plugin_text(mode, "label", mode_label(mode.name)), mode.name) for mode in modes],
+                                value=strategy.name, label="What to train", info=described(strategy),
+                                elem_id="strategy")
     with gr.Accordion("What do the modes mean?", open=False):
-        gr.Markdown(plain_words(one_liners(ctx.registry.strategy(name) for name in strategy_order(ctx))),
-                    elem_classes="ftgui-help")
+        ui["modes_help"] = gr.Markdown(plugin_list(modes), elem_classes="ftgui-help")
     ui["strategy_groups"] = plugin_params(ctx.registry.strategies, "strategy", strategy.name, form)
     initializer = ctx.registry.initializer(values["init"])
     with gr.Group(visible=strategy.trains and not strategy.keeps_head) as ui["init_group"]:
         form["init"] = gr.Dropdown(list(ctx.registry.initializers), value=initializer.name,
-                                   label="Initialiser of the new head" if strategy.needs_pretrained
-                                   else "Initialiser of every layer", info=plain_words(initializer.description),
-                                   elem_id="init")
+                                   label=init_label(strategy), info=described(initializer), elem_id="init")
         ui["init_warning"] = gr.Markdown(init_warning(ctx, strategy.name, initializer.name), elem_id="init-warning")
         with gr.Accordion("Initialiser details", open=False,
                           elem_id="init-details"):
-            gr.Markdown(plain_words(one_liners(r.item for r in ctx.registry.initializers.values())),
-                        elem_classes="ftgui-help")
+            ui["init_help"] = gr.Markdown(plugin_list(r.item for r in ctx.registry.initializers.values()),
+                                          elem_classes="ftgui-help")
             ui["init_groups"] = plugin_params(ctx.registry.initializers, "init", initializer.name, form)
             form["bias_init"] = gr.Dropdown(["zero", "0.01"], value=values["bias_init"], allow_custom_value=True,
                                             label="Bias start value", info="zero, or a number such as 0.01")
+
+
+def init_label(strategy) -> str:
+    """The initialiser's label for ``strategy``: what it initialises."""
+    return tr("Initialiser of the new head") if strategy.needs_pretrained else tr("Initialiser of every layer")
 
 
 def settings_section(values: dict, strategy, form: dict, ui: dict) -> None:
     with gr.Group(visible=strategy.trains) as ui["settings_group"]:
         with gr.Row():
             form["epochs"] = gr.Number(values["epochs"], label="Epochs", precision=0, minimum=1)
-            form["lr"] = gr.Number(values["lr"], label="Learning rate", info=lr_info(strategy))
+            form["lr"] = gr.Number(values["lr"], label="Learning rate")  # its help: plugin_help
     with gr.Accordion("More settings", open=False):
         with gr.Row():
             form["batch_size"] = gr.Number(values["batch_size"], label="Batch size", precision=0, minimum=1)
@@ -118,18 +148,18 @@ def settings_section(values: dict, strategy, form: dict, ui: dict) -> None:
 
 
 def callbacks_section(ctx: AppContext, values: dict, form: dict, ui: dict) -> None:
-    """Callbacks to switch on, each with its parameters while it is on."""
+    """Callbacks to switch on, each with its parameters while it is on (their help: :func:`plugin_help`)."""
     table = ctx.registry.callbacks
     with gr.Accordion("Extras while training (callbacks)", open=bool(values["callbacks"])):
-        explained = plain_words("; ".join(f"{name}: {r.item.description}" for name, r in table.items()))
-        form["callbacks"] = gr.CheckboxGroup(list(table), value=values["callbacks"], label="Use", info=explained,
-                                             elem_id="callbacks")
+        form["callbacks"] = gr.CheckboxGroup([(plugin_text(r.item, "label", name), name) for name, r in table.items()],
+                                             value=values["callbacks"], label="Use", elem_id="callbacks")
         ui["callback_groups"] = {}
         for name, registered in table.items():
             if registered.item.params:
                 with gr.Group(visible=name in values["callbacks"]) as ui["callback_groups"][name]:
                     for param in registered.item.params:
-                        form[param_key("callback", name, param.name)] = param_input(param, "callback", name)
+                        form[param_key("callback", name, param.name)] = param_input(param, "callback",
+                                                                                    registered.item)
 
 
 def job_section(ui: dict) -> None:
@@ -151,11 +181,11 @@ def job_section(ui: dict) -> None:
             ui["preview_live"] = gr.Image(sources=["webcam"], streaming=True, type="pil", label="Webcam",
                                           height=220, elem_id="preview-live")
     gr.HTML(charts.PLOT_STYLE, padding=False, container=False)
-    curve: dict[str, Any] = dict(x="epoch", y="value", color="curve", color_map=charts.CURVE_COLOURS, color_title="",
+    curve: dict[str, Any] = dict(x="epoch", y="value", color="curve", color_map=charts.curve_colours(), color_title="",
                  x_title="epoch", height=260, elem_classes="ftgui-plot")
     with gr.Row():
-        ui["loss"] = gr.LinePlot(label=f"Loss: {LOSS_EMPTY}", y_title="loss", elem_id="loss-plot", **curve)
-        ui["acc"] = gr.LinePlot(label=f"Accuracy: {ACC_EMPTY}", y_title="accuracy", y_lim=[0, 1],
+        ui["loss"] = gr.LinePlot(label=LOSS_EMPTY, y_title="loss", elem_id="loss-plot", **curve)
+        ui["acc"] = gr.LinePlot(label=ACC_EMPTY, y_title="accuracy", y_lim=[0, 1],
                                 elem_id="acc-plot", **curve)
     with gr.Accordion("Log", open=False, elem_id="train-log-box"):
         ui["log"] = gr.Textbox(show_label=False, lines=8, max_lines=8, autoscroll=True, interactive=False,

@@ -18,6 +18,7 @@ import gradio as gr
 
 from .. import runs
 from ..errors import FtguiError
+from ..i18n import tr
 from . import catalog, owners, preview, train_tools, verdicts, words
 from .command import train_command
 from .context import AppContext
@@ -34,13 +35,16 @@ from .train_form import (
 from .train_layout import (
     backbone_section,
     callbacks_section,
+    described,
+    init_label,
     init_warning,
     job_section,
     lr_info,
     mode_section,
+    plugin_help,
     settings_section,
 )
-from .words import control_name, plain_words
+from .words import control_name
 
 POLL_SECONDS = 1.0
 
@@ -87,19 +91,19 @@ def start_training(ctx: AppContext, data: str | None, val_split: float, form: di
         run_dir.rmdir()
         raise
     warning = verdicts.start_warning(trains_all(ctx, config.strategy), config.init)
-    return f"Started **{job.name}**." + (f" {warning}" if warning else ""), train_command(config)
+    return tr("Started **{name}**.", name=job.name) + (f" {warning}" if warning else ""), train_command(config)
 
 
 def stop_training(ctx: AppContext, request: gr.Request | None = None) -> str:
     """Stop the app's training, when it is this visitor's (on a local app everyone's)."""
     job = ctx.jobs.running()
     if job is None:
-        return "Nothing is training."
+        return tr("Nothing is training.")
     if not ctx.visitor(request).owns(job.owner):
-        raise FtguiError(f"{job.name} was started by another visitor: only they may stop it; "
-                         "it is saved when it ends")
+        raise FtguiError(tr("{name} was started by another visitor: only they may stop it; it is saved when it ends",
+                            name=job.name))
     job.stop()
-    return f"Stopping **{job.name}** after the current step; the best epoch so far is kept."
+    return tr("Stopping **{name}** after the current step; the best epoch so far is kept.", name=job.name)
 
 
 def job_data_summary(ctx: AppContext, source: str | None, val_split: float,
@@ -131,8 +135,8 @@ def data_overview(source: str | None, val_split: float = 0.2) -> str:
 
 def data_line_text(source: str | None) -> str:
     if not source:
-        return "**Data:** none yet; choose it in the **Data** tab."
-    return f"**Data:** {words.data_name(source)} (change it in the **Data** tab)"
+        return tr("**Data:** none yet; choose it in the **Data** tab.")
+    return tr("**Data:** {name} (change it in the **Data** tab)", name=words.data_name(source))
 
 
 def form_handler(fn, ctx: AppContext, initial: dict[str, Any]):
@@ -162,10 +166,14 @@ def on_strategy(ctx: AppContext, name: str) -> tuple:
     """Updates for (mode, weights section, initialiser section, training settings,
     initialiser, learning rate) when the mode changes."""
     strategy = ctx.registry.strategy(name)
-    init_label = "Initialiser of the new head" if strategy.needs_pretrained else "Initialiser of every layer"
-    return (gr.update(info=plain_words(strategy.description)), gr.update(visible=strategy.needs_pretrained),
+    return (gr.update(info=described(strategy)), gr.update(visible=strategy.needs_pretrained),
             gr.update(visible=strategy.trains and not strategy.keeps_head), gr.update(visible=strategy.trains),
-            gr.update(label=init_label), gr.update(info=lr_info(strategy)))
+            gr.update(label=init_label(strategy)), gr.update(info=lr_info(strategy)))
+
+
+def init_info(ctx: AppContext, name: str) -> dict:
+    """When a person picks another initialiser: its description."""
+    return gr.update(info=described(ctx.registry.initializer(name)))
 
 
 def mode_learning_rate(ctx: AppContext, name: str) -> float:
@@ -265,11 +273,11 @@ def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> gr.Markdown:
         bind(job_data_summary, ctx), [data.source, data.val_split], data.shown, **private)
     # a job started elsewhere (Resume in the Runs tab writes the notice): the form shows its settings
     ui["notice"].change(bind(reattach, ctx, list(form)), None, [*form.values(), data.source], **private)
-    gr.on([form["init"].change, form["strategy"].change], bind(init_warning, ctx), [form["strategy"], form["init"]],
-          [ui["init_warning"]], **private)
-    form["init"].change(lambda name: gr.update(info=plain_words(ctx.registry.initializer(name).description)),
-                        [form["init"]],
-                        [form["init"]], **private)
+    gr.on([form["init"].change, form["strategy"].change, demo.load], bind(init_warning, ctx),
+          [form["strategy"], form["init"]], [ui["init_warning"]], **private)
+    form["init"].change(bind(init_info, ctx), [form["init"]], [form["init"]], **private)
+    demo.load(bind(plugin_help, ctx), [form["strategy"]],
+              [ui["modes_help"], ui["init_help"], form["callbacks"], form["lr"]], **private)
     form["init"].change(show_only(ui["init_groups"]), [form["init"]], list(ui["init_groups"].values()), **private)
     callback_groups = ui["callback_groups"]
     form["callbacks"].change(show_chosen(callback_groups), [form["callbacks"]], list(callback_groups.values()),

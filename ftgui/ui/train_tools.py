@@ -11,6 +11,7 @@ import gradio as gr
 import pandas as pd
 
 from ..config import TrainConfig
+from ..i18n import tr
 from . import heavy
 from .context import AppContext
 from .train_form import config_from_form, form_from_config
@@ -26,13 +27,13 @@ def find_learning_rate(ctx: AppContext, data: str | None, val_split: float, form
 
     finding = lr_find(config, registry=ctx.registry)
     frame = pd.DataFrame({"log10 learning rate": [math.log10(lr) for lr in finding.lrs],
-                          "loss": finding.losses, "curve": "training loss (smoothed)"})
+                          "loss": finding.losses, "curve": tr("training loss (smoothed)")})
     near = min(range(len(finding.lrs)), key=lambda i: abs(finding.lrs[i] - finding.suggestion))
     mark = pd.DataFrame({"log10 learning rate": [math.log10(finding.suggestion)] * 2,
-                         "loss": [min(finding.losses), finding.losses[near]], "curve": "suggested"})
-    note = (f"Suggested learning rate **{finding.suggestion:.2g}**, put in *Learning rate* above: the loss fell "
-            f"fastest around it ({finding.steps} steps from 1e-7 upwards, stopped once the loss exploded). "
-            "The weights are untouched: training starts from where it would have.")
+                         "loss": [min(finding.losses), finding.losses[near]], "curve": tr("suggested")})
+    note = tr("Suggested learning rate **{lr}**, put in *Learning rate* above: the loss fell fastest around it "
+              "({steps} steps from 1e-7 upwards, stopped once the loss exploded). The weights are untouched: "
+              "training starts from where it would have.", lr=f"{finding.suggestion:.2g}", steps=finding.steps)
     return finding.suggestion, gr.update(value=pd.concat([frame, mark]), visible=True), note
 
 
@@ -71,6 +72,7 @@ def tools_section(ui: dict) -> None:
             ui["save_settings"] = gr.Button("Save these settings", elem_id="save-settings")
         ui["lr_note"] = gr.Markdown(elem_id="lr-note")
         ui["lr_plot"] = gr.LinePlot(x="log10 learning rate", y="loss", color="curve", visible=False, height=240,
+                                    x_title="log10 learning rate", y_title="loss", color_title="curve",
                                     label="Loss as the learning rate grows", elem_id="lr-plot")
         with gr.Row():
             ui["settings_file"] = gr.File(label="Settings file (YAML)", interactive=False, elem_id="settings-file")

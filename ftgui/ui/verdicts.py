@@ -1,5 +1,6 @@
 """What a result means: chance level, how uncertain an accuracy is, and a plain warning when a
-model learned nothing. Plain numbers in, plain text out (no Gradio, no torch).
+model learned nothing. Plain numbers in, plain text out (no Gradio, no torch), in the reader's
+language (:func:`ftgui.i18n.tr`).
 
 Uncertainty: an accuracy measured on ``n`` validation images is a binomial proportion. The
 margin shown as ``±`` is the 95% normal-approximation margin, 1.96 binomial standard errors
@@ -9,6 +10,8 @@ interval is shown instead (``100% on 12 images (95%: 76%–100%)``).
 from __future__ import annotations
 
 import math
+
+from ..i18n import N_, tr
 
 Z95 = 1.96
 SYMMETRIC_INITS = ("zeros", "constant")
@@ -43,15 +46,15 @@ def accuracy_text(p: float, n: int | None) -> str:
     """``50% ± 28% on 12 images``; without a count, just ``50%``."""
     if not n:
         return f"{p:.0%}"
-    images = "image" if n == 1 else "images"
-    if 0 < p < 1:
-        return f"{p:.0%} ± {margin(p, n):.0%} on {n} {images}"
+    if 0 < p < 1:  # so n >= 2
+        return tr("{p} ± {margin} on {n} images", p=f"{p:.0%}", margin=f"{margin(p, n):.0%}", n=n)
     low, high = wilson(p, n)
-    return f"{p:.0%} on {n} {images} (95%: {low:.0%}–{high:.0%})"
+    template = N_("{p} on {n} image (95%: {low}–{high})") if n == 1 else N_("{p} on {n} images (95%: {low}–{high})")
+    return tr(template, p=f"{p:.0%}", n=n, low=f"{low:.0%}", high=f"{high:.0%}")
 
 
 def chance_text(classes: int) -> str:
-    return f"chance is {chance(classes):.0%}"
+    return tr("chance is {chance}", chance=f"{chance(classes):.0%}")
 
 
 def at_chance(p: float, classes: int, n: int | None) -> bool:
@@ -66,9 +69,9 @@ def at_chance(p: float, classes: int, n: int | None) -> bool:
 
 def symmetry_trap(init: str | None) -> str:
     """The one-sentence explanation of the symmetry trap, for the zeros/constant initialisers."""
-    what = "all zeros" if init == "zeros" else "all the same value"
-    return (f"every weight started at {what}, so every unit computes and learns the same thing "
-            "(the symmetry trap); pick kaiming or lecun (small random numbers scaled to each layer's inputs) instead.")
+    what = tr("all zeros") if init == "zeros" else tr("all the same value")
+    return tr("every weight started at {what}, so every unit computes and learns the same thing (the symmetry "
+              "trap); pick kaiming or lecun (small random numbers scaled to each layer's inputs) instead.", what=what)
 
 
 def trap_applies(strategy_trains_all: bool, init: str | None) -> bool:
@@ -80,7 +83,7 @@ def start_warning(strategy_trains_all: bool, init: str | None) -> str:
     """What the Train tab says before Start when the choice cannot learn ('' when fine)."""
     if not trap_applies(strategy_trains_all, init):
         return ""
-    return "⚠ This will not learn: " + symmetry_trap(init)
+    return tr("⚠ This will not learn: {why}", why=symmetry_trap(init))
 
 
 def verdict(p: float | None, classes: int, n: int | None, init: str | None = None,
@@ -91,11 +94,11 @@ def verdict(p: float | None, classes: int, n: int | None, init: str | None = Non
         return ""
     trap = trap_applies(strategy_trains_all, init)
     if p > chance(classes) + 0.02 and n and not trap:  # above chance, but within luck's margin
-        return (f"⚠ Not clearly better than guessing ({chance_text(classes)}): on {n} validation images, "
-                f"{p:.0%} can happen by luck. Add validation images (or train longer) to know.")
-    text = (f"⚠ No better than guessing ({chance_text(classes)}): the model has not learned to tell "
-            "the classes apart. ")
-    if trap:
-        return text + "Why: " + symmetry_trap(init)
-    return text + ("Likely causes: too few epochs, a learning rate far too high or too low, too few images, "
-                   "or classes whose pictures do not differ.")
+        return tr("⚠ Not clearly better than guessing ({chance}): on {n} validation images, {p} can happen by "
+                  "luck. Add validation images (or train longer) to know.", chance=chance_text(classes), n=n,
+                  p=f"{p:.0%}")
+    why = (tr("Why: {trap}", trap=symmetry_trap(init)) if trap else
+           tr("Likely causes: too few epochs, a learning rate far too high or too low, too few images, or classes "
+              "whose pictures do not differ."))
+    return tr("⚠ No better than guessing ({chance}): the model has not learned to tell the classes apart. {why}",
+              chance=chance_text(classes), why=why)

@@ -1,25 +1,39 @@
 """How the GUI names training settings in messages: by the control a person sees, never by
-the CLI flag (the engine's SettingError names settings by field; see ftgui.errors)."""
+the CLI flag (the engine's SettingError names settings by field; see ftgui.errors).
+
+The tables' texts are English, marked ``N_``; the functions give them in the reader's language
+(:func:`ftgui.i18n.tr`)."""
 from __future__ import annotations
 
 import re
 
+from ..errors import FtguiError
+from ..i18n import N_, tr
+
 CONTROLS = {
-    "data": "your images (Data tab)", "val_data": "validation images (Data tab)",
-    "val_split": "Validation share (Data tab)", "model": "Model", "strategy": "What to train",
-    "init": "Initialiser", "bias_init": "Bias start value", "weights": "Start from weights",
-    "epochs": "Epochs", "lr": "Learning rate", "batch_size": "Batch size", "img_size": "Image size",
-    "aug": "Augmentation", "seed": "Seed", "device": "Device", "weight_decay": "Weight decay",
-    "warmup_epochs": "Warm-up epochs", "label_smoothing": "Label smoothing",
-    "num_workers": "data-loading processes", "feature_views": "augmented feature views",
-    "out": "the run folder",
+    "data": N_("your images (Data tab)"), "val_data": N_("validation images (Data tab)"),
+    "val_split": N_("Validation share (Data tab)"), "model": N_("Model"), "strategy": N_("What to train"),
+    "init": N_("Initialiser"), "bias_init": N_("Bias start value"), "weights": N_("Start from weights"),
+    "epochs": N_("Epochs"), "lr": N_("Learning rate"), "batch_size": N_("Batch size"), "img_size": N_("Image size"),
+    "aug": N_("Augmentation"), "seed": N_("Seed"), "device": N_("Device"), "weight_decay": N_("Weight decay"),
+    "warmup_epochs": N_("Warm-up epochs"), "label_smoothing": N_("Label smoothing"),
+    "num_workers": N_("data-loading processes"), "feature_views": N_("augmented feature views"),
+    "out": N_("the run folder"),
 }
 """TrainConfig field -> the control's label in the Train and Data tabs."""
 
 
 def control_name(field: str) -> str:
     """``weights`` -> ``"Start from weights"``: the control as a message names it."""
-    return f'"{CONTROLS[field]}"' if field in CONTROLS else field.replace("_", " ")
+    return tr('"{control}"', control=tr(CONTROLS[field])) if field in CONTROLS else field.replace("_", " ")
+
+
+def error_text(exc: Exception) -> str:
+    """An error as the page shows it, in the reader's language: an FtguiError's message with
+    settings named by their controls; anything else as an internal error (a bug)."""
+    if isinstance(exc, FtguiError):
+        return unflag(exc.worded(control_name))
+    return tr("internal error: {kind}: {message}", kind=type(exc).__name__, message=exc)
 
 
 def data_name(source: str | None) -> str:
@@ -29,42 +43,42 @@ def data_name(source: str | None) -> str:
     if not source:
         return ""
     if source.startswith("sample:"):
-        return f"the sample {source[len('sample:'):]}"
+        return tr("the sample {name}", name=source[len("sample:"):])
     name = source.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
     if re.fullmatch(r"classes-[0-9a-f]{6,}", name):
-        return "the classes you built here"
+        return tr("the classes you built here")
     return name
 
 
 PLAIN_NAMES = {
-    "predict-only": "use the model as it is, no training (state 1)",
-    "head-only": "train only the last layer (state 2)",
-    "full": "train everything (state 3)",
-    "scratch": "start from random weights (from scratch)",
-    "zeros": "all zeros (a trap: every unit learns the same thing)",
-    "constant": "all the same value (the same trap)",
-    "small-random": "small random numbers",
-    "lecun": "scaled to the number of inputs (LeCun, 1/sqrt(n))",
-    "xavier": "scaled to inputs and outputs (Glorot/Xavier)",
-    "kaiming": "scaled for ReLU networks (He/Kaiming)",
-    "sparse": "only ~10 connections per unit (sparse)",
-    "greedy-layerwise": "pre-train one layer at a time, without labels (greedy layer-wise)",
+    "predict-only": N_("use the model as it is, no training (state 1)"),
+    "head-only": N_("train only the last layer (state 2)"),
+    "full": N_("train everything (state 3)"),
+    "scratch": N_("start from random weights (from scratch)"),
+    "zeros": N_("all zeros (a trap: every unit learns the same thing)"),
+    "constant": N_("all the same value (the same trap)"),
+    "small-random": N_("small random numbers"),
+    "lecun": N_("scaled to the number of inputs (LeCun, 1/sqrt(n))"),
+    "xavier": N_("scaled to inputs and outputs (Glorot/Xavier)"),
+    "kaiming": N_("scaled for ReLU networks (He/Kaiming)"),
+    "sparse": N_("only ~10 connections per unit (sparse)"),
+    "greedy-layerwise": N_("pre-train one layer at a time, without labels (greedy layer-wise)"),
 }
 """Plugin names in beginners' words (see GLOSSARY.md); the name itself follows them."""
 
 TERMS = (
-    ("the tutorial", "the text on fine-tuning and weight initialisation that ftgui follows; its terms "
-                     "follow the plain words"),
-    ("fan-in / fan-out", "the number of inputs / outputs of one unit (the n in 1/sqrt(n))"),
-    ("symmetry trap", "units that start equal get equal updates and stay copies of each other"),
-    ("head / backbone", "the last layer (the classifier) / the layers before it"),
+    (N_("the tutorial"), N_("the text on fine-tuning and weight initialisation that ftgui follows; its terms "
+                            "follow the plain words")),
+    (N_("fan-in / fan-out"), N_("the number of inputs / outputs of one unit (the n in 1/sqrt(n))")),
+    (N_("symmetry trap"), N_("units that start equal get equal updates and stay copies of each other")),
+    (N_("head / backbone"), N_("the last layer (the classifier) / the layers before it")),
 )
-"""Words the plugins' descriptions use, explained once in the Plugins tab."""
+"""Words the plugins' descriptions use, explained once in the Plugins tab (translated there)."""
 
 
 def plain_name(name: str) -> str:
     """``head-only`` -> "train only the last layer (state 2)"; a name without plain words as it is."""
-    return PLAIN_NAMES.get(name, name)
+    return tr(PLAIN_NAMES[name]) if name in PLAIN_NAMES else name
 
 
 def unflag(message: str) -> str:
@@ -83,10 +97,10 @@ def unflag(message: str) -> str:
     return re.sub(r"--[a-z][a-z0-9-]*", control, message)
 
 
-MODE_WORDS = {"predict-only": "Use the model as it is, no training (state 1)",
-              "head-only": "Train only the last layer (state 2)",
-              "full": "Train everything (state 3)",
-              "scratch": "Start from random weights (train from scratch)"}
+MODE_WORDS = {"predict-only": N_("Use the model as it is, no training (state 1)"),
+              "head-only": N_("Train only the last layer (state 2)"),
+              "full": N_("Train everything (state 3)"),
+              "scratch": N_("Start from random weights (train from scratch)")}
 """Beginners' words first, the seed's terms second; other modes show their name in words."""
 
 
@@ -111,8 +125,9 @@ def plain_words(text: str) -> str:
 
 
 def mode_label(name: str) -> str:
-    """``head-only`` -> "Train only the last layer (state 2)"; other modes in words."""
-    return MODE_WORDS.get(name, name.replace("-", " ").replace("_", " "))
+    """``head-only`` -> "Train only the last layer (state 2)"; other modes in words (their
+    plugin may translate those, see :func:`ftgui.i18n.plugin_text`)."""
+    return tr(MODE_WORDS[name]) if name in MODE_WORDS else name.replace("-", " ").replace("_", " ")
 
 
 def param_label(param) -> str:
