@@ -50,14 +50,15 @@ def test_the_warning_before_starting_from_zeros():
 
 def test_setting_errors_name_the_control_in_the_readers_language():
     try:
-        TrainConfig(epochs=-1).validate()
+        TrainConfig(bias_init="lots").bias_value()
     except SettingError as exc:
         error = exc
-    assert str(error) == "--epochs must be between 0 and 100000, not -1"  # the CLI's words
-    assert error.worded(control_name) == '"Epochs" must be between 0 and 100000, not -1'
+    cli = "--bias-init takes 'zero' or a number such as 0.01, not 'lots'"
+    assert str(error) == cli
+    assert error.worded(control_name) == "\"Bias start value\" takes 'zero' or a number such as 0.01, not 'lots'"
     with i18n.speaking("zh"):
-        assert error.worded(control_name) == "“轮数” 必须在 0 到 100000 之间，而不是 -1"
-    assert str(error) == "--epochs must be between 0 and 100000, not -1"
+        assert error.worded(control_name) == "“偏差初始值” 只接受 'zero' 或一个数（如 0.01），而不是 'lots'"
+    assert str(error) == cli
 
 
 def test_the_curves_are_named_in_the_readers_language_and_keep_their_colours():
