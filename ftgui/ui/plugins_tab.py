@@ -39,13 +39,6 @@ def _row(cells: Iterable[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def one_liners(items: Iterable[Any]) -> str:
-    """``- **name**: description`` for each plugin (Strategy or Initializer objects), the
-    description in plain words and the current language."""
-    return "\n".join(f"- **{item.name}**: {plugin_text(item, 'description', plain_words(item.description))}"
-                     for item in items)
-
-
 def plugins_markdown(listing: dict, registry: Registry | None = None) -> str:
     """Markdown for ``Registry.describe()`` in the current language; the plugins' own
     translations come from ``registry`` (without it, their English)."""
