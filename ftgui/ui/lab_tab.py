@@ -74,7 +74,8 @@ EXPLAIN_GRADIENTS = (
     "layers, so early layers contribute little and update slowly\" - with sigmoid layer 1 gets orders of "
     "magnitude less than the last layer; with ReLU and kaiming it does not."
 )
-NOT_RUN = "press **Run the experiment**"
+NOT_RUN = "press “Run the experiment”"
+"""What an empty plot says (a plot's label is plain text, not Markdown)."""
 PROGRESS = gr.Progress()
 """Gradio finds a handler's progress bar by this default value (a no-op outside an event)."""
 
