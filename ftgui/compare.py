@@ -171,7 +171,7 @@ def _typed(key: str, value: str, kind: type) -> Any:
         return kind(value)
     except ValueError:
         pass
-    raise FtguiError(f"--vary {key} takes {kind.__name__} values, not {value!r}")
+    raise FtguiError(f"--vary {key} takes {kind.__name__.replace('_', ' ')} values, not {value!r}")
 
 
 def configurations(vary: dict[str, list[Any]]) -> list[Configuration]:
@@ -282,12 +282,13 @@ def trainable_parameters(plan: Any, run_dir: Path) -> int | None:
     if not plan.strategy_item.trains:
         return 0
     try:
-        labels = runs.load_run(run_dir).label_names
+        run = runs.load_run(run_dir)
+        labels = run.label_names
         with torch.device("meta"):
             model = timm.create_model(plan.architecture, pretrained=False, num_classes=len(labels) or 1)
         strategy.call("param_groups", model, **params)
         learning = {id(p): p.numel() for p in model.parameters() if p.requires_grad}
-        for epoch in range(plan.config.epochs):
+        for epoch in range(int(run.info.config.get("epochs") or 0)):  # as the run resolved them
             if strategy.call("on_epoch_start", model, epoch, **params) is not None:
                 learning.update({id(p): p.numel() for p in model.parameters() if p.requires_grad})
         return sum(learning.values())

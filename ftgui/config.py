@@ -17,6 +17,7 @@ from typing import Any
 
 from .errors import FtguiError, SettingError
 from .i18n import N_
+from .record import SELECT_RULES
 
 AUGMENTATIONS = ("none", "light", "strong")
 DEFAULT_MODEL = "resnet18"
@@ -34,6 +35,20 @@ def learning_rate(text: str | float) -> float | str:
     if isinstance(text, str) and text.strip().lower() == AUTO:
         return AUTO
     return float(text)
+
+
+def number_or_auto(text: str | int) -> int | str:
+    """A whole number as given on the command line or in a file, or ``auto`` (chosen from the
+    data, see ftgui.training.auto_settings)."""
+    if isinstance(text, str) and text.strip().lower() == AUTO:
+        return AUTO
+    if isinstance(text, bool) or not isinstance(text, (int, str)):
+        raise TypeError(text)
+    return int(text)
+
+
+def _within(value: int | str, low: int, high: int) -> bool:
+    return value == AUTO or isinstance(value, int) and low <= value <= high
 
 
 def setting(default: Any, flag: str, help: str, *, kind: Callable[[Any], Any] | None = None, switch: Any = None,
@@ -63,12 +78,14 @@ class TrainConfig:
     weights: str | None = setting(None, "--weights", "hub, none, or PATH (.safetensors, .pth/.pt, or a run "
                                   "folder)", kind=str)
     """None: hub when the strategy needs pretrained weights, none for training from scratch."""
-    epochs: int = setting(5, "--epochs", "training epochs (default 5; 0 saves the initialised model "
-                          "without training)", kind=int)
+    epochs: int | str = setting(AUTO, "--epochs", "training epochs, or auto (default): enough for about 300 "
+                                "steps (head-only), 500 (fine-tuning) or 3000 (scratch), 5 to 100; 0 saves the "
+                                "initialised model without training", kind=number_or_auto)
     lr: float | str | None = setting(None, "--lr", "learning rate (default: 1e-2 for head-only, else 1e-3), or "
                                      "auto: find one first (a range test); AdamW, cosine schedule",
                                      kind=learning_rate)
-    batch_size: int = setting(32, "--batch-size", "images per step (default 32)", kind=int)
+    batch_size: int | str = setting(AUTO, "--batch-size", "images per step, or auto (default): 32, smaller "
+                                    "(down to 8) so that small data has about 8 steps an epoch", kind=number_or_auto)
     img_size: int | None = setting(None, "--img-size", "input size in pixels (default: the model's own)",
                                    kind=int)
     aug: str = setting("light", "--aug", "augmentation: none, light (default), strong", kind=str)
@@ -86,8 +103,12 @@ class TrainConfig:
     out: str | None = setting(None, "--out", "run folder (default runs/<time>-<model>-<strategy>)", kind=str)
     label_smoothing: float = setting(0.0, "--label-smoothing", "label smoothing (default 0)", kind=float)
     weight_decay: float = setting(0.01, "--weight-decay", "AdamW weight decay (default 0.01)", kind=float)
-    warmup_epochs: int = setting(1, "--warmup-epochs", "linear warm-up epochs (default 1, at most a "
-                                 "quarter of the epochs)", kind=int)
+    warmup_epochs: int | str = setting(AUTO, "--warmup-epochs", "linear warm-up epochs, at most a quarter of "
+                                       "the epochs, or auto (default): a tenth of the epochs when pretrained "
+                                       "weights learn or from scratch, 0 for head-only", kind=number_or_auto)
+    select: str = setting("auto", "--select", "which epoch the run keeps: accuracy (the highest validation "
+                          "accuracy), loss (the lowest validation loss averaged over 3 epochs), or auto "
+                          "(default): loss below 200 validation images, else accuracy", kind=str)
     num_workers: int | None = setting(None, "--num-workers", "data loading processes (default: automatic)",
                                       kind=int)
     feature_views: int = setting(0, "--feature-views", "head-only: cache K augmented views per image "
@@ -106,11 +127,13 @@ class TrainConfig:
             return value is None or math.isfinite(value)
 
         checks = [
-            (0 <= self.epochs <= 100_000, N_("{setting[epochs]} must be between 0 and 100000, not {epochs}")),
+            (_within(self.epochs, 0, 100_000),
+             N_("{setting[epochs]} must be auto or between 0 and 100000, not {epochs}")),
             (self.lr is None or self.lr == AUTO or (isinstance(self.lr, float) and finite(self.lr)
                                                      and 0 < self.lr <= MAX_LR),
              N_("{setting[lr]} must be a number above 0 and at most 10 (typical: 1e-4 to 1e-2), not {lr}")),
-            (1 <= self.batch_size <= 65_536, N_("{setting[batch_size]} must be between 1 and 65536, not {batch_size}")),
+            (_within(self.batch_size, 1, 65_536),
+             N_("{setting[batch_size]} must be auto or between 1 and 65536, not {batch_size}")),
             (self.img_size is None or 16 <= self.img_size <= 2048,
              N_("{setting[img_size]} must be between 16 and 2048, not {img_size}")),
             (self.aug in AUGMENTATIONS, N_("{setting[aug]} must be one of none, light, strong, not {aug!r}")),
@@ -120,7 +143,10 @@ class TrainConfig:
              N_("{setting[label_smoothing]} must be at least 0 and below 1, not {label_smoothing}")),
             (finite(self.weight_decay) and 0 <= self.weight_decay <= 10,
              N_("{setting[weight_decay]} must be between 0 and 10 (typical: 0.01 to 0.1), not {weight_decay}")),
-            (0 <= self.warmup_epochs <= 100_000, N_("{setting[warmup_epochs]} must not be negative")),
+            (_within(self.warmup_epochs, 0, 100_000),
+             N_("{setting[warmup_epochs]} must be auto or a number of epochs, not {warmup_epochs}")),
+            (self.select in SELECT_RULES,
+             N_("{setting[select]} must be one of auto, accuracy, loss, not {select!r}")),
             (0 <= self.feature_views <= 1000, N_("{setting[feature_views]} must be between 0 and 1000")),
             (0 <= self.seed <= MAX_SEED, N_("{setting[seed]} must be between 0 and 4294967295, not {seed}")),
             (self.split_seed is None or 0 <= self.split_seed <= MAX_SEED,
@@ -191,6 +217,13 @@ class TrainConfig:
                     setattr(self, f.name, learning_rate(value))
                 except (TypeError, ValueError):
                     raise SettingError(N_("{setting[lr]} takes a number or auto, not {value!r}"), value=value) from None
+                continue
+            if kind is number_or_auto:
+                try:
+                    setattr(self, f.name, number_or_auto(value))
+                except (TypeError, ValueError):
+                    raise SettingError(N_("{setting} takes a whole number or auto, not {value!r}"), field=f.name,
+                                       value=value) from None
                 continue
             if kind is float and isinstance(value, int) and not isinstance(value, bool):
                 continue

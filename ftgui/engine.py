@@ -92,6 +92,10 @@ def _run(plan: RunPlan, listener: Listener | None, stop: threading.Event | None,
         setup.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(setup.model)
     events.train_images = len(setup.train.indices) if setup.train else 0
     events.val_images = len(setup.val.indices) if setup.val else 0
+    if old_record is not None:  # what was chosen when the run started (its config now holds the values)
+        plan.auto_settings = plan.auto_settings or old_record.auto_settings
+    events.chosen = {name: info["value"] for name, info in (plan.auto_settings or {}).items()
+                     if isinstance(info, dict)}
     created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     if run_dir is not None and old_record is not None:
         _check_same_data(plan, setup, old_record, run_dir)
@@ -103,7 +107,9 @@ def _run(plan: RunPlan, listener: Listener | None, stop: threading.Event | None,
     if resume_state is None:
         writer.write_report()
     sources = BatchSources(plan, setup, events.progress, processes)
-    if plan.config.lr == AUTO and resume_state is None and plan.strategy_item.trains and plan.config.epochs > 0 \
+    if old_record is not None:
+        writer.lr_finding = old_record.lr_finder
+    if plan.config.lr == AUTO and resume_state is None and plan.strategy_item.trains and plan.epochs > 0 \
             and sources.train_loader is not None:
         events.log("finding a learning rate: a range test of at most 100 steps")
         finding = find_lr(plan, setup, sources)
@@ -111,7 +117,7 @@ def _run(plan: RunPlan, listener: Listener | None, stop: threading.Event | None,
         writer.lr_finding = {**finding.to_dict(), "suggestion": plan.lr}
         events.log(f"learning rate {plan.lr:.2g}, found over {finding.steps} steps")
     state = TrainState(config=plan.config, run_dir=run_dir, model=setup.model, device=plan.device,
-                       epochs=plan.config.epochs, steps_per_epoch=sources.steps_per_epoch(),
+                       epochs=plan.epochs, steps_per_epoch=sources.steps_per_epoch(),
                        store={reg.item.name: {} for reg, _ in plan.callbacks}, _log=events.log)
     loop = Loop(plan, setup, sources, writer, state, events, stop or threading.Event(), resume_state)
     if resume_state is None and not quiet:
@@ -120,7 +126,7 @@ def _run(plan: RunPlan, listener: Listener | None, stop: threading.Event | None,
         writer.save_record("running", 0)
         if not plan.strategy_item.trains:
             return loop.evaluate_only("evaluated")
-        if plan.config.epochs == 0:
+        if plan.epochs == 0:
             return loop.evaluate_only("initialised")
         return loop.fit()
     except NonFinite as exc:

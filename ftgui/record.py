@@ -1,5 +1,5 @@
 """What a run reports: the progress events a listener receives, the run record
-(``ftgui.json``), and the one rule for which epoch is best.
+(``ftgui.json``), and the rules for which epoch is best.
 
 The engine, the CLI and the GUI all read these types; none of them re-derives a field
 from a dict with fallbacks.
@@ -11,18 +11,61 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from .i18n import N_
+
 Row = dict[str, Any]
 """One epoch's metrics, as in metrics.jsonl: epoch (1-based), train_loss, train_acc, val_loss,
 val_acc, lr, seconds, ... and whatever callbacks add."""
 
 
+ACCURACY, LOSS = "accuracy", "loss"
+SELECT_RULES = ("auto", ACCURACY, LOSS)
+"""``--select``: auto, the highest validation accuracy, or the lowest smoothed validation loss."""
+LOSS_WINDOW = 3
+"""Epochs the validation loss is averaged over: epoch e's smoothed loss is the mean of e-2..e."""
+SMALL_VALIDATION = 200
+"""Below this many validation images ``auto`` selects on the smoothed loss. One image is then
+more than half a point of accuracy, so the "best" epochs by accuracy differ by an image or two,
+that is by luck (issue 15: with one validation image per class the chosen epoch moved the
+result by +-15 points between seeds); the loss weighs how sure the model is of every image,
+and averaging it over epochs evens out one lucky epoch."""
+SMOOTHED = "val_loss_smoothed"
+"""The row key a run that selects on the smoothed loss writes into each epoch's metrics."""
+SELECTED_BY = {
+    (ACCURACY, False): N_("validation accuracy"),
+    (LOSS, False): N_("validation loss averaged over 3 epochs"),
+    (ACCURACY, True): N_("validation accuracy of the averaged (EMA) weights, which the run saves"),
+    (LOSS, True): N_("validation loss averaged over 3 epochs, of the averaged (EMA) weights, which the run saves"),
+}
+"""The run record's ``selected_by`` for (rule, whether the ema callback's weights are saved)."""
+
+
+def selection_rule(select: str, val_images: int) -> str:
+    """``accuracy`` or ``loss``: ``select`` as given, or for ``auto`` by the validation set's size."""
+    if select != "auto":
+        return select
+    return LOSS if 0 < val_images < SMALL_VALIDATION else ACCURACY
+
+
+def smoothed_loss(rows: list[Row]) -> float | None:
+    """The last row's validation loss averaged with that of the LOSS_WINDOW - 1 rows before it."""
+    if not rows or rows[-1].get("val_loss") is None:
+        return None
+    losses = [r["val_loss"] for r in rows[-LOSS_WINDOW:] if r.get("val_loss") is not None]
+    return sum(losses) / len(losses)
+
+
 def is_better(row: Row, best: Row | None) -> bool:
-    """Whether ``row`` beats ``best``: the higher validation accuracy, then the lower
-    validation loss (a missing loss ranks last); without validation the newest epoch wins."""
+    """Whether ``row`` beats ``best``. Rows that carry the smoothed validation loss (a run that
+    selects on it writes it into every row, so its rows say how they rank) rank by it, lower
+    first, then by accuracy. Others rank by validation accuracy, then the lower validation loss
+    (a missing loss ranks last). Without validation the newest epoch wins."""
     if best is None or row.get("val_acc") is None:
         return True
     if best.get("val_acc") is None:
         return True
+    if row.get(SMOOTHED) is not None and best.get(SMOOTHED) is not None:
+        return (-row[SMOOTHED], row["val_acc"]) > (-best[SMOOTHED], best["val_acc"])
 
     def key(r: Row) -> tuple[float, float]:
         loss = r.get("val_loss")
@@ -55,6 +98,8 @@ class Start:
     val_images: int
     earlier_epochs: list[Row] = field(default_factory=list)
     """A resumed run's epochs before this start (their rows), so a view can draw them."""
+    chosen: dict[str, int] = field(default_factory=dict)
+    """The settings chosen from the data (``auto``), by field: epochs, batch_size, warmup_epochs."""
 
 
 @dataclass(frozen=True)
@@ -127,10 +172,14 @@ class RunRecord:
     epochs_done: int = 0
     lr_finder: dict[str, Any] | None = None
     """With ``--lr auto``: the range test's learning rates, smoothed losses and suggestion."""
+    auto_settings: dict[str, Any] | None = None
+    """The epochs, batch size and warm-up chosen automatically: each with its value and why,
+    and the training images and kind of training they were chosen for (``config`` holds the
+    values a resume reuses)."""
     batch_size_used: int | None = None
     """The batch size training ended with, when running out of memory made it smaller."""
-    selected_by: str = "validation accuracy"
-    """What chose the saved epoch (and on which weights: 'ema' when the ema callback is on)."""
+    selected_by: str = SELECTED_BY[ACCURACY, False]
+    """What chose the saved epoch (and on which weights: 'EMA' when the ema callback is on)."""
     stop_reason: str | None = None
     error: str | None = None
 

@@ -36,7 +36,7 @@ def test_vary_is_parsed_into_typed_values():
     (["seed=1,2"], "--vary takes SETTING"),  # the seeds are the comparison's own
     (["data=a,b"], "--vary takes SETTING"),  # the same data for every run
     (["colour=red"], "--vary takes SETTING"),
-    (["epochs=two"], "takes int values"),
+    (["epochs=two"], "takes number or auto values"),
     (["init="], "has no values"),
     (["init=zeros", "init=lecun"], "names init twice"),
 ])

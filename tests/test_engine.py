@@ -146,7 +146,7 @@ def test_cooperative_stop_finishes_the_step_and_saves(three_classes, tmp_path):
 
 
 def test_best_epoch_is_the_one_kept(three_classes, tmp_path):
-    result = train(TrainConfig(data=str(three_classes), strategy="scratch", init="kaiming",
+    result = train(TrainConfig(data=str(three_classes), strategy="scratch", init="kaiming", select="accuracy",
                                out=str(tmp_path / "run"), **{**TINY, "epochs": 3}))
     best = max(result.metrics, key=lambda r: (r["val_acc"], -r["val_loss"]))
     assert result.best["epoch"] == best["epoch"]

@@ -263,8 +263,9 @@ def test_modes_and_plugin_parameters_in_words(ctx):
     assert words.param_label(full.params[0]) == "backbone learning-rate factor"
     assert train_tab.preview_command(ctx, None, 0.2, form(ctx)).startswith("# choose your images")
     with pytest.raises(Exception) as caught:
-        train_form.config_from_form(ctx, "sample:digits", 0.2, form(ctx, epochs=None))
+        train_form.config_from_form(ctx, "sample:digits", 0.2, form(ctx, seed=None))
     assert "--" not in str(caught.value)
+    assert train_form.config_from_form(ctx, "sample:digits", 0.2, form(ctx, epochs=None)).epochs == "auto"
 
 
 def test_plugin_texts_in_plain_words(ctx):

@@ -62,6 +62,8 @@ class EventStream(Callback):
     def __init__(self, listener: Listener, train_images: int, val_images: int) -> None:
         self.listener = listener
         self.train_images, self.val_images = train_images, val_images
+        self.chosen: dict[str, int] = {}
+        """The settings chosen from the data, for the Start event."""
 
     def log(self, message: str) -> None:
         self.listener(Log(message))
@@ -71,7 +73,7 @@ class EventStream(Callback):
 
     def on_fit_start(self, state: TrainState, **params: Any) -> None:
         self.listener(Start(str(state.run_dir), state.epochs, state.steps_per_epoch, self.train_images, self.val_images,
-                            list(state.history)))
+                            list(state.history), dict(self.chosen)))
 
     def on_batch_end(self, state: TrainState, **params: Any) -> None:
         loss = float(state.loss.item()) if state.loss is not None else None

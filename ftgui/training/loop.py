@@ -20,7 +20,7 @@ from ..callback_types import Callback, TrainState
 from ..device import autocast
 from ..errors import FtguiError, SettingError
 from ..plugin_types import TrainContext
-from ..record import Row, is_better
+from ..record import LOSS, SELECTED_BY, SMOOTHED, Row, is_better, smoothed_loss
 from .hooks import CallbackList, EventStream, built_in
 from .optim import build_optimizer, build_scheduler
 from .plan import RunPlan
@@ -106,7 +106,7 @@ class Loop:
         else:
             self.scheduler = self.new_scheduler(0)
             context = TrainContext(self.model, self.sources.train_loader, self.sources.val_loader, plan.device,
-                                   config.epochs, plan.lr, state.log, self.stop_event.is_set,
+                                   plan.epochs, plan.lr, state.log, self.stop_event.is_set,
                                    self.setup.normalize)
             if plan.strategy.call("fit", context, **plan.strategy_params):
                 state.log(f"strategy '{plan.strategy_item.name}' ran its own fitting procedure")
@@ -116,7 +116,7 @@ class Loop:
             self.callbacks.load_state_dicts(state, self.resume_state.get("callbacks", {}))
         loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing, ignore_index=-1)
         status = "completed"
-        while epoch <= config.epochs:
+        while epoch <= plan.epochs:
             state.epoch = epoch - 1
             self.start_epoch(epoch)
             start = time.perf_counter()
@@ -136,6 +136,8 @@ class Loop:
                 "seconds": round(time.perf_counter() - start, 3),
                 "images_per_s": round(stats["images"] / max(train_seconds, 1e-9), 1),
                 "cached_features": state.cached_features}
+            if plan.select == LOSS and val_loss is not None:
+                state.metrics[SMOOTHED] = smoothed_loss([*state.history, state.metrics])
             if stopped:
                 state.metrics["stopped"] = True
             self.callbacks.fire("on_validation_end", state)
@@ -168,7 +170,7 @@ class Loop:
 
     def new_scheduler(self, updates: int):
         assert self.state.optimizer is not None
-        return build_scheduler(self.state.optimizer, self.plan.lr, self.config.epochs, self.config.warmup_epochs,
+        return build_scheduler(self.state.optimizer, self.plan.lr, self.plan.epochs, self.plan.warmup_epochs,
                                self.sources.steps_per_epoch(), updates)
 
     def train_epoch(self, loss_fn: nn.Module) -> tuple[dict, bool]:
@@ -274,17 +276,15 @@ class Loop:
         if is_better(row, state.best) and not (partial and state.best is not None):
             state.best = row
             writer.keep_best(row, state.trained_model(), self.predictions)
-        ends = partial or state.stop_reason is not None or row["epoch"] >= self.config.epochs
+        ends = partial or state.stop_reason is not None or row["epoch"] >= self.plan.epochs
         if not ends and state.optimizer is not None and save_due(self.last_checkpoint):
             self.save_checkpoint(row["epoch"])
         writer.save_record("running", len(state.history) + 1, **self.record_extras())
 
     def record_extras(self) -> dict[str, Any]:
-        extras: dict[str, Any] = {}
-        if self.sources.batch_size != self.config.batch_size:
+        extras: dict[str, Any] = {"selected_by": SELECTED_BY[self.plan.select, self.state.eval_model is not None]}
+        if self.sources.batch_size != self.plan.batch_size:
             extras["batch_size_used"] = self.sources.batch_size
-        if self.state.eval_model is not None:
-            extras["selected_by"] = "validation accuracy of the averaged (EMA) weights, which the run saves"
         return extras
 
     def save_checkpoint(self, epoch: int) -> None:
@@ -347,7 +347,7 @@ class Loop:
         """Record a failed run, keeping whatever can still be saved (the disk may be full)."""
         try:
             self.writer.flush_best()
-            self.writer.save_record("failed", len(self.state.history), error=message)
+            self.writer.save_record("failed", len(self.state.history), error=message, **self.record_extras())
         except (OSError, FtguiError):
             pass
         self.state.status = "failed"

@@ -2,6 +2,8 @@
 
 Everything that can be wrong with the settings (an unknown plugin or parameter, weights
 that do not exist or cannot be fetched, an output folder in use) fails here, in one line.
+What depends on the data - the ``auto`` epochs, batch size and warm-up, and the rule that
+picks the best epoch - is resolved by :func:`resolve_for_data` once the images are listed.
 """
 from __future__ import annotations
 
@@ -10,13 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
-from .. import models, runs
+from .. import features, models, runs
 from ..config import AUTO, DEFAULT_MODEL, TrainConfig
 from ..device import pick_device
 from ..errors import SettingError
 from ..plugin_types import Initializer, Strategy
+from ..record import selection_rule
 from ..registry import Registered, Registry, load_registry
+from .auto_settings import FINE_TUNE, HEAD, SCRATCH, Sizes, choose
 
 
 @dataclass
@@ -34,6 +39,29 @@ class RunPlan:
     """``hub``, ``none`` or a path."""
     architecture: str
     device: torch.device
+    sizes: Sizes | None = None
+    """Epochs, batch size and warm-up; None until :func:`resolve_for_data`."""
+    auto_settings: dict[str, Any] | None = None
+    """What was chosen automatically and why (the run record's ``auto_settings``)."""
+    select: str = ""
+    """The rule that picks the best epoch (:func:`ftgui.record.selection_rule`), once resolved."""
+
+    def resolved(self) -> Sizes:
+        if self.sizes is None:
+            raise RuntimeError("the run's epochs and batch size are chosen once its data is read")
+        return self.sizes
+
+    @property
+    def epochs(self) -> int:
+        return self.resolved().epochs
+
+    @property
+    def batch_size(self) -> int:
+        return self.resolved().batch_size
+
+    @property
+    def warmup_epochs(self) -> int:
+        return self.resolved().warmup_epochs
 
     @property
     def strategy_item(self) -> Strategy:
@@ -71,6 +99,27 @@ def plan_run(config: TrainConfig, registry: Registry | None = None, check_out: b
         weights=weights,
         architecture=architecture, device=pick_device(config.device),
     )
+
+
+def training_kind(plan: RunPlan, model: nn.Module) -> str:
+    """What learns, as the automatic settings see it (the strategy's groups are set on ``model``)."""
+    if not plan.strategy_item.needs_pretrained:
+        return SCRATCH
+    return HEAD if features.only_head_learns(model) else FINE_TUNE
+
+
+def resolve_for_data(plan: RunPlan, train_images: int, val_images: int, kind: str) -> None:
+    """Fill in what depends on the data: ``auto`` epochs, batch size and warm-up (see
+    :mod:`.auto_settings`; a number given always wins) and the best-epoch rule."""
+    config = plan.config
+
+    def given(value: int | str) -> int | None:
+        return None if value == AUTO else int(value)
+
+    plan.sizes = choose(train_images, kind, given(config.epochs), given(config.batch_size),
+                        given(config.warmup_epochs))
+    plan.auto_settings = plan.sizes.record(train_images, kind)
+    plan.select = selection_rule(config.select, val_images)
 
 
 def _weights(config: TrainConfig, strategy: Strategy) -> str:

@@ -20,8 +20,9 @@ from .. import models, pipeline
 from ..data import ImageCollection, load_images, stratified_split
 from ..errors import SettingError
 from ..plugin_types import InitContext
+from ..record import LOSS, SELECTED_BY
 from ..timm_api import timm_model
-from .plan import RunPlan
+from .plan import RunPlan, resolve_for_data, training_kind
 
 Log = Callable[[str], None]
 
@@ -94,6 +95,9 @@ def set_up(plan: RunPlan, log: Log) -> RunSetup:
         model.to(memory_format=torch.channels_last)
     normalize = pipeline.Normalizer(transforms.data_config, plan.device, channels_last)
     groups = plan.strategy.call("param_groups", model, **plan.strategy_params)
+    resolve_for_data(plan, len(train_idx), len(val_idx), training_kind(plan, model))
+    if plan.strategy_item.trains:
+        _say_choices(plan, len(val_idx), log)
     model.train()
     freeze_norm_stats(model)
     setup = RunSetup(model, label_names, new_layers, source, transforms, normalize, groups,
@@ -101,6 +105,17 @@ def set_up(plan: RunPlan, log: Log) -> RunSetup:
     if new_layers:
         initialize(plan, setup, log)
     return setup
+
+
+def _say_choices(plan: RunPlan, val_images: int, log: Log) -> None:
+    """The log's account of what was chosen for this data, never hidden."""
+    sizes = plan.resolved()
+    if sizes.reasons and plan.epochs > 0:
+        log(f"chosen automatically: {sizes.summary()}")
+    if val_images and plan.epochs > 0:
+        why = (f" ({val_images} validation images: too few for their accuracy to tell epochs apart)"
+               if plan.config.select == "auto" and plan.select == LOSS else "")
+        log(f"the saved epoch is the best by {SELECTED_BY[plan.select, False]}{why}")
 
 
 def _read_data(plan: RunPlan, log: Log):
@@ -172,7 +187,7 @@ def initialize(plan: RunPlan, setup: RunSetup, log: Log) -> None:
     layers = models.reset_new_layers(setup.new_layers, plan.bias)
     batch = None
     if setup.train is not None and len(setup.train.decoded):
-        count = min(len(setup.train.decoded), plan.config.batch_size)
+        count = min(len(setup.train.decoded), plan.batch_size)
         uint8 = torch.stack([setup.transforms.eval(setup.train.decoded[i]) for i in range(count)])
         batch = setup.normalize(uint8)
         if len(layers) > 1:

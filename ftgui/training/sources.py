@@ -51,7 +51,7 @@ class BatchSources:
         self.config, self.device, self.architecture = plan.config, plan.device, plan.architecture
         self.setup, self.progress, self.processes = setup, progress, processes
         self.model = setup.model
-        self.batch_size = plan.config.batch_size
+        self.batch_size = plan.batch_size
         self.generator = torch.Generator().manual_seed(plan.config.seed)
         self.forward_model = torch.compile(self.model) if plan.config.compile else self.model
         self.trains = plan.strategy_item.trains

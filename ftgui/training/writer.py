@@ -48,7 +48,9 @@ class RunWriter:
         strategy, init = plan.strategy_item, plan.initializer_item
         return RunRecord(
             status=status, created=self.created, ftgui_version=__version__,
-            config={**plan.config.to_dict(), "model": plan.architecture, "weights": plan.weights, "lr": plan.lr},
+            config={**plan.config.to_dict(), "model": plan.architecture, "weights": plan.weights, "lr": plan.lr,
+                    "epochs": plan.epochs, "batch_size": plan.batch_size, "warmup_epochs": plan.warmup_epochs,
+                    "select": plan.select},
             architecture=plan.architecture, weights_source=setup.weights_source,
             label_names=setup.label_names, new_head=bool(setup.new_layers) and strategy.needs_pretrained,
             strategy=PluginUse(strategy.name, plan.strategy_params, plan.strategy.source),
@@ -60,7 +62,8 @@ class RunWriter:
             device=str(plan.device),
             versions={"python": platform.python_version(), "torch": torch.__version__,
                       "timm": timm.__version__, "ftgui": __version__, "platform": platform.platform()},
-            best=self.saved_best, epochs_done=epochs_done, lr_finder=self.lr_finding, **extra)
+            best=self.saved_best, epochs_done=epochs_done, lr_finder=self.lr_finding,
+            auto_settings=plan.auto_settings, **extra)
 
     def _data(self) -> dict | None:
         setup = self.setup

@@ -8,11 +8,13 @@ from typing import Any
 
 import gradio as gr
 
+from ..config import AUTO
 from ..errors import FtguiError
 from ..i18n import N_, tr
 from ..record import best_row
 from . import charts, preview, verdicts
 from .context import UPLOADS, AppContext
+from .train_form import CHOSEN_FROM_DATA
 
 CHANCE_HELP = N_("**Reading the result:** guessing would score 1 / (number of classes), e.g. 33% for 3 classes; "
                  "the accuracy chart draws that level dashed. An accuracy measured on few validation images is "
@@ -27,6 +29,12 @@ ACC_EMPTY = N_("Accuracy: the accuracies appear here after the first epoch, with
 
 
 LOG_LINES = 200
+
+AUTO_PLACEHOLDER = N_("auto")
+"""What an empty Epochs, Batch size or Warm-up control shows: the run chooses it from the data."""
+AUTO_INFO = N_("leave empty to have it chosen from your data")
+CHOSEN = N_("auto: {value} in this run")
+"""An empty control's placeholder once the run has chosen its value."""
 
 
 def trains_all(ctx: AppContext, strategy_name: str) -> bool:
@@ -48,8 +56,10 @@ def describe_job(status: dict | None) -> str:
         return tr("No training on this page yet (the last one, **{name}**, has ended: see the **Runs** tab). "
                   "Choose data, a model and a mode, then **Start**.", name=status["name"])
     name, state = f"**{status['name']}**", status["state"]
-    what = tr("{model}, {strategy}, {epochs} epochs", model=status["model"], strategy=status["strategy"],
-              epochs=status["epochs"])
+    what = (tr("{model}, {strategy}, epochs chosen from the data", model=status["model"], strategy=status["strategy"])
+            if status["epochs"] == AUTO else
+            tr("{model}, {strategy}, {epochs} epochs", model=status["model"], strategy=status["strategy"],
+               epochs=status["epochs"]))
     best = best_row([m for m in status["metrics"] if m.get("val_acc") is not None])  # the engine's rule
     classes, images = status.get("classes"), status.get("val_images")
     best_text = ""
@@ -88,6 +98,14 @@ def describe_job(status: dict | None) -> str:
     return line + (f"\n\n{warning}" if warning else "")
 
 
+def chosen_hints(status: dict | None) -> tuple:
+    """The placeholders of the Epochs, Batch size and Warm-up controls: "auto", and once the
+    job has chosen their values from its data, what it chose (an explicit value hides them)."""
+    chosen = (status or {}).get("chosen") or {}
+    return tuple(gr.update(placeholder=tr(CHOSEN, value=chosen[name]) if name in chosen else tr(AUTO_PLACEHOLDER))
+                 for name in CHOSEN_FROM_DATA)
+
+
 def poll(ctx: AppContext, seen: Any, request: gr.Request | None = None) -> tuple:
     """Everything the job shows, for the timer: (status, progress, loss curves, accuracy
     curves, log, start button, stop button, seen, notice, live preview). Curves and log are only sent when
@@ -97,7 +115,7 @@ def poll(ctx: AppContext, seen: Any, request: gr.Request | None = None) -> tuple
     the last job ended (see :func:`poll_fresh`) keeps its empty view until a new job starts."""
     job = ctx.jobs.current
     if job is not None and not job.alive and seen == ("detached", job.id):
-        return (*[gr.skip()] * 7, seen, gr.skip(), gr.skip())
+        return (*[gr.skip()] * 7, seen, gr.skip(), gr.skip(), *[gr.skip()] * len(CHOSEN_FROM_DATA))
     status = job.status() if job else None
     mine = job is None or ctx.visitor(request).owns(job.owner)
     if status is not None and not mine:
@@ -112,12 +130,14 @@ def poll(ctx: AppContext, seen: Any, request: gr.Request | None = None) -> tuple
         curves = (gr.skip(), gr.skip(), gr.skip())
         notice: Any = gr.skip()
         offer: Any = gr.skip()
+        hints: tuple = (gr.skip(),) * len(CHOSEN_FROM_DATA)
     else:
         curves = job_curves(status)
         notice = "" if status else gr.skip()
         offer = preview.offer(ctx, request)
+        hints = chosen_hints(status)
     return (describe_job(status), charts.progress_html(status), *curves,
-            gr.update(interactive=not alive), gr.update(interactive=alive and mine), key, notice, offer)
+            gr.update(interactive=not alive), gr.update(interactive=alive and mine), key, notice, offer, *hints)
 
 
 def _without_uploads(ctx: AppContext, line: str) -> str:
@@ -147,4 +167,4 @@ def poll_fresh(ctx: AppContext, seen: Any, request: gr.Request | None = None) ->
     empty = job_curves(None)
     return (describe_job(status), charts.progress_html(None), *empty,
             gr.update(interactive=True), gr.update(interactive=False), ("detached", job.id), "",
-            gr.update(visible=False))
+            gr.update(visible=False), *chosen_hints(None))

@@ -201,7 +201,8 @@ class Job:
             step = self.last_step
             state, failure, started, ended = self.state, self.failure, self._train_started, self._ended
         start = next((e for e in events if isinstance(e, Start)), None)
-        epochs = start.epochs if start else self.config.epochs
+        given = self.config.epochs  # "auto" until the run has read its data and started
+        epochs = start.epochs if start else given if isinstance(given, int) else 0
         earlier = list(start.earlier_epochs) if start else list(self.earlier)
         metrics = earlier + [e.row for e in events if isinstance(e, Epoch)]
         whole = [row for row in metrics if not row.get("stopped")]
@@ -227,11 +228,12 @@ class Job:
             "model": self.config.model, "strategy": self.config.strategy, "init": self.config.init,
             "data": self.config.data,
             "run_dir": str(self.run_dir) if self.run_dir else None,
-            "epochs": epochs, "epoch": epoch, "stopped_in": partial,
+            "epochs": epochs if start or isinstance(given, int) else given, "epoch": epoch, "stopped_in": partial,
             "step": vars(step) if step else None, "metrics": metrics, "fraction": fraction,
             "elapsed_s": elapsed, "elapsed_total_s": elapsed + before, "eta_s": eta, "eta_raw_s": raw,
             "n_events": len(events),
             "classes": self.classes(), "val_images": start.val_images if start else None,
+            "chosen": dict(start.chosen) if start else {},
             "log": [e.message if isinstance(e, Log) else epoch_line(e.row, epochs)
                     for e in events if isinstance(e, (Log, Epoch))],
             "stop_reason": next((e.reason for e in events if isinstance(e, End)), None),

@@ -201,11 +201,26 @@ def _summary(ctx: AppContext, run: runs.Run) -> str:
         warning = verdicts.verdict(best["val_acc"], classes, val_images(run), init.name, trains_all)
         if warning:
             lines.append(f"- {warning}")
+        lines.append(tr("- the saved epoch is the best by {rule}", rule=translate(info.selected_by)))
+    if info.auto_settings:
+        lines.append(_chosen_line(info.auto_settings))
     if info.stop_reason:
         lines.append(tr("- ended early: {reason}", reason=info.stop_reason))
     if info.error:
         lines.append(f"- ✗ {info.error}")
     return "\n".join(lines)
+
+
+CHOSEN_PARTS = {"epochs": N_("{value} epochs"), "batch_size": N_("batch size {value}"),
+                "warmup_epochs": N_("warm-up {value} epochs")}
+
+
+def _chosen_line(chosen: dict) -> str:
+    """What the run chose from its data (``auto``): the values, for how many training images."""
+    parts = [tr(text, value=chosen[name]["value"]) for name, text in CHOSEN_PARTS.items()
+             if isinstance(chosen.get(name), dict)]
+    return tr("- chosen from the data ({images} training images): {chosen}", images=chosen.get("train_images", "?"),
+              chosen=", ".join(parts))
 
 
 @functools.lru_cache(maxsize=2)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import runs
-from ..config import TrainConfig
+from ..config import AUTO, TrainConfig
 from ..errors import FtguiError
 from ..i18n import N_, tr
 from . import heavy
@@ -78,6 +78,8 @@ def weights_architecture(ctx: AppContext, choice: str) -> str | None:
 # -- the form -----------------------------------------------------------------------------
 SETTINGS = ("model", "strategy", "init", "bias_init", "epochs", "batch_size", "aug", "device", "seed",
             "weight_decay", "warmup_epochs", "label_smoothing")
+CHOSEN_FROM_DATA = ("epochs", "batch_size", "warmup_epochs")
+"""Settings an empty control leaves to the data (``auto``, see ftgui.training.auto_settings)."""
 
 
 def form_from_config(ctx: AppContext, config: TrainConfig) -> dict[str, Any]:
@@ -85,6 +87,7 @@ def form_from_config(ctx: AppContext, config: TrainConfig) -> dict[str, Any]:
     plugin parameter the config does not set keeps its default."""
     strategy = ctx.registry.strategy(config.strategy)
     values: dict[str, Any] = {name: getattr(config, name) for name in SETTINGS}
+    values.update({name: None for name in CHOSEN_FROM_DATA if values[name] == AUTO})  # an empty control
     values.update(weights_file=None, weights_path=None, lr=config.lr or strategy.default_lr,
                   img_size=config.img_size or 0, weights=_weights_choice(ctx, config.weights))
     if values["weights"] == "path":
@@ -126,6 +129,11 @@ def _number(value: Any, kind: type, name: str) -> Any:
     return kind(value)
 
 
+def _number_or_auto(value: Any) -> int | str:
+    """An epochs, batch size or warm-up control's value: empty means chosen from the data."""
+    return AUTO if value is None or value == "" else int(value)
+
+
 def config_from_form(ctx: AppContext, data: str | None, val_split: float, form: dict[str, Any]) -> TrainConfig:
     """The TrainConfig the form describes; FtguiError for anything no run can use."""
     if not data:
@@ -145,13 +153,13 @@ def config_from_form(ctx: AppContext, data: str | None, val_split: float, form: 
         bias_init=str(form.get("bias_init") or "zero"),
         weights=(resolve_weights(ctx, form["weights"], form.get("weights_file"), form.get("weights_path"))
                  if strategy.needs_pretrained else None),
-        epochs=_number(form["epochs"], int, N_("epochs")),
+        epochs=_number_or_auto(form["epochs"]),
         lr=_learning_rate(form.get("lr"), strategy),
-        batch_size=_number(form["batch_size"], int, N_("batch size")), img_size=img_size or None,
+        batch_size=_number_or_auto(form["batch_size"]), img_size=img_size or None,
         aug=form["aug"], val_split=float(val_split), seed=_number(form["seed"], int, N_("seed")),
         device=form.get("device") or "auto",
         weight_decay=_number(form["weight_decay"], float, N_("weight decay")),
-        warmup_epochs=_number(form["warmup_epochs"], int, N_("warm-up epochs")),
+        warmup_epochs=_number_or_auto(form["warmup_epochs"]),
         label_smoothing=_number(form["label_smoothing"], float, N_("label smoothing")),
         callbacks={name: _changed_params(form, "callback", ctx.registry.callback(name))
                    for name in form.get("callbacks") or []},

@@ -15,7 +15,7 @@ from ..config import AUGMENTATIONS
 from ..i18n import plugin_text, tr
 from . import charts, preview, verdicts
 from .context import AppContext
-from .job_view import ACC_EMPTY, LOSS_EMPTY, describe_job, trains_all
+from .job_view import ACC_EMPTY, AUTO_INFO, AUTO_PLACEHOLDER, LOSS_EMPTY, describe_job, trains_all
 from .train_form import param_key, weights_choices
 from .words import mode_label, param_label, plain_words
 
@@ -128,11 +128,13 @@ def init_label(strategy) -> str:
 def settings_section(values: dict, strategy, form: dict, ui: dict) -> None:
     with gr.Group(visible=strategy.trains) as ui["settings_group"]:
         with gr.Row():
-            form["epochs"] = gr.Number(values["epochs"], label="Epochs", precision=0, minimum=1)
+            form["epochs"] = gr.Number(values["epochs"], label="Epochs", precision=0, minimum=1,
+                                       placeholder=AUTO_PLACEHOLDER, info=AUTO_INFO)
             form["lr"] = gr.Number(values["lr"], label="Learning rate")  # its help: plugin_help
     with gr.Accordion("More settings", open=False):
         with gr.Row():
-            form["batch_size"] = gr.Number(values["batch_size"], label="Batch size", precision=0, minimum=1)
+            form["batch_size"] = gr.Number(values["batch_size"], label="Batch size", precision=0, minimum=1,
+                                           placeholder=AUTO_PLACEHOLDER, info=AUTO_INFO)
             form["img_size"] = gr.Number(values["img_size"], label="Image size", precision=0, minimum=0,
                                          info="pixels; 0 = the model's own")
         with gr.Row():
@@ -143,7 +145,7 @@ def settings_section(values: dict, strategy, form: dict, ui: dict) -> None:
         with gr.Row():
             form["weight_decay"] = gr.Number(values["weight_decay"], label="Weight decay")
             form["warmup_epochs"] = gr.Number(values["warmup_epochs"], label="Warm-up epochs", precision=0,
-                                              minimum=0)
+                                              minimum=0, placeholder=AUTO_PLACEHOLDER, info=AUTO_INFO)
             form["label_smoothing"] = gr.Number(values["label_smoothing"], label="Label smoothing", minimum=0)
 
 

@@ -26,6 +26,7 @@ from .data_tab import DataTab
 from .handlers import bind, show_chosen, show_only
 from .job_view import CHANCE_HELP, poll, poll_fresh, trains_all
 from .train_form import (
+    CHOSEN_FROM_DATA,
     config_from_form,
     form_from_config,
     initial_form,
@@ -229,7 +230,7 @@ def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> gr.Markdown:
     inputs = [data.source, data.val_split, *form.values()]
     initial = {name: values[name] for name in form}
     job_outputs = ([ui[k] for k in ("status", "progress", "loss", "acc", "log", "start", "stop")]
-                   + [seen, ui["notice"], ui["preview"]])
+                   + [seen, ui["notice"], ui["preview"]] + [form[name] for name in CHOSEN_FROM_DATA])
     timer.tick(bind(poll, ctx), [seen], job_outputs, show_progress="hidden", api_name="poll", concurrency_limit=None)
     ui["start"].click(form_handler(start_training, ctx, initial), inputs, [ui["notice"], ui["command"]],
                       api_name="start_training")

@@ -1,0 +1,101 @@
+"""Epochs, batch size and warm-up chosen from the data when the user gives none (``auto``).
+
+What a run learns depends on how many optimiser steps it takes far more than on how many times
+it sees each image, so the rules aim at a number of steps for the kind of training and derive
+the rest from the number of training images:
+
+- **Batch size**: 32 (fits most models in memory, and is what a large data set gets), but a
+  small data set gets smaller batches so that an epoch still has about 8 steps: the largest
+  power of two at most ``images / 8``, never below 8 (the BatchNorm statistics of fewer images
+  are noise). 80 training images -> 8, 320 -> 32.
+- **Epochs**: enough for about :data:`TARGET_STEPS` steps - 300 when only a new head learns on
+  a frozen backbone (a linear layer on fixed features settles quickly), 500 when pretrained
+  weights are fine-tuned, 3000 from scratch (every layer learns from nothing). At least 5 (the
+  cosine schedule and the choice of the best epoch need a few epochs) and at most 100 (on a
+  handful of images more passes only fit those images harder; each epoch also validates).
+- **Warm-up**: a tenth of the epochs (at least 1) when pretrained weights learn - the new head
+  starts random, and its large first gradients would otherwise disturb the pretrained features
+  (Kumar et al. 2022, "Fine-tuning can distort pretrained features") - and from scratch (Adam's
+  first steps rest on poor estimates of the gradients' scale; Liu et al. 2020). None when only
+  the head learns: there is nothing pretrained to protect and a linear layer needs no warm-up.
+
+An explicit value always wins; the others are then derived from it (epochs from a given batch
+size, warm-up from given epochs).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+HEAD, FINE_TUNE, SCRATCH = "head", "fine-tune", "scratch"
+"""Kinds of training: a new head on a frozen pretrained backbone; pretrained weights that learn;
+every layer from an initialiser."""
+KINDS = {HEAD: "only the new head learns", FINE_TUNE: "fine-tuning pretrained weights",
+         SCRATCH: "training from scratch"}
+TARGET_STEPS = {HEAD: 300, FINE_TUNE: 500, SCRATCH: 3000}
+MAX_BATCH, MIN_BATCH, STEPS_PER_EPOCH = 32, 8, 8
+MIN_EPOCHS, MAX_EPOCHS = 5, 100
+WARMUP_SHARE = 0.1
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """The epochs, batch size and warm-up a run trains with, and why for those chosen here."""
+
+    epochs: int
+    batch_size: int
+    warmup_epochs: int
+    reasons: dict[str, str] = field(default_factory=dict)
+    """Setting -> why this value, for each setting chosen automatically."""
+
+    def record(self, train_images: int, kind: str) -> dict[str, object] | None:
+        """What the run record keeps of the automatic choices (None: the user gave every value)."""
+        if not self.reasons:
+            return None
+        return {"train_images": train_images, "kind": kind,
+                **{name: {"value": getattr(self, name), "why": why} for name, why in self.reasons.items()}}
+
+    def summary(self) -> str:
+        """One log line: the chosen values and why."""
+        words = {"epochs": "epochs", "batch_size": "batch size", "warmup_epochs": "warm-up epochs"}
+        return "; ".join(f"{words[name]} {getattr(self, name)} ({why})" for name, why in self.reasons.items())
+
+
+def auto_batch_size(train_images: int) -> int:
+    """The largest power of two at most ``train_images / STEPS_PER_EPOCH``, within [8, 32]."""
+    fits = max(train_images // STEPS_PER_EPOCH, 1)
+    return max(MIN_BATCH, min(MAX_BATCH, 2 ** int(math.log2(fits))))
+
+
+def steps_per_epoch(train_images: int, batch_size: int) -> int:
+    """Optimiser steps in an epoch (the last partial batch is dropped when there is more than one)."""
+    return max(train_images // batch_size, 1)
+
+
+def auto_epochs(train_images: int, batch_size: int, kind: str) -> int:
+    steps = steps_per_epoch(train_images, batch_size)
+    return max(MIN_EPOCHS, min(MAX_EPOCHS, math.ceil(TARGET_STEPS[kind] / steps)))
+
+
+def auto_warmup(epochs: int, kind: str) -> int:
+    return 0 if kind == HEAD else max(1, round(WARMUP_SHARE * epochs))
+
+
+def choose(train_images: int, kind: str, epochs: int | None = None, batch_size: int | None = None,
+           warmup_epochs: int | None = None) -> Sizes:
+    """The run's sizes: the values given, and the rules' for those that are None."""
+    reasons: dict[str, str] = {}
+    if batch_size is None:
+        batch_size = auto_batch_size(train_images)
+        reasons["batch_size"] = (f"{train_images} training images: batches of {batch_size} give "
+                                 f"{steps_per_epoch(train_images, batch_size)} steps an epoch")
+    if epochs is None:
+        epochs = auto_epochs(train_images, batch_size, kind)
+        steps = steps_per_epoch(train_images, batch_size)
+        reasons["epochs"] = (f"{KINDS[kind]}: about {TARGET_STEPS[kind]} steps wanted, {steps} an epoch; "
+                             f"between {MIN_EPOCHS} and {MAX_EPOCHS} epochs")
+    if warmup_epochs is None:
+        warmup_epochs = auto_warmup(epochs, kind)
+        reasons["warmup_epochs"] = ("only the new head learns: nothing pretrained to protect" if kind == HEAD else
+                                    f"{KINDS[kind]}: a tenth of the epochs")
+    return Sizes(epochs, batch_size, warmup_epochs, reasons)
