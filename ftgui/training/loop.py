@@ -19,6 +19,7 @@ from .. import checkpoint
 from ..callback_types import Callback, TrainState
 from ..device import autocast
 from ..errors import FtguiError, SettingError
+from ..i18n import N_
 from ..plugin_types import TrainContext
 from ..record import LOSS, SELECTED_BY, SMOOTHED, Row, is_better, smoothed_loss
 from .hooks import CallbackList, EventStream, built_in
@@ -97,7 +98,7 @@ class Loop:
     def fit(self) -> TrainResult:
         state, plan, config = self.state, self.plan, self.config
         if self.sources.train_loader is None:
-            raise SettingError("no training images left after the split; add images or lower {setting[val_split]}")
+            raise SettingError(N_("no training images left after the split; add images or lower {setting[val_split]}"))
         state.optimizer = build_optimizer(self.model, self.setup.groups, plan.lr, config.weight_decay)
         self.writer.note_trainable(self.model)
         epoch, updates = 1, 0
@@ -358,8 +359,8 @@ class Loop:
 
 
 def non_finite_message(exc: NonFinite, lr: float, kept: bool) -> SettingError:
-    kept_text = "; the best epoch so far is kept" if kept else ""
-    return SettingError(
-        "the {where} became NaN or infinite at epoch {epoch}: the learning rate {lr:g} is too high for "
-        "this model and data; lower {setting[lr]} (try {lower:g})" + kept_text,
-        where=exc.where, epoch=exc.epoch, lr=lr, lower=lr / 10)
+    template = (N_("the {where} became NaN or infinite at epoch {epoch}: the learning rate {lr:g} is too high for "
+                   "this model and data; lower {setting[lr]} (try {lower:g}); the best epoch so far is kept") if kept
+                else N_("the {where} became NaN or infinite at epoch {epoch}: the learning rate {lr:g} is too high "
+                        "for this model and data; lower {setting[lr]} (try {lower:g})"))
+    return SettingError(template, where=exc.where, epoch=exc.epoch, lr=lr, lower=lr / 10)

@@ -18,6 +18,7 @@ from .. import features, models, runs
 from ..config import AUTO, DEFAULT_MODEL, TrainConfig
 from ..device import pick_device
 from ..errors import SettingError
+from ..i18n import N_
 from ..plugin_types import Initializer, Strategy
 from ..record import selection_rule
 from ..registry import Registered, Registry, load_registry
@@ -128,14 +129,14 @@ def _weights(config: TrainConfig, strategy: Strategy) -> str:
         if weights is None:
             return "hub"
         if weights == "none":
-            raise SettingError(
+            raise SettingError(N_(
                 "mode '{name}' starts from pretrained weights: give {setting[weights]} hub or a weights "
-                "file or run, or train from scratch ({setting[strategy]} scratch)", name=strategy.name)
+                "file or run, or train from scratch ({setting[strategy]} scratch)"), name=strategy.name)
         return weights
     if weights not in (None, "none"):
-        raise SettingError(
+        raise SettingError(N_(
             "mode '{name}' trains from scratch and loads no weights: leave {setting[weights]} out, or pick "
-            "a fine-tuning mode such as full in {setting[strategy]}", name=strategy.name)
+            "a fine-tuning mode such as full in {setting[strategy]}"), name=strategy.name)
     return "none"
 
 

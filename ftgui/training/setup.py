@@ -19,6 +19,7 @@ from torch import nn
 from .. import models, pipeline
 from ..data import ImageCollection, load_images, stratified_split
 from ..errors import SettingError
+from ..i18n import N_
 from ..plugin_types import InitContext
 from ..record import LOSS, SELECTED_BY
 from ..timm_api import timm_model
@@ -122,8 +123,8 @@ def _read_data(plan: RunPlan, log: Log):
     config = plan.config
     if config.data is None:
         if plan.strategy_item.trains:
-            raise SettingError("mode '{name}' needs images: give {setting[data]} (a folder of class "
-                               "sub-folders, or a .zip)", name=plan.strategy_item.name)
+            raise SettingError(N_("mode '{name}' needs images: give {setting[data]} (a folder of class "
+                                  "sub-folders, or a .zip)"), name=plan.strategy_item.name)
         return None, None, [], []
     log(f"reading images from {config.data}")
     collection = load_images(config.data)
@@ -140,8 +141,8 @@ def _read_data(plan: RunPlan, log: Log):
     val_collection = load_images(config.val_data)
     extra = sorted(set(val_collection.classes) - set(collection.classes))
     if extra:
-        raise SettingError("the validation images ({setting[val_data]}) have classes the training data "
-                           "lacks: {extra}; use the same class folders in both", extra=", ".join(extra))
+        raise SettingError(N_("the validation images ({setting[val_data]}) have classes the training data "
+                              "lacks: {extra}; use the same class folders in both"), extra=", ".join(extra))
     shared = set(collection.digests) & set(val_collection.digests)
     if shared:
         share = len(shared) / max(len(set(val_collection.digests)), 1)

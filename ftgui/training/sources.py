@@ -18,6 +18,7 @@ from torch import nn
 from .. import features, pipeline
 from ..device import autocast
 from ..errors import SettingError
+from ..i18n import N_
 from ..timm_api import classifier
 from .distributed import EpochOrder, Processes, shard
 from .plan import RunPlan
@@ -99,8 +100,8 @@ class BatchSources:
         """After running out of memory: a smaller batch size and new loaders; returns it."""
         old = self.batch_size
         if old <= 1:
-            raise SettingError("out of memory even with batch size 1: use a smaller {setting[img_size]} "
-                               "or a smaller {setting[model]}")
+            raise SettingError(N_("out of memory even with batch size 1: use a smaller {setting[img_size]} "
+                                  "or a smaller {setting[model]}"))
         self.batch_size = decay_batch_step(old)
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
