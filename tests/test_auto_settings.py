@@ -11,7 +11,7 @@ from ftgui import FtguiError, runs
 from ftgui.cli import main
 from ftgui.config import TrainConfig
 from ftgui.engine import resume, train
-from ftgui.record import Epoch, best_row, is_better, selection_rule, smoothed_loss
+from ftgui.record import Epoch, best_row, is_better, loss_window, selection_rule, smoothed_loss
 from ftgui.sample_data import DEMO_BACKBONE
 from ftgui.training import auto_settings, writer
 from ftgui.training.auto_settings import FINE_TUNE, HEAD, SCRATCH, choose
@@ -130,7 +130,8 @@ HISTORY = [  # one lucky epoch (3) by accuracy on a few images; the loss says ep
 
 def test_the_smoothed_loss_picks_the_steady_epoch_not_the_lucky_one():
     assert best_row(HISTORY)["epoch"] == 3  # the old rule: the highest accuracy
-    smoothed = [{**row, "val_loss_smoothed": smoothed_loss(HISTORY[:i + 1])} for i, row in enumerate(HISTORY)]
+    assert loss_window(len(HISTORY)) == 3 and loss_window(50) == 10 and loss_window(100) == 20
+    smoothed = [{**row, "val_loss_smoothed": smoothed_loss(HISTORY[:i + 1], 3)} for i, row in enumerate(HISTORY)]
     assert smoothed[2]["val_loss_smoothed"] == pytest.approx((0.70 + 0.62 + 1.00) / 3)
     assert smoothed[6]["val_loss_smoothed"] == pytest.approx((0.50 + 0.46 + 0.47) / 3)
     assert best_row(smoothed)["epoch"] == 7  # the lowest mean of three epochs: 5, 6, 7
@@ -150,13 +151,13 @@ def test_the_run_keeps_the_epoch_the_rule_picks_and_records_the_rule(tmp_path, c
     run = runs.load_run(tmp_path / "run")
     rows = run.metrics
     assert [row["val_loss_smoothed"] for row in rows] == pytest.approx(
-        [smoothed_loss(rows[:i + 1]) for i in range(len(rows))])
+        [smoothed_loss(rows[:i + 1], 3) for i in range(len(rows))])
     lowest = min(rows, key=lambda row: (row["val_loss_smoothed"], -row["val_acc"]))
     assert run.best["epoch"] == lowest["epoch"]
-    assert run.record["selected_by"] == "validation loss averaged over 3 epochs"
+    assert run.record["selected_by"] == "validation loss averaged over a fifth of the epochs"
     assert run.record["config"]["select"] == "loss"
-    assert ("the saved epoch is the best by validation loss averaged over 3 epochs (80 validation images: too "
-            "few for their accuracy to tell epochs apart)") in capsys.readouterr().err
+    assert ("the saved epoch is the best by validation loss averaged over a fifth of the epochs (3 epochs; 80 "
+            "validation images: too few for their accuracy to tell epochs apart)") in capsys.readouterr().err
     assert main(["train", *DIGITS, "--epochs", "2", "--select", "accuracy", "--out", str(tmp_path / "acc"),
                  "--quiet"]) == 0
     old = runs.load_run(tmp_path / "acc")

@@ -145,7 +145,8 @@ def test_form_becomes_a_config_and_a_command(ctx, three_classes, pretrained_run)
     assert config.weights == str(ctx.runs_root / "base") and config.lr == 0.05
     assert train_form.weights_architecture(ctx, "run:base") == "test_resnet"
     for changes, message in [({"weights": "run:../etc"}, "no run named"),
-                             ({"epochs": -1}, '"Epochs" must be auto or between 0 and'), ({"model": " "}, "choose a backbone"),
+                             ({"epochs": -1}, '"Epochs" must be auto or between 0 and'),
+                             ({"model": " "}, "choose a backbone"),
                              ({"lr": float("inf")}, '"Learning rate" must be a number above 0')]:
         with pytest.raises(FtguiError) as info:
             train_form.config_from_form(ctx, "sample:digits", 0.2, form(ctx, strategy="full", **changes))

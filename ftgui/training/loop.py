@@ -21,7 +21,7 @@ from ..device import autocast
 from ..errors import FtguiError, SettingError
 from ..i18n import N_
 from ..plugin_types import TrainContext
-from ..record import LOSS, SELECTED_BY, SMOOTHED, Row, is_better, smoothed_loss
+from ..record import LOSS, SELECTED_BY, SMOOTHED, Row, is_better, loss_window, smoothed_loss
 from .hooks import CallbackList, EventStream, built_in
 from .optim import build_optimizer, build_scheduler
 from .plan import RunPlan
@@ -138,7 +138,7 @@ class Loop:
                 "images_per_s": round(stats["images"] / max(train_seconds, 1e-9), 1),
                 "cached_features": state.cached_features}
             if plan.select == LOSS and val_loss is not None:
-                state.metrics[SMOOTHED] = smoothed_loss([*state.history, state.metrics])
+                state.metrics[SMOOTHED] = smoothed_loss([*state.history, state.metrics], loss_window(plan.epochs))
             if stopped:
                 state.metrics["stopped"] = True
             self.callbacks.fire("on_validation_end", state)
