@@ -38,6 +38,8 @@ class TrainState:
     """The run as the loop sees it, handed to every callback event."""
 
     config: TrainConfig
+    """The settings as given: epochs, batch size and warm-up may be ``auto`` there (chosen from
+    the data); :attr:`epochs` and ``steps_per_epoch`` are the numbers the run uses."""
     run_dir: Path
     model: nn.Module
     device: torch.device
