@@ -158,7 +158,33 @@ def test_the_run_keeps_the_epoch_the_rule_picks_and_records_the_rule(tmp_path, c
     assert run.record["config"]["select"] == "loss"
     assert ("the saved epoch is the best by validation loss averaged over a fifth of the epochs (3 epochs; 80 "
             "validation images: too few for their accuracy to tell epochs apart)") in capsys.readouterr().err
+    from ftgui.ui import runs_tab
+    from ftgui.ui.context import AppContext, AppOptions
+
+    summary = runs_tab._summary(AppContext(AppOptions(runs_dir=tmp_path)), run)  # the Runs tab says it
+    assert "- the saved epoch is the best by validation loss averaged over a fifth of the epochs" in summary
+    assert "- chosen from the data (320 training images): batch size 32, warm-up 0 epochs" in summary
     assert main(["train", *DIGITS, "--epochs", "2", "--select", "accuracy", "--out", str(tmp_path / "acc"),
                  "--quiet"]) == 0
     old = runs.load_run(tmp_path / "acc")
     assert old.record["selected_by"] == "validation accuracy" and "val_loss_smoothed" not in old.metrics[0]
+
+
+# -- the GUI ---------------------------------------------------------------------------------
+def test_the_train_tab_leaves_empty_controls_to_the_data_and_shows_what_was_chosen(tmp_path):
+    from ftgui.i18n import speaking
+    from ftgui.ui import job_view, runs_tab, train_form
+    from ftgui.ui.context import AppContext, AppOptions
+
+    ctx = AppContext(AppOptions(runs_dir=tmp_path / "runs"))
+    values = train_form.initial_form(ctx)
+    assert [values[name] for name in ("epochs", "batch_size", "warmup_epochs")] == [None, None, None]
+    config = train_form.config_from_form(ctx, "sample:digits", 0.2, {**values, "batch_size": 16})
+    assert (config.epochs, config.batch_size, config.warmup_epochs) == ("auto", 16, "auto")
+    hints = job_view.chosen_hints({"chosen": {"epochs": 50, "warmup_epochs": 5}})
+    assert [hint["placeholder"] for hint in hints] == ["auto: 50 in this run", "auto", "auto: 5 in this run"]
+    with speaking("zh"):
+        assert job_view.chosen_hints(None)[0]["placeholder"] == "自动"
+    chosen = {"train_images": 80, "kind": "fine-tune", "epochs": {"value": 50, "why": "..."},
+              "batch_size": {"value": 8, "why": "..."}}
+    assert runs_tab._chosen_line(chosen) == "- chosen from the data (80 training images): 50 epochs, batch size 8"
