@@ -2,7 +2,8 @@
 
     python benchmarks/run.py [--images 400] [--size 128] [--model resnet18] [--quick]
 
-Prints the ratios and writes benchmarks/RESULTS.md (figures, machine, date):
+Prints the ratios and writes the top of benchmarks/RESULTS.md (figures, machine, date; the
+sections below it, from other benchmarks, are kept):
 
 a. head-only, 20 epochs: ftgui's total time / one plain forward pass of the backbone over the
    same (pre-decoded) images - the floor. Target <= 1.5. Median of three runs of each.
@@ -282,7 +283,10 @@ def main() -> None:
         lines.append(f"DDP (torchrun, {ddp[0]} GPUs): full fine-tune {ddp[1]:.0f} images/s in all.")
     text = "\n".join(lines) + "\n"
     print(text)
-    Path(args.results).write_text(text)
+    results_file = Path(args.results)
+    previous = results_file.read_text() if results_file.exists() else ""
+    others = previous.find("\n## ")  # other benchmarks' sections (defaults.py's) are kept
+    results_file.write_text(text + (previous[others:] if others >= 0 else ""))
 
 
 if __name__ == "__main__":
