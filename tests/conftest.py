@@ -151,3 +151,51 @@ def _no_process_outlives_its_test(monkeypatch):
     for process in started:
         if process.returncode is None:
             _kill_group(process)
+
+
+# -- browser tests (tests/test_browser*.py; what they share is in browser_kit.py) ------------------------
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless, for one test module."""
+    from browser_kit import CHROMIUM, CHROMIUM_ARGS
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def problems():
+    """The test's :class:`browser_kit.PageProblems`: it fails if a watched page reported any."""
+    from browser_kit import PageProblems
+
+    found = PageProblems()
+    yield found
+    found.check()
+
+
+@pytest.fixture
+def page(browser, problems):
+    """A desktop-sized page in its own browser context, watched for problems."""
+    from browser_kit import DESKTOP
+
+    context = browser.new_context(viewport=DESKTOP)
+    yield problems.watch(context.new_page())
+    problems.close(context)
+
+
+@pytest.fixture(autouse=True)
+def _no_training_outlives_a_browser_test(request):
+    """A browser test shares its module's app (the ``app`` fixture) with the next test: on every
+    path (passed, failed, interrupted) the app's training is stopped and waited for when the test
+    ends, so that no test starts on a page that follows another test's job (its form read-only)."""
+    if request.node.get_closest_marker("browser") is None or "app" not in request.fixturenames:
+        yield
+        return
+    jobs = request.getfixturevalue("app").ftgui_context.jobs
+    yield
+    jobs.shutdown()
+    still = jobs.running()
+    assert still is None, f"the training {still.name} did not stop when the test ended"

@@ -4,7 +4,7 @@ Classes as cards (add a class, add images, rename, remove an image, use them), t
 sets warned about, ignored hidden files listed, friendly data names, Predict's readable image
 and self-closing error notices, the Plugins table, and a phone's 390x844 screen (every tab
 visible, no clipped labels). Every test fails on any page error, console error or warning and
-failed request (see test_browser.PageProblems). Screenshots go to ``test-artifacts/``.
+failed request (see browser_kit.PageProblems). Screenshots go to ``test-artifacts/``.
 """
 from __future__ import annotations
 
@@ -12,54 +12,20 @@ import base64
 import random
 
 import pytest
+from browser_kit import DESKTOP, MARKS, PHONE, TABS, open_tab, shoot, tiny_app, use_zip, wait_for_text
 
 from ftgui.ui import catalog
 
 from conftest import COLOURS, THREE, draw_shape, make_dataset, zip_folder
-from test_browser import ARTIFACTS, CHROMIUM, TABS, PageProblems, open_tab, use_zip, wait_for_text
-from test_ui_e2e import running_app
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium)"),
-]
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
+pytestmark = MARKS
 CARD = "#class-card-{}"
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    runs = tmp_path_factory.mktemp("browser-data") / "runs"
-    with running_app(runs, defaults={"model": "test_resnet", "img_size": 32, "batch_size": 8, "aug": "none"}) as demo:
+    with tiny_app(tmp_path_factory.mktemp("browser-data") / "runs") as demo:
         yield demo
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def problems():
-    found = PageProblems()
-    yield found
-    found.check()
-
-
-def shoot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    width = page.viewport_size["width"]
-    assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{name} scrolls sideways"
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def page_text(page) -> str:
@@ -124,14 +90,13 @@ def test_classes_as_cards(app, browser, tmp_path, problems):
     assert "the classes you built here" in summary and "classes-" not in page_text(page)
     # the class that was renamed is what the data set calls it
     wait_for_text(page, "#data-gallery", "circle")
-    context.close()
+    problems.close(context)
 
 
-def test_tiny_validation_sets_hidden_files_and_friendly_names(app, browser, tmp_path, problems):
+def test_tiny_validation_sets_hidden_files_and_friendly_names(app, page, tmp_path):
     folder = make_dataset(tmp_path / "shapes", THREE, per_class=5)
     (folder / ".DS_Store").write_bytes(b"\0junk")
     data = zip_folder(folder, tmp_path / "my shapes.zip")
-    page = problems.watch(browser.new_page(viewport=DESKTOP))
     page.goto(app.local_url)
     use_zip(page, data, "15 images in 3 classes", thumbnails=15)
     summary = page.locator("#data-summary").inner_text()
@@ -146,7 +111,6 @@ def test_tiny_validation_sets_hidden_files_and_friendly_names(app, browser, tmp_
     label = page.locator("#data-gallery [data-testid=block-label]")
     assert label.count() == 0 or not _overlap(label.first.bounding_box(), first)
     shoot(page, "1-data-tiny")
-    page.close()
 
 
 def _overlap(a, b) -> bool:
@@ -154,12 +118,10 @@ def _overlap(a, b) -> bool:
                 or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"])
 
 
-def test_predict_shows_small_images_readably_and_errors_close_by_themselves(app, browser, tmp_path, problems,
-                                                                           monkeypatch):
+def test_predict_shows_small_images_readably_and_errors_close_by_themselves(app, page, tmp_path, monkeypatch):
     monkeypatch.setattr(catalog, "hub_online", lambda: False)  # offline, whatever this machine is
     picture = tmp_path / "circle.png"
     draw_shape("circle", COLOURS["red"], 32, random.Random(3)).save(picture)
-    page = problems.watch(browser.new_page(viewport=DESKTOP))
     page.goto(app.local_url)
     page.wait_for_selector("#data-summary")
     open_tab(page, "3 · Predict")
@@ -182,11 +144,9 @@ def test_predict_shows_small_images_readably_and_errors_close_by_themselves(app,
     assert page.locator("ul.options li", has_text="legacy_seresnet18").count() == 0
     page.keyboard.press("Escape")
     shoot(page, "3-predict-small-image")
-    page.close()
 
 
-def test_plugins_header_does_not_wrap_and_words_are_explained(app, browser, problems):
-    page = problems.watch(browser.new_page(viewport=DESKTOP))
+def test_plugins_header_does_not_wrap_and_words_are_explained(app, page):
     page.goto(app.local_url)
     page.wait_for_selector("#data-summary")
     open_tab(page, "5 · Plugins")
@@ -202,7 +162,6 @@ def test_plugins_header_does_not_wrap_and_words_are_explained(app, browser, prob
     assert "train only the last layer (state 2)" in text and "fan-in / fan-out" in text
     assert "the seed" not in text and "fan-in (a unit's number of inputs)" in text  # explained where it is used
     shoot(page, "5-plugins-words")
-    page.close()
 
 
 def test_a_phone_sees_every_tab_and_no_clipped_label(app, browser, problems):
@@ -225,4 +184,4 @@ def test_a_phone_sees_every_tab_and_no_clipped_label(app, browser, problems):
         shoot(page, f"phone-{tab[0]}")
     help_text = page.evaluate("[...document.querySelectorAll('.ftgui-help')].map(e => e.innerText).join(' ')")
     assert "on the right" not in help_text  # on a phone nothing is on the right
-    page.close()
+    problems.close(page)

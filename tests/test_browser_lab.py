@@ -1,42 +1,20 @@
 """Issue 11, item 7 in a real browser (Playwright, Debian's Chromium): the Init Lab tab runs an
 experiment and SHOWS the seed's figures. Plotted values are read back from the page's SVG
-(through its axis ticks); a page error, a console error or an "Infinite extent" warning fails
-the test (the ``page`` fixture). Screenshot (1280 wide) in ``test-artifacts/lab.png``."""
+(through its axis ticks, negative log10 labels included); whatever the page reports that a person
+would not want (an error, a warning such as Vega's "Infinite extent", a failed request:
+browser_kit.PageProblems) fails the test. Screenshot (1280 wide) in ``test-artifacts/lab.png``."""
 from __future__ import annotations
 
 import pytest
+from browser_kit import ARTIFACTS, MARKS, PHONE, choose, open_tab, plotted, tiny_app, wait_for_plot, wait_for_text
 
-import test_browser_train
-from test_browser_train import ARTIFACTS, CHROMIUM, PHONE, browser, choose, open_tab, page, wait_for_text  # noqa: F401 - fixtures
-from test_ui_e2e import running_app
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium)"),
-]
+pytestmark = MARKS
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    with running_app(tmp_path_factory.mktemp("browser-lab") / "runs") as demo:
+    with tiny_app(tmp_path_factory.mktemp("browser-lab") / "runs") as demo:
         yield demo
-
-
-MINUS = test_browser_train.PLOTTED.replace("replace(/,/g, '')", "replace(/,/g, '').replace(/\\u2212/g, '-')")
-"""The plot reader, also for negative tick labels (Vega writes U+2212, not '-': the log10 axis)."""
-assert MINUS != test_browser_train.PLOTTED
-
-
-def plotted(web, selector: str) -> dict | None:
-    return web.evaluate(MINUS, selector)
-
-
-def wait_for_plot(web, selector: str, check, timeout: float = 20) -> dict:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(test_browser_train, "PLOTTED", MINUS)
-        return test_browser_train.wait_for_plot(web, selector, check, timeout)
 
 
 def series(shown: dict, legend: str) -> list[list[float]]:
@@ -44,7 +22,7 @@ def series(shown: dict, legend: str) -> list[list[float]]:
     return shown["series"][shown["legend"].index(legend)]["points"]
 
 
-def test_lab_runs_an_experiment_and_shows_the_seeds_figures(app, page):  # noqa: F811 - the fixture
+def test_lab_runs_an_experiment_and_shows_the_seeds_figures(app, page):
     page.goto(app.local_url)
     open_tab(page, "6 · Init Lab")
     choose(page, "#lab-init-b", "zeros")
@@ -97,7 +75,7 @@ def test_lab_runs_an_experiment_and_shows_the_seeds_figures(app, page):  # noqa:
     assert page.locator("button[role=tab]", has_text="6 · Init Lab").first.is_visible()
 
 
-def test_runs_tab_plots_gradients_per_stage_of_a_grad_norms_run(app, page):  # noqa: F811 - the fixture
+def test_runs_tab_plots_gradients_per_stage_of_a_grad_norms_run(app, page):
     from test_ui_truth import fake_run
 
     rows = [{"epoch": e, "train_loss": 1.0, "train_acc": 0.5, "val_loss": 1.0, "val_acc": 0.5,

@@ -1,0 +1,194 @@
+"""What the browser tests (tests/test_browser*.py) share: Debian's Chromium, the tiny app they
+drive, what a page must not report (:class:`PageProblems`), how to open a tab and wait for what
+a page shows, and how to read a plot's values back from its SVG.
+
+The fixtures built on these (``browser``, ``problems``, ``page``, and the one that stops the
+app's training after every browser test) are in conftest.py. Every wait here ends as soon as
+the page shows what is waited for; a timeout only bounds how long a broken page is waited on.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+WIDTH = 1280
+DESKTOP = {"width": WIDTH, "height": 900}
+PHONE = {"width": 390, "height": 844}
+TABS = ("1 · Data", "2 · Train", "3 · Predict", "4 · Runs", "5 · Plugins", "6 · Init Lab")
+TINY = {"model": "test_resnet", "img_size": 32, "batch_size": 8, "aug": "none"}
+"""What ``--demo`` does with its own settings: a tiny model at 32 px, so a CPU trains it in seconds."""
+SLOW = 120_000
+"""ms: the bound on a wait for what the server does (a training, an event queued behind one)."""
+
+MARKS = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(),
+                       reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium)"),
+]
+"""Every browser test module's ``pytestmark``."""
+
+
+@contextlib.contextmanager
+def tiny_app(runs: Path) -> Iterator[Any]:
+    """The app served by this process on ``runs`` with :data:`TINY` as the Train tab's
+    defaults, a checkpoint written every epoch (a stopped run can be resumed); afterwards its
+    training is stopped and the server closed."""
+    from ftgui.training import writer
+
+    from test_ui_e2e import running_app
+
+    with pytest.MonkeyPatch.context() as patch, running_app(runs, defaults=TINY) as demo:
+        patch.setattr(writer, "SAVE_INTERVAL_S", 0.0)
+        yield demo
+
+
+class PageProblems:
+    """What a page reports that a person would not want: uncaught errors (``pageerror``),
+    console errors and warnings, Vega's "Infinite extent" (whatever its level), and failed
+    requests (4xx/5xx). A test asserts none at its end (:meth:`check`); warnings listed in
+    ``ALLOWED_WARNINGS`` are Chromium's, not the app's. What a page logs while it is reloaded
+    or closed (its polls aborted) is not the page's problem (:meth:`navigate`, :meth:`close`)."""
+
+    ALLOWED_WARNINGS = ("Method not implemented.",)  # Chromium's headless media/permissions stubs
+    ALWAYS = ("Infinite extent",)  # an axis Vega could not scale: a plot drawn from nothing
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.leaving: set = set()
+
+    def navigate(self, page, go) -> None:
+        """``go()`` (a reload or goto): what the old document logs while it is torn down (its
+        polls aborted) is not a problem of the page; the new document is watched again."""
+        self.leaving.add(page)
+        try:
+            go()
+        finally:
+            self.leaving.discard(page)
+
+    def close(self, thing) -> None:
+        """Close a page or a browser context; what its pages log as they go is not counted."""
+        self.leaving.update(getattr(thing, "pages", [thing]))
+        thing.close()
+
+    def watch(self, page):
+        page.on("pageerror", lambda error: self.seen.append(f"pageerror: {error}"))
+        page.on("console", lambda message: None if page in self.leaving else self._console(message))
+        page.on("response", lambda r: self.seen.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None)
+        return page
+
+    def _console(self, message) -> None:
+        if (message.type == "error" or (message.type == "warning" and message.text not in self.ALLOWED_WARNINGS)
+                or any(text in message.text for text in self.ALWAYS)):
+            self.seen.append(f"console {message.type}: {message.text[:300]}")
+
+    def check(self) -> None:
+        distinct = dict.fromkeys(line.splitlines()[0] for line in self.seen)
+        assert not self.seen, f"{len(self.seen)} problem(s) in the page:\n" + "\n".join(distinct)
+
+
+# -- waiting for what the page shows ------------------------------------------------------------------
+def wait_for_tab(page, name: str, timeout: float = SLOW) -> None:
+    """Until the tab ``name`` is the one shown (its button ``aria-selected``), and the page has
+    drawn it (two animation frames later)."""
+    page.wait_for_function("n => [...document.querySelectorAll('button[role=tab][aria-selected=true]')]"
+                           ".some(b => b.offsetParent && b.innerText.includes(n))", arg=name, timeout=timeout)
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
+def open_tab(page, name: str) -> None:
+    """Click the tab ``name`` as a person would, and wait until it is shown."""
+    page.locator("button[role=tab]:visible", has_text=name).first.click()
+    wait_for_tab(page, name)
+
+
+def wait_for_text(page, selector: str, text: str, timeout: float = SLOW) -> None:
+    page.wait_for_function("([s, t]) => document.querySelector(s)?.innerText.includes(t)", arg=[selector, text],
+                           timeout=timeout)
+
+
+def choose(page, dropdown: str, option: str) -> None:
+    """Pick ``option`` in the dropdown ``dropdown`` as a person would; wait until it shows it."""
+    from playwright.sync_api import expect
+
+    box = page.locator(f"{dropdown} input").first
+    box.click()
+    page.get_by_role("option", name=option, exact=True).first.click()
+    expect(box).to_have_value(option)
+
+
+def use_zip(page, data: Path, summary: str, thumbnails: int) -> None:
+    """Drop a zip on the Data tab; wait for its summary and for every thumbnail to be decoded
+    (they load lazily, after the summary is shown: a screenshot taken at once shows blanks)."""
+    page.locator("#data-zip input[type=file]").set_input_files(str(data))
+    wait_for_text(page, "#data-summary", summary)
+    page.wait_for_function("n => { const images = [...document.querySelectorAll('#data-gallery img')];"
+                           " return images.length === n && images.every(i => i.complete && i.naturalWidth > 0); }",
+                           arg=thumbnails, timeout=SLOW)
+
+
+def markdown_text(page, selector: str) -> str:
+    """The text a Markdown component shows: without its status tracker, which holds the timer
+    of an event that writes to it (``processing | 0.3s``) even when that tracker is hidden."""
+    return page.locator(f"{selector} [data-testid=markdown-wrapper]").first.inner_text()
+
+
+def shoot(page, name: str) -> None:
+    """A full-page screenshot, ``test-artifacts/NAME.png``; the page must not scroll sideways."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    width = page.viewport_size["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{name} scrolls sideways"
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+# -- plots: their values read back from the SVG -----------------------------------------------------------
+PLOTTED = """sel => {
+  const svg = document.querySelector(sel + ' svg');
+  if (!svg) return null;
+  // each axis: its labels' values at its tick lines' positions (a label sits a little off its tick);
+  // a negative label is written with U+2212 (the log10 axes), not '-'
+  const pos = e => e.getAttribute('transform').match(/translate\\(([-\\d.e]+),([-\\d.e]+)\\)/).slice(1).map(Number);
+  const axes = [...svg.querySelectorAll('.role-axis')].map(a => {
+      const labels = [...a.querySelectorAll('.role-axis-label text')];
+      const ticks = [...a.querySelectorAll('.role-axis-tick line')];
+      const value = t => parseFloat(t.textContent.replace(/,/g, '').replace(/\\u2212/g, '-'));
+      return labels.length === ticks.length ? labels.map((t, i) => [value(t), pos(ticks[i])]) : [];
+  }).filter(a => a.length >= 2);
+  const xa = axes.find(a => a[0][1][1] === a[1][1][1]), ya = axes.find(a => a[0][1][0] === a[1][1][0]);
+  if (!xa || !ya) return null;
+  const lin = (a, k) => { const f = a[0], l = a[a.length - 1];
+    return p => f[0] + (p - f[1][k]) * (l[0] - f[0]) / (l[1][k] - f[1][k]); };
+  const fx = lin(xa, 0), fy = lin(ya, 1);
+  const series = [...svg.querySelectorAll('.mark-line path')].map(p => ({
+    stroke: p.getAttribute('stroke'), dash: getComputedStyle(p).strokeDasharray,
+    points: [...p.getAttribute('d').matchAll(/[ML]([-\\d.e]+),([-\\d.e]+)/g)].map(m => [fx(+m[1]), fy(+m[2])])}));
+  return {series, legend: [...svg.querySelectorAll('.role-legend-label text')].map(t => t.textContent),
+          ymin: Math.min(...ya.map(t => t[0])), ymax: Math.max(...ya.map(t => t[0]))};
+}"""
+"""A plot's lines as data: ``{series: [{stroke, dash, points}], legend, ymin, ymax}``, or null."""
+
+
+def plotted(page, selector: str) -> dict | None:
+    return page.evaluate(PLOTTED, selector)
+
+
+def wait_for_plot(page, selector: str, check, timeout: float = 60) -> dict:
+    """The plot's values once ``check(values)`` holds (the chart redraws asynchronously)."""
+    deadline = time.monotonic() + timeout
+    shown = None
+    while time.monotonic() < deadline:
+        shown = plotted(page, selector)
+        if shown and check(shown):
+            return shown
+        page.wait_for_timeout(250)
+    paths = page.evaluate("s => [...document.querySelectorAll(s + ' svg .mark-line path')]"
+                          ".map(p => p.getAttribute('d'))", selector)
+    raise AssertionError(f"{selector} never showed what was expected; it shows {shown}; paths {paths}")
