@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import FtguiError
+from .i18n import tr
 
 MAX_ZIP_ENTRIES = 100_000
 MAX_ZIP_DIRECTORY_BYTES = 32 * 1024**2  # the zip's table of contents, checked before parsing it
@@ -104,11 +105,9 @@ class FolderSource:
                 children = list(os.scandir(folder))
             except OSError as exc:
                 if not prefix:
-                    raise FtguiError(
-                        f"cannot open {shown_name(str(folder))} ({exc.strerror}): "
-                        "check its permissions"
-                    ) from None
-                skipped.append((prefix.rstrip("/"), f"cannot open folder: {exc.strerror}"))
+                    raise FtguiError(tr("cannot open {folder} ({why}): check its permissions",
+                                        folder=shown_name(str(folder)), why=exc.strerror)) from None
+                skipped.append((prefix.rstrip("/"), tr("cannot open folder: {why}", why=exc.strerror)))
                 continue
             for child in children:
                 if is_ignored(child.name):
@@ -117,12 +116,12 @@ class FolderSource:
                 shown = shown_name(child.name)
                 name, real = prefix + shown, real_prefix + child.name
                 if shown != child.name and os.path.lexists(os.path.join(folder, shown)):
-                    skipped.append((name, "its name, escaped as shown, is another file's name"))
+                    skipped.append((name, tr("its name, escaped as shown, is another file's name")))
                     continue
                 try:
                     st = os.stat(child.path)  # follows symlinks
                 except OSError as exc:
-                    skipped.append((name, f"cannot read: {exc.strerror or exc}"))
+                    skipped.append((name, tr("cannot read: {why}", why=exc.strerror or exc)))
                     continue
                 if stat.S_ISDIR(st.st_mode):
                     dirs.add(name)
@@ -146,9 +145,9 @@ class FolderSource:
                 if data is not None and len(data) > size:  # it grew since: on, up to the cap
                     data += f.read(MAX_FILE_BYTES + 1 - len(data))
         except OSError as exc:
-            raise Unusable(f"cannot read: {exc.strerror or exc}") from None
+            raise Unusable(tr("cannot read: {why}", why=exc.strerror or exc)) from None
         if data is None or len(data) > MAX_FILE_BYTES:
-            raise Unusable(f"file too large (over {_size(MAX_FILE_BYTES)})")
+            raise Unusable(tr("file too large (over {limit})", limit=_size(MAX_FILE_BYTES)))
         return data
 
 
@@ -156,10 +155,10 @@ def _split_zip_name(name: str) -> tuple[list[str], str | None]:
     """Return (path components, reason to skip or None) for a zip entry name."""
     name = shown_name(name.replace("\\", "/"))
     if name.startswith("/") or (len(name) > 1 and name[0].isalpha() and name[1] == ":"):
-        return [], "unsafe path in zip (absolute path)"
+        return [], tr("unsafe path in zip (absolute path)")
     parts = [p for p in name.split("/") if p not in ("", ".")]
     if ".." in parts:
-        return [], "unsafe path in zip ('..' leads outside the archive)"
+        return [], tr("unsafe path in zip ('..' leads outside the archive)")
     return parts, None
 
 
@@ -205,10 +204,8 @@ class ZipSource:
                     self._zip = zipfile.ZipFile(self.path)
                 except Exception as exc:  # noqa: BLE001 - a damaged table of contents raises
                     # BadZipFile, but also UnicodeDecodeError, ValueError, EOFError...
-                    raise FtguiError(
-                        f"cannot read the zip file {self.path} ({_why(exc)}): check the file, "
-                        "or unzip it and give the folder"
-                    ) from None
+                    raise FtguiError(tr("cannot read the zip file {path} ({why}): check the file, or unzip it "
+                                        "and give the folder", path=self.path, why=_why(exc))) from None
         return self._zip
 
     def _check_directory(self) -> None:
@@ -226,17 +223,13 @@ class ZipSource:
         if entries > MAX_ZIP_ENTRIES:
             self._too_many(entries)
         if size > MAX_ZIP_DIRECTORY_BYTES:
-            raise FtguiError(
-                f"{self.path} has a {_size(size)} table of contents, more than the "
-                f"{_size(MAX_ZIP_DIRECTORY_BYTES)} ftgui reads from a zip: split it or unzip it "
-                "and give the folder"
-            )
+            raise FtguiError(tr("{path} has a {size} table of contents, more than the {limit} ftgui reads from a "
+                                "zip: split it or unzip it and give the folder", path=self.path, size=_size(size),
+                                limit=_size(MAX_ZIP_DIRECTORY_BYTES)))
 
     def _too_many(self, entries: int) -> None:
-        raise FtguiError(
-            f"{self.path} has {entries} entries, more than the {MAX_ZIP_ENTRIES} ftgui "
-            "reads from a zip: split it or unzip it and give the folder"
-        )
+        raise FtguiError(tr("{path} has {entries} entries, more than the {limit} ftgui reads from a zip: split it "
+                            "or unzip it and give the folder", path=self.path, entries=entries, limit=MAX_ZIP_ENTRIES))
 
     def list(self) -> tuple[list[Entry], set[str], list[tuple[str, str]]]:
         """Return (files, folders, skipped (name, reason)); ignored names are left out.
@@ -251,10 +244,9 @@ class ZipSource:
             self._too_many(len(infos))
         total = sum(info.file_size for info in infos)
         if total > MAX_ZIP_TOTAL_BYTES:
-            raise FtguiError(
-                f"{self.path} unpacks to {_size(total)}, more than the "
-                f"{_size(MAX_ZIP_TOTAL_BYTES)} ftgui reads from a zip: unzip it and give the folder"
-            )
+            raise FtguiError(tr("{path} unpacks to {size}, more than the {limit} ftgui reads from a zip: unzip it "
+                                "and give the folder", path=self.path, size=_size(total),
+                                limit=_size(MAX_ZIP_TOTAL_BYTES)))
         files: list[Entry] = []
         dirs: set[str] = set()
         skipped: list[tuple[str, str]] = []
@@ -276,7 +268,7 @@ class ZipSource:
                 skipped.append((shown_name(name) if unsafe else shown, reason))
             elif shown in self._names:
                 skipped.append((shown_name(name),
-                                f"a second zip entry named {shown} (the first one is used)"))
+                                tr("a second zip entry named {name} (the first one is used)", name=shown)))
             else:
                 self._names[shown] = (index, info.filename)
                 files.append(Entry(shown, info.file_size))
@@ -285,16 +277,16 @@ class ZipSource:
     @staticmethod
     def _check(info: zipfile.ZipInfo) -> str | None:
         if stat.S_ISLNK(info.external_attr >> 16):
-            return "symbolic link in zip (not followed)"
+            return tr("symbolic link in zip (not followed)")
         if info.flag_bits & 0x1:
-            return "encrypted zip entry (password-protected)"
+            return tr("encrypted zip entry (password-protected)")
         if info.file_size > MAX_FILE_BYTES:
-            return (f"looks like a zip bomb: unpacks to {_size(info.file_size)} "
-                    f"(limit {_size(MAX_FILE_BYTES)})")
+            return tr("looks like a zip bomb: unpacks to {size} (limit {limit})", size=_size(info.file_size),
+                      limit=_size(MAX_FILE_BYTES))
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > RATIO_CHECK_MIN_BYTES and ratio > MAX_COMPRESSION_RATIO:
-            return (f"looks like a zip bomb: compressed {ratio:.0f}:1 "
-                    f"(limit {MAX_COMPRESSION_RATIO}:1)")
+            return tr("looks like a zip bomb: compressed {ratio}:1 (limit {limit}:1)", ratio=f"{ratio:.0f}",
+                      limit=MAX_COMPRESSION_RATIO)
         return None
 
     def read(self, name: str) -> bytes:
@@ -316,7 +308,7 @@ class ZipSource:
             raise
         except Exception as exc:  # noqa: BLE001 - whatever a damaged entry raises
             # (BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError...)
-            raise Unusable(f"damaged zip entry: {_why(exc)}") from None
+            raise Unusable(tr("damaged zip entry: {why}", why=_why(exc))) from None
         if len(data) > limit:
-            raise Unusable("looks like a zip bomb: unpacks to more bytes than its header declares")
+            raise Unusable(tr("looks like a zip bomb: unpacks to more bytes than its header declares"))
         return data

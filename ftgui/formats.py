@@ -9,6 +9,8 @@ import os
 
 from PIL import Image
 
+from .i18n import tr
+
 # format as shown -> Pillow's id for it, should a plugin (pillow-heif...) add a reader
 _FORMATS = {"HEIC/HEIF": "HEIF", "AVIF": "AVIF", "JPEG XL": "JXL", "SVG": "SVG"}
 _EXTENSIONS = {".heic": "HEIC/HEIF", ".heif": "HEIC/HEIF", ".hif": "HEIC/HEIF",
@@ -27,7 +29,7 @@ def unsupported_reason(data: bytes, name: str, refused: set[str]) -> str | None:
     """The reason to give for bytes Pillow could not identify, when they are (by their bytes,
     else by ``name``) an image in a format without a reader here; None for anything else.
     ``refused`` are Pillow's formats that ftgui will not read, left out of the count."""
-    how = "by its contents"
+    how = tr("by its contents")
     if data[4:8] == b"ftyp":  # an ISO media file: its brand says what it holds
         brand = data[8:12]
         found = "AVIF" if brand in (b"avif", b"avis") else \
@@ -36,10 +38,10 @@ def unsupported_reason(data: bytes, name: str, refused: set[str]) -> str | None:
         found = "JPEG XL"
     else:
         extension = os.path.splitext(name)[1].lower()
-        found, how = _EXTENSIONS.get(extension), f"a {extension} file"
+        found, how = _EXTENSIONS.get(extension), tr("a {extension} file", extension=extension)
     if found is None or _FORMATS[found] in Image.OPEN:
         return None
     common = [fmt for fmt in _COMMON if fmt in Image.OPEN]
     others = len(set(Image.OPEN) - set(common) - refused)
-    return (f"unsupported image format: {found} ({how}); ftgui reads {', '.join(common)} and "
-            f"{others} more formats; convert it to JPEG or PNG")
+    return tr("unsupported image format: {found} ({how}); ftgui reads {common} and {others} more formats; "
+              "convert it to JPEG or PNG", found=found, how=how, common=", ".join(common), others=others)

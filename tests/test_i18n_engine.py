@@ -86,3 +86,22 @@ def test_an_image_to_label_keeps_the_language_it_was_listed_in(tmp_path):
     with ThreadPoolExecutor(1) as pool, pytest.raises(FtguiError) as caught:
         pool.submit(load).result()  # as Predictor.predict_paths loads images: in another thread
     assert str(caught.value) == f"无法读取 {display}：空文件（0 字节）"
+
+
+def test_a_zips_skip_reasons_in_chinese(tmp_path):
+    import zipfile
+
+    from ftgui.archive import ZipSource
+
+    path = tmp_path / "mixed.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("cats/1.png", b"x")
+        archive.writestr("../evil.png", b"x")
+        archive.writestr("cats/1.png", b"y")  # a second entry of the same name
+    with i18n.speaking("zh"):
+        _, _, skipped = ZipSource(path).list()
+    reasons = dict(skipped)
+    assert reasons["../evil.png"] == "zip 中的路径不安全（“..”会指向压缩包之外）"
+    assert reasons["cats/1.png"] == "zip 中第二个名为 cats/1.png 的条目（使用第一个）"
+    _, _, skipped = ZipSource(path).list()
+    assert dict(skipped)["../evil.png"] == "unsafe path in zip ('..' leads outside the archive)"
