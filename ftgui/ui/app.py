@@ -79,9 +79,7 @@ def build_app(options: AppOptions | None = None, context: AppContext | None = No
     ctx = context or AppContext(options or AppOptions())
     language.chosen = i18n.normalise(ctx.options.language)
     with gr.Blocks(title="ftgui", analytics_enabled=False) as demo:
-        with gr.Row(equal_height=False):
-            gr.Markdown(INTRO)
-            language_switch = language.switch()
+        gr.Markdown(INTRO)
         with gr.Tabs(overflow_behavior="wrap") as tabs:
             data = data_tab.layout(ctx, demo)
             train_notice = train_tab.layout(ctx, demo, data)
@@ -89,12 +87,13 @@ def build_app(options: AppOptions | None = None, context: AppContext | None = No
             runs_tab.layout(ctx, demo, tabs, train_notice)
             plugins_tab.layout(ctx)
             lab_tab.layout(ctx, demo)
-        if ctx.options.local_only:  # the person at this computer may put ftgui on its desktop
-            with gr.Row(elem_classes="ftgui-footer"):
+        with gr.Row(elem_classes="ftgui-footer"):  # below the tabs: it costs no height above Start on a phone
+            language_switch = language.switch()
+            if ctx.options.local_only:  # the person at this computer may put ftgui on its desktop
                 shortcut_button = gr.Button("Put ftgui in this computer's applications menu", size="sm",
                                             elem_id="add-shortcut")
                 shortcut_notice = gr.Markdown(elem_id="shortcut-notice")
-            shortcut_button.click(bind(add_shortcut, ctx), None, [shortcut_notice], api_visibility="private")
+                shortcut_button.click(bind(add_shortcut, ctx), None, [shortcut_notice], api_visibility="private")
         texts = language.PageTexts(demo)  # every fixed text, once every event is wired
         texts.wire(demo, language_switch)
     if language.chosen:

@@ -6,6 +6,7 @@ parameter, see :func:`param_key`), so all of this is testable without Gradio.
 """
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -87,7 +88,7 @@ def form_from_config(ctx: AppContext, config: TrainConfig) -> dict[str, Any]:
     plugin parameter the config does not set keeps its default."""
     strategy = ctx.registry.strategy(config.strategy)
     values: dict[str, Any] = {name: getattr(config, name) for name in SETTINGS}
-    values.update({name: None for name in CHOSEN_FROM_DATA if values[name] == AUTO})  # an empty control
+    values.update({name: None for name in CHOSEN_FROM_DATA if values[name] == AUTO})  # an empty box
     values.update(weights_file=None, weights_path=None, lr=config.lr or strategy.default_lr,
                   img_size=config.img_size or 0, weights=_weights_choice(ctx, config.weights))
     if values["weights"] == "path":
@@ -129,9 +130,20 @@ def _number(value: Any, kind: type, name: str) -> Any:
     return kind(value)
 
 
-def _number_or_auto(value: Any) -> int | str:
-    """An epochs, batch size or warm-up control's value: empty means chosen from the data."""
-    return AUTO if value is None or value == "" else int(value)
+def _number_or_auto(value: Any, name: str) -> int | str:
+    """An epochs, batch size or warm-up box's value: empty (or "auto") means chosen from the
+    data; ``name`` (marked ``N_``) names the box in the error for anything else."""
+    text = "" if value is None else str(value).strip()
+    if text.lower() in ("", AUTO):
+        return AUTO
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    if not number.is_integer():
+        raise FtguiError(tr("{name} takes a whole number, or stays empty to have it chosen from your data; "
+                            "not {value!r}", name=tr(name), value=text))
+    return int(number)
 
 
 def config_from_form(ctx: AppContext, data: str | None, val_split: float, form: dict[str, Any]) -> TrainConfig:
@@ -153,13 +165,13 @@ def config_from_form(ctx: AppContext, data: str | None, val_split: float, form: 
         bias_init=str(form.get("bias_init") or "zero"),
         weights=(resolve_weights(ctx, form["weights"], form.get("weights_file"), form.get("weights_path"))
                  if strategy.needs_pretrained else None),
-        epochs=_number_or_auto(form["epochs"]),
+        epochs=_number_or_auto(form["epochs"], N_("Epochs")),
         lr=_learning_rate(form.get("lr"), strategy),
-        batch_size=_number_or_auto(form["batch_size"]), img_size=img_size or None,
+        batch_size=_number_or_auto(form["batch_size"], N_("Batch size")), img_size=img_size or None,
         aug=form["aug"], val_split=float(val_split), seed=_number(form["seed"], int, N_("seed")),
         device=form.get("device") or "auto",
         weight_decay=_number(form["weight_decay"], float, N_("weight decay")),
-        warmup_epochs=_number_or_auto(form["warmup_epochs"]),
+        warmup_epochs=_number_or_auto(form["warmup_epochs"], N_("Warm-up epochs")),
         label_smoothing=_number(form["label_smoothing"], float, N_("label smoothing")),
         callbacks={name: _changed_params(form, "callback", ctx.registry.callback(name))
                    for name in form.get("callbacks") or []},

@@ -128,13 +128,12 @@ def init_label(strategy) -> str:
 def settings_section(values: dict, strategy, form: dict, ui: dict) -> None:
     with gr.Group(visible=strategy.trains) as ui["settings_group"]:
         with gr.Row():
-            form["epochs"] = gr.Number(values["epochs"], label="Epochs", precision=0, minimum=1,
-                                       placeholder=AUTO_PLACEHOLDER, info=AUTO_INFO)
+            form["epochs"] = gr.Textbox(values["epochs"], label="Epochs", placeholder=AUTO_PLACEHOLDER)
             form["lr"] = gr.Number(values["lr"], label="Learning rate")  # its help: plugin_help
     with gr.Accordion("More settings", open=False):
         with gr.Row():
-            form["batch_size"] = gr.Number(values["batch_size"], label="Batch size", precision=0, minimum=1,
-                                           placeholder=AUTO_PLACEHOLDER, info=AUTO_INFO)
+            form["batch_size"] = gr.Textbox(values["batch_size"], label="Batch size", placeholder=AUTO_PLACEHOLDER,
+                                            info=AUTO_INFO)
             form["img_size"] = gr.Number(values["img_size"], label="Image size", precision=0, minimum=0,
                                          info="pixels; 0 = the model's own")
         with gr.Row():
@@ -144,8 +143,8 @@ def settings_section(values: dict, strategy, form: dict, ui: dict) -> None:
             form["seed"] = gr.Number(values["seed"], label="Seed", precision=0, info="same seed, same split")
         with gr.Row():
             form["weight_decay"] = gr.Number(values["weight_decay"], label="Weight decay")
-            form["warmup_epochs"] = gr.Number(values["warmup_epochs"], label="Warm-up epochs", precision=0,
-                                              minimum=0, placeholder=AUTO_PLACEHOLDER, info=AUTO_INFO)
+            form["warmup_epochs"] = gr.Textbox(values["warmup_epochs"], label="Warm-up epochs",
+                                               placeholder=AUTO_PLACEHOLDER, info=AUTO_INFO)
             form["label_smoothing"] = gr.Number(values["label_smoothing"], label="Label smoothing", minimum=0)
 
 
