@@ -42,6 +42,7 @@ CSS = """
 .ftgui-confusion td.hit { background: rgba(34, 160, 90, calc(var(--share) * 0.85)); }
 .ftgui-confusion td.miss { background: rgba(220, 60, 60, calc(var(--share) * 0.85)); }
 .ftgui-plot { overflow: visible !important; padding-bottom: 28px !important; }
+#language [data-testid=block-info] { display: none; }  /* its options name the languages themselves */
 #plugins-list table { font-size: var(--text-sm); }
 #plugins-list th { white-space: nowrap; }
 #plugins-list td:first-child { min-width: 10em; }
