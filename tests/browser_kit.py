@@ -110,6 +110,15 @@ def open_tab(page, name: str) -> None:
     wait_for_tab(page, name)
 
 
+def stop_training(page) -> None:
+    """Click Stop once the page has enabled it (its poll does, a moment after the job starts or
+    is followed; on a loaded machine more than a click's 30 s)."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("#stop")).to_be_enabled(timeout=SLOW)
+    page.locator("#stop").click()
+
+
 def wait_for_text(page, selector: str, text: str, timeout: float = SLOW) -> None:
     page.wait_for_function("([s, t]) => document.querySelector(s)?.innerText.includes(t)", arg=[selector, text],
                            timeout=timeout)

@@ -9,7 +9,19 @@ from __future__ import annotations
 import random
 
 import pytest
-from browser_kit import DESKTOP, MARKS, SLOW, TABS, open_tab, shoot, tiny_app, use_zip, wait_for_tab, wait_for_text
+from browser_kit import (
+    DESKTOP,
+    MARKS,
+    SLOW,
+    TABS,
+    open_tab,
+    shoot,
+    stop_training,
+    tiny_app,
+    use_zip,
+    wait_for_tab,
+    wait_for_text,
+)
 
 from conftest import COLOURS, THREE, draw_shape, make_dataset, zip_folder
 
@@ -60,7 +72,7 @@ def test_a_person_trains_reloads_stops_and_predicts(app, page, tmp_path, problem
     page.wait_for_function("document.querySelector('#strategy input[value=scratch]')?.checked", timeout=SLOW)
     assert page.get_by_label("Epochs").input_value() == "300"  # the form shows what is training
     shoot(page, "2-train-after-reload")
-    page.locator("#stop").click()
+    stop_training(page)
     wait_for_text(page, "#train-status", "Stopped")
     run_name = app.ftgui_context.jobs.current.name
     assert (app.ftgui_context.runs_root / run_name / "model.safetensors").is_file()
@@ -89,7 +101,7 @@ def test_a_person_trains_reloads_stops_and_predicts(app, page, tmp_path, problem
     assert page.locator("#train-status").is_visible() and run_name in page.locator("#train-status").inner_text()
     wait_for_curves(page)
     shoot(page, "4-runs-resumed")
-    page.locator("#stop").click()
+    stop_training(page)
     wait_for_text(page, "#train-status", "Stopped")
     open_tab(page, "5 · Plugins")
     wait_for_text(page, "#plugins-list", "head-only")

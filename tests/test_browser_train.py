@@ -23,6 +23,7 @@ from browser_kit import (
     open_tab,
     plotted,
     shoot,
+    stop_training,
     tiny_app,
     wait_for_plot,
     wait_for_tab,
@@ -169,7 +170,7 @@ def test_train_at_chance_reload_stop_resume_and_preview(app, page, problems, tmp
     page.wait_for_selector("#train-form-note", state="visible")  # the job's settings, read-only
     assert page.locator("#train-form").evaluate("e => getComputedStyle(e).pointerEvents") == "none"
     shoot(page, "train-after-reload")
-    page.locator("#stop").click()
+    stop_training(page)
     wait_for_text(page, "#train-status", "Stopped")
     progress = page.locator("#train-progress").inner_text()
     page.wait_for_selector("#train-form-note", state="hidden")  # editable again
@@ -207,7 +208,7 @@ def test_train_at_chance_reload_stop_resume_and_preview(app, page, problems, tmp
     epochs = page.get_by_label("Epochs")
     expect(epochs).to_have_value("400", timeout=SLOW)
     assert epochs.input_value() == "400"  # the resumed run's settings, not what the form held
-    page.locator("#stop").click()
+    stop_training(page)
     wait_for_text(page, "#train-status", "Stopped")
     assert (job.run_dir / METRICS_FILE).is_file()
 
