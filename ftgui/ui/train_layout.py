@@ -13,6 +13,7 @@ import gradio as gr
 
 from ..config import AUGMENTATIONS
 from ..i18n import plugin_text, tr
+from ..record import ACCURACY, LOSS, SMALL_VALIDATION
 from . import charts, preview, verdicts
 from .context import AppContext
 from .job_view import ACC_EMPTY, AUTO_INFO, AUTO_PLACEHOLDER, LOSS_EMPTY, describe_job, trains_all
@@ -146,6 +147,19 @@ def settings_section(values: dict, strategy, form: dict, ui: dict) -> None:
             form["warmup_epochs"] = gr.Textbox(values["warmup_epochs"], label="Warm-up epochs",
                                                placeholder=AUTO_PLACEHOLDER, info=AUTO_INFO)
             form["label_smoothing"] = gr.Number(values["label_smoothing"], label="Label smoothing", minimum=0)
+        form["select"] = gr.Radio(SELECT_CHOICES, value=values["select"], label="How to pick the best epoch",
+                                  info=SELECT_INFO, elem_id="select")
+
+
+SELECT_CHOICES = [("Automatic (chosen from the number of validation images)", "auto"),
+                  ("Highest validation accuracy", ACCURACY),
+                  ("Lowest validation loss (smoothed over several epochs)", LOSS)]
+"""The best-epoch rule (TrainConfig ``select``, see :func:`ftgui.record.selection_rule`) in words."""
+SELECT_INFO = ("The run keeps the weights of its best epoch, judged on the images kept aside (validation "
+               "images). With few of them, one image is a large step of accuracy, so the most accurate epoch is "
+               "often a lucky one; the loss weighs how sure the model is of every image and is averaged over a "
+               "fifth of the epochs, which is steadier. Automatic uses the loss below "
+               f"{SMALL_VALIDATION} validation images, else the accuracy.")
 
 
 def callbacks_section(ctx: AppContext, values: dict, form: dict, ui: dict) -> None:

@@ -18,7 +18,7 @@ CONTROLS = {
     "aug": N_("Augmentation"), "seed": N_("Seed"), "device": N_("Device"), "weight_decay": N_("Weight decay"),
     "warmup_epochs": N_("Warm-up epochs"), "label_smoothing": N_("Label smoothing"),
     "num_workers": N_("data-loading processes"), "feature_views": N_("augmented feature views"),
-    "out": N_("the run folder"),
+    "out": N_("the run folder"), "select": N_("How to pick the best epoch"),
 }
 """TrainConfig field -> the control's label in the Train and Data tabs."""
 
