@@ -87,6 +87,7 @@ def _run(plan: RunPlan, listener: Listener | None, stop: threading.Event | None,
         plan.device = torch.device("cuda", processes.local_rank)
     quiet = not processes.is_main  # one process speaks for all
     events = EventStream((listener if listener and not quiet else (lambda event: None)), 0, 0)
+    plan.processes = processes.world
     setup = set_up(plan, events.log)
     if processes.many and plan.device.type == "cuda":  # one BatchNorm over the whole global batch
         setup.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(setup.model)

@@ -88,6 +88,21 @@ def test_two_processes_match_one_with_the_same_global_batch(data, tmp_path):
     assert load_run(tmp_path / "two").status == "completed"
 
 
+def test_the_automatic_batch_is_shared_out_and_trains_like_one_process(data, tmp_path):
+    """No --batch-size: one process picks 8 for the ~38 training images, two processes 4 each
+    (the rules count both processes' steps), and the two runs train alike."""
+    args = ["--data", str(data), "--model", "test_vit", "--strategy", "scratch", "--epochs", "2", *COMMON]
+    ftgui([*args, "--out", str(tmp_path / "one")])
+    ftgui([*args, "--out", str(tmp_path / "two")], processes=2)
+    one, two = load_run(tmp_path / "one").record, load_run(tmp_path / "two").record
+    assert one["config"]["batch_size"] == 8 and "processes" not in one["auto_settings"]
+    assert two["config"]["batch_size"] == 4 and two["auto_settings"]["processes"] == 2
+    why = two["auto_settings"]["batch_size"]["why"]
+    assert "over 2 processes: batches of 4 per process (8 in all)" in why, why
+    assert why.endswith(one["auto_settings"]["batch_size"]["why"].split(" give ")[1])  # the same steps an epoch
+    assert_same_training(tmp_path / "one", tmp_path / "two")
+
+
 def test_head_only_shares_the_feature_cache_between_processes(data, tmp_path):
     base = ["--data", str(data), "--model", "test_vit", "--strategy", "scratch", "--epochs", "1", *COMMON]
     ftgui([*base, "--batch-size", "8", "--out", str(tmp_path / "base")])

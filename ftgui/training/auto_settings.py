@@ -21,6 +21,23 @@ the rest from the number of training images:
 
 An explicit value always wins; the others are then derived from it (epochs from a given batch
 size, warm-up from given epochs).
+
+**Several processes** (``torchrun``, see :mod:`.distributed`): ``--batch-size`` is per process,
+and N processes with batch B take the steps one process takes with batch N x B. So the rules
+count the whole batch, over every process: the batch above is the *total*, and each process
+gets that divided by the number of processes, rounded to the nearest whole number (32 over 2
+processes: 16 each; over 3: 11 each, 33 in all). An epoch then has the ~8 optimiser steps in all
+that one process would take, and an auto run under torchrun is the run one process would train,
+only faster (exactly the same run when the number of processes divides the batch). Epochs come
+from the real steps: ``images // processes // per-process batch``.
+
+A process may then get fewer than 8 images a step (8 over 4 processes: 2 each): the floor of 8
+is kept for the *total*, which is what GPUs' SyncBatchNorm normalises over (the total is rounded
+up to stay at 8 or more: 8 over 3 processes gives 3 each, 9 in all, not 2 and 6) and never below
+one image per process. So with more processes than the rule's batch (16 processes, batch 8) each
+process takes 1 image, the total is the number of processes, and a small data set gets fewer
+than 8 steps an epoch; the epochs rise to match, up to 100. Fill bigger GPUs by giving
+``--batch-size`` (per process), and the epochs follow from it.
 """
 from __future__ import annotations
 
@@ -44,36 +61,46 @@ class Sizes:
 
     epochs: int
     batch_size: int
+    """Per process (with one process, the batch)."""
     warmup_epochs: int
     reasons: dict[str, str] = field(default_factory=dict)
     """Setting -> why this value, for each setting chosen automatically."""
+    processes: int = 1
+    """How many processes train together (torchrun's world size)."""
 
     def record(self, train_images: int, kind: str) -> dict[str, object] | None:
         """What the run record keeps of the automatic choices (None: the user gave every value)."""
         if not self.reasons:
             return None
-        return {"train_images": train_images, "kind": kind,
+        many = {"processes": self.processes} if self.processes > 1 else {}
+        return {"train_images": train_images, "kind": kind, **many,
                 **{name: {"value": getattr(self, name), "why": why} for name, why in self.reasons.items()}}
 
     def summary(self) -> str:
         """One log line: the chosen values and why."""
-        words = {"epochs": "epochs", "batch_size": "batch size", "warmup_epochs": "warm-up epochs"}
+        batch = "batch size per process" if self.processes > 1 else "batch size"
+        words = {"epochs": "epochs", "batch_size": batch, "warmup_epochs": "warm-up epochs"}
         return "; ".join(f"{words[name]} {getattr(self, name)} ({why})" for name, why in self.reasons.items())
 
 
-def auto_batch_size(train_images: int) -> int:
-    """The largest power of two at most ``train_images / STEPS_PER_EPOCH``, within [8, 32]."""
+def auto_batch_size(train_images: int, processes: int = 1) -> int:
+    """The largest power of two at most ``train_images / STEPS_PER_EPOCH``, within [8, 32]: the
+    whole batch; with several processes each one's share of it (see the module's docstring)."""
     fits = max(train_images // STEPS_PER_EPOCH, 1)
-    return max(MIN_BATCH, min(MAX_BATCH, 2 ** int(math.log2(fits))))
+    total = max(MIN_BATCH, min(MAX_BATCH, 2 ** int(math.log2(fits))))
+    if processes <= 1:
+        return total
+    return max(1, math.floor(total / processes + 0.5), math.ceil(MIN_BATCH / processes))
 
 
-def steps_per_epoch(train_images: int, batch_size: int) -> int:
-    """Optimiser steps in an epoch (the last partial batch is dropped when there is more than one)."""
-    return max(train_images // batch_size, 1)
+def steps_per_epoch(train_images: int, batch_size: int, processes: int = 1) -> int:
+    """Optimiser steps in an epoch (the last partial batch is dropped when there is more than
+    one): each of ``processes`` takes an equal share of the images, ``batch_size`` at a time."""
+    return max(train_images // processes // batch_size, 1)
 
 
-def auto_epochs(train_images: int, batch_size: int, kind: str) -> int:
-    steps = steps_per_epoch(train_images, batch_size)
+def auto_epochs(train_images: int, batch_size: int, kind: str, processes: int = 1) -> int:
+    steps = steps_per_epoch(train_images, batch_size, processes)
     return max(MIN_EPOCHS, min(MAX_EPOCHS, math.ceil(TARGET_STEPS[kind] / steps)))
 
 
@@ -82,20 +109,27 @@ def auto_warmup(epochs: int, kind: str) -> int:
 
 
 def choose(train_images: int, kind: str, epochs: int | None = None, batch_size: int | None = None,
-           warmup_epochs: int | None = None) -> Sizes:
-    """The run's sizes: the values given, and the rules' for those that are None."""
+           warmup_epochs: int | None = None, processes: int = 1) -> Sizes:
+    """The run's sizes: the values given, and the rules' for those that are None. ``processes``:
+    how many train together (torchrun's world size); ``batch_size`` is per process."""
+    processes = max(processes, 1)
+    many = processes > 1
     reasons: dict[str, str] = {}
     if batch_size is None:
-        batch_size = auto_batch_size(train_images)
-        reasons["batch_size"] = (f"{train_images} training images: batches of {batch_size} give "
-                                 f"{steps_per_epoch(train_images, batch_size)} steps an epoch")
+        batch_size = auto_batch_size(train_images, processes)
+        steps = steps_per_epoch(train_images, batch_size, processes)
+        over = (f" over {processes} processes: batches of {batch_size} per process ({batch_size * processes} in all)"
+                if many else f": batches of {batch_size}")
+        reasons["batch_size"] = f"{train_images} training images{over} give {steps} steps an epoch"
     if epochs is None:
-        epochs = auto_epochs(train_images, batch_size, kind)
-        steps = steps_per_epoch(train_images, batch_size)
-        reasons["epochs"] = (f"{KINDS[kind]}: about {TARGET_STEPS[kind]} steps wanted, {steps} an epoch; "
+        epochs = auto_epochs(train_images, batch_size, kind, processes)
+        steps = steps_per_epoch(train_images, batch_size, processes)
+        per_epoch = f"{steps} an epoch" + (f" ({processes} processes, {batch_size} images each per step)"
+                                           if many else "")
+        reasons["epochs"] = (f"{KINDS[kind]}: about {TARGET_STEPS[kind]} steps wanted, {per_epoch}; "
                              f"between {MIN_EPOCHS} and {MAX_EPOCHS} epochs")
     if warmup_epochs is None:
         warmup_epochs = auto_warmup(epochs, kind)
         reasons["warmup_epochs"] = ("only the new head learns: nothing pretrained to protect" if kind == HEAD else
                                     f"{KINDS[kind]}: a tenth of the epochs")
-    return Sizes(epochs, batch_size, warmup_epochs, reasons)
+    return Sizes(epochs, batch_size, warmup_epochs, reasons, processes)

@@ -3,7 +3,8 @@ home-made.
 
 torchrun sets ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK``; every process runs the same
 ``ftgui train``. Each trains on its share of every batch (``--batch-size`` is per process:
-the global batch is that times the number of processes), gradients are averaged by DDP,
+the global batch is that times the number of processes; ``auto`` shares out the batch one
+process would get, see :mod:`.auto_settings`), gradients are averaged by DDP,
 validation runs whole on every process (so every process takes the same decisions: best
 epoch, early stopping), and only rank 0 writes the run folder, the log and checkpoints.
 The data order is a function of the seed and the epoch only, so N processes with batch B see

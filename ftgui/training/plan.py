@@ -46,6 +46,8 @@ class RunPlan:
     """What was chosen automatically and why (the run record's ``auto_settings``)."""
     select: str = ""
     """The rule that picks the best epoch (:func:`ftgui.record.selection_rule`), once resolved."""
+    processes: int = 1
+    """How many processes train together (torchrun's world size): ``batch_size`` is each one's."""
 
     def resolved(self) -> Sizes:
         if self.sizes is None:
@@ -111,14 +113,16 @@ def training_kind(plan: RunPlan, model: nn.Module) -> str:
 
 def resolve_for_data(plan: RunPlan, train_images: int, val_images: int, kind: str) -> None:
     """Fill in what depends on the data: ``auto`` epochs, batch size and warm-up (see
-    :mod:`.auto_settings`; a number given always wins) and the best-epoch rule."""
+    :mod:`.auto_settings`; a number given always wins; under torchrun, ``plan.processes`` > 1,
+    the batch size is per process and the rules count the steps of all of them) and the
+    best-epoch rule."""
     config = plan.config
 
     def given(value: int | str) -> int | None:
         return None if value == AUTO else int(value)
 
     plan.sizes = choose(train_images, kind, given(config.epochs), given(config.batch_size),
-                        given(config.warmup_epochs))
+                        given(config.warmup_epochs), plan.processes)
     plan.auto_settings = plan.sizes.record(train_images, kind)
     plan.select = selection_rule(config.select, val_images)
 

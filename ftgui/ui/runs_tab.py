@@ -213,12 +213,15 @@ def _summary(ctx: AppContext, run: runs.Run) -> str:
 
 CHOSEN_PARTS = {"epochs": N_("{value} epochs"), "batch_size": N_("batch size {value}"),
                 "warmup_epochs": N_("warm-up {value} epochs")}
+PER_PROCESS = N_("batch size {value} per process")
+"""A run of several processes (torchrun): the batch size it chose is each one's."""
 
 
 def _chosen_line(chosen: dict) -> str:
     """What the run chose from its data (``auto``): the values, for how many training images."""
-    parts = [tr(text, value=chosen[name]["value"]) for name, text in CHOSEN_PARTS.items()
-             if isinstance(chosen.get(name), dict)]
+    parts = [tr(PER_PROCESS if name == "batch_size" and chosen.get("processes", 1) > 1 else text,
+                value=chosen[name]["value"])
+             for name, text in CHOSEN_PARTS.items() if isinstance(chosen.get(name), dict)]
     return tr("- chosen from the data ({images} training images): {chosen}", images=chosen.get("train_images", "?"),
               chosen=", ".join(parts))
 
