@@ -63,18 +63,29 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype({"epoch": "int64", "value": "float64"})
 
 
-def epoch_plot(frame: pd.DataFrame, label: str, empty: str) -> dict:
+def epoch_plot(frame: pd.DataFrame, label: str, empty: str, replaces: bool = False) -> dict:
     """A LinePlot update with data only (and its label, which is not part of the chart: ``label``,
-    or ``empty`` while there are no points).
+    or ``empty`` while there are no points), and ``visible``.
 
     Never x_lim, y_title or y_lim here: Gradio 6's LinePlot redraws its chart when one of
     those changes, from the data it had before the same update, so a change sent together
     with new data plots the previous data (the Compare chart lagged one change behind, a
     resumed run showed the previous job's curves). No points yet: no chart (an empty table
     draws a collapsed chart with "Infinite extent" warnings), and the label says what will
-    appear."""
-    has_data = len(frame) > 0
-    return gr.update(value=frame if has_data else None, label=label if has_data else empty)
+    appear.
+
+    No points yet, but the plot may still hold another job's chart (``replaces``: the page
+    showed another job before this one, e.g. a second Start): the plot is hidden, its value
+    left as it is. Gradio 6.31 applies a value of None to the chart it has drawn before it
+    removes that chart, and so redraws it from no data ("Infinite extent", seen when a second
+    job's first epoch took longer than a poll); a hidden plot is taken out of the page with its
+    chart, and a later update (``visible=True``: every other one says so) puts it back drawn
+    from that update's value alone, the label's hint if there are still no points."""
+    if len(frame) > 0:
+        return gr.update(value=frame, label=label, visible=True)
+    if replaces:
+        return gr.update(visible=False)
+    return gr.update(value=None, label=empty, visible=True)
 
 
 def duration(seconds: float) -> str:

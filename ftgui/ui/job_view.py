@@ -126,18 +126,20 @@ def poll(ctx: AppContext, seen: Any, request: gr.Request | None = None) -> tuple
         status["log"] = [_without_uploads(ctx, line) for line in status["log"]]
     key = (status["id"], status["n_events"]) if status else None
     alive = bool(job and job.alive)
+    sent: Any = key
     if key == seen and key is not None:
         curves = (gr.skip(), gr.skip(), gr.skip())
         notice: Any = gr.skip()
         offer: Any = gr.skip()
         hints: tuple = (gr.skip(),) * len(CHOSEN_FROM_DATA)
+        sent = gr.skip()  # not rewritten: a Start may have marked it meanwhile (see restarted)
     else:
-        curves = job_curves(status)
+        curves = job_curves(status, replaces=follows_another_job(seen, status))
         notice = "" if status else gr.skip()
         offer = preview.offer(ctx, request)
         hints = chosen_hints(status)
     return (describe_job(status), charts.progress_html(status), *curves,
-            gr.update(interactive=not alive), gr.update(interactive=alive and mine), key, notice, offer, *hints)
+            gr.update(interactive=not alive), gr.update(interactive=alive and mine), sent, notice, offer, *hints)
 
 
 def _without_uploads(ctx: AppContext, line: str) -> str:
@@ -146,14 +148,39 @@ def _without_uploads(ctx: AppContext, line: str) -> str:
     return re.sub(re.escape(str(ctx.runs_root / UPLOADS)) + r"/[^/\s]+/", "", line)
 
 
-def job_curves(status: dict | None) -> tuple:
-    """(loss plot update, accuracy plot update, log text) for a job's status."""
+def restarted(seen: Any) -> tuple:
+    """``seen`` once this page's Start has answered: the next poll sends the job's whole view
+    again, and so clears the notice under Start. A poll runs alongside the Start (the timer does
+    not wait for it) and may see the new job, send its view and clear the notice before the
+    Start's answer writes "Started ...": that notice stayed until the job's next event, for good
+    if it had none left. What the page was shown before is kept (see :func:`shown_job`)."""
+    return ("restarted", seen)
+
+
+def shown_job(seen: Any) -> Any:
+    """The id of the job whose view the page was last sent, from ``seen``; None when none was
+    or only an ended job's empty view (``detached``, see :func:`poll_fresh`)."""
+    while isinstance(seen, tuple) and len(seen) == 2 and seen[0] == "restarted":
+        seen = seen[1]
+    return seen[0] if isinstance(seen, tuple) and len(seen) == 2 and seen[0] != "detached" else None
+
+
+def follows_another_job(seen: Any, status: dict | None) -> bool:
+    """Whether the page was last sent another job's view: its plots may still draw that job's
+    curves (see ``charts.epoch_plot``)."""
+    return status is not None and shown_job(seen) not in (None, status["id"])
+
+
+def job_curves(status: dict | None, replaces: bool = False) -> tuple:
+    """(loss plot update, accuracy plot update, log text) for a job's status; ``replaces``: the
+    page may still draw another job's curves (:func:`follows_another_job`)."""
     metrics = status["metrics"] if status else []
     log = "\n".join(status["log"][-LOG_LINES:]) if status else ""
     epochs = status["epochs"] if status else 1
     classes = status.get("classes") if status else None
-    return (charts.epoch_plot(charts.curves(metrics, "loss", classes, epochs), tr("Loss"), tr(LOSS_EMPTY)),
-            charts.epoch_plot(charts.curves(metrics, "acc", classes, epochs), tr("Accuracy"), tr(ACC_EMPTY)), log)
+    return (charts.epoch_plot(charts.curves(metrics, "loss", classes, epochs), tr("Loss"), tr(LOSS_EMPTY), replaces),
+            charts.epoch_plot(charts.curves(metrics, "acc", classes, epochs), tr("Accuracy"), tr(ACC_EMPTY), replaces),
+            log)
 
 
 def poll_fresh(ctx: AppContext, seen: Any, request: gr.Request | None = None) -> tuple:

@@ -24,7 +24,7 @@ from .command import train_command
 from .context import AppContext
 from .data_tab import DataTab
 from .handlers import bind, show_chosen, show_only
-from .job_view import CHANCE_HELP, poll, poll_fresh, trains_all
+from .job_view import CHANCE_HELP, poll, poll_fresh, restarted, trains_all
 from .train_form import (
     CHOSEN_FROM_DATA,
     config_from_form,
@@ -233,7 +233,8 @@ def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> gr.Markdown:
                    + [seen, ui["notice"], ui["preview"]] + [form[name] for name in CHOSEN_FROM_DATA])
     timer.tick(bind(poll, ctx), [seen], job_outputs, show_progress="hidden", api_name="poll", concurrency_limit=None)
     ui["start"].click(form_handler(start_training, ctx, initial), inputs, [ui["notice"], ui["command"]],
-                      api_name="start_training")
+                      api_name="start_training").success(  # the next poll clears its notice (see restarted)
+        restarted, [seen], [seen], api_visibility="private", show_progress="hidden")
     ui["stop"].click(bind(stop_training, ctx), None, [ui["notice"]], api_name="stop_training")
     ui["find_lr"].click(form_handler(train_tools.find_learning_rate, ctx, initial), inputs,
                         [form["lr"], ui["lr_plot"], ui["lr_note"]], api_name="find_learning_rate")
