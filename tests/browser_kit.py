@@ -162,27 +162,35 @@ def shoot(page, name: str) -> None:
 PLOTTED = """sel => {
   const svg = document.querySelector(sel + ' svg');
   if (!svg) return null;
-  // each axis: its labels' values at its tick lines' positions (a label sits a little off its tick);
-  // a negative label is written with U+2212 (the log10 axes), not '-'
+  // each axis: its scale from its labels, which sit at the scale's own positions (Vega rounds its
+  // tick lines to whole pixels, not its labels) but shifted off them by a whole pixel or few (a
+  // rounded baseline offset: the median label-tick difference, rounded); between its extreme
+  // labels, the farthest apart. A negative label is written with U+2212 (the log10 axes), not '-'
   const pos = e => e.getAttribute('transform').match(/translate\\(([-\\d.e]+),([-\\d.e]+)\\)/).slice(1).map(Number);
+  const value = t => parseFloat(t.textContent.replace(/,/g, '').replace(/\\u2212/g, '-'));
   const axes = [...svg.querySelectorAll('.role-axis')].map(a => {
-      const labels = [...a.querySelectorAll('.role-axis-label text')];
-      const ticks = [...a.querySelectorAll('.role-axis-tick line')];
-      const value = t => parseFloat(t.textContent.replace(/,/g, '').replace(/\\u2212/g, '-'));
-      return labels.length === ticks.length ? labels.map((t, i) => [value(t), pos(ticks[i])]) : [];
-  }).filter(a => a.length >= 2);
-  const xa = axes.find(a => a[0][1][1] === a[1][1][1]), ya = axes.find(a => a[0][1][0] === a[1][1][0]);
+      const labels = [...a.querySelectorAll('.role-axis-label text')].map(t => [value(t), pos(t)]);
+      const ticks = [...a.querySelectorAll('.role-axis-tick line')].map(pos);
+      if (labels.length !== ticks.length || labels.length < 2) return null;
+      const k = ticks[0][1] === ticks[1][1] ? 0 : 1;  // along x (ticks in a row) or y
+      const shifts = labels.map(([, p], i) => p[k] - ticks[i][k]).sort((a, b) => a - b);
+      const shift = Math.round(shifts[shifts.length >> 1]);
+      const marks = labels.map(([v, p]) => [v, p[k] - shift]).sort((a, b) => a[0] - b[0]);
+      const f = marks[0], l = marks[marks.length - 1];
+      return {k, values: marks.map(m => m[0]), at: p => f[0] + (p - f[1]) * (l[0] - f[0]) / (l[1] - f[1])};
+  }).filter(a => a);
+  const xa = axes.find(a => a.k === 0), ya = axes.find(a => a.k === 1);
   if (!xa || !ya) return null;
-  const lin = (a, k) => { const f = a[0], l = a[a.length - 1];
-    return p => f[0] + (p - f[1][k]) * (l[0] - f[0]) / (l[1][k] - f[1][k]); };
-  const fx = lin(xa, 0), fy = lin(ya, 1);
   const series = [...svg.querySelectorAll('.mark-line path')].map(p => ({
     stroke: p.getAttribute('stroke'), dash: getComputedStyle(p).strokeDasharray,
-    points: [...p.getAttribute('d').matchAll(/[ML]([-\\d.e]+),([-\\d.e]+)/g)].map(m => [fx(+m[1]), fy(+m[2])])}));
+    points: [...p.getAttribute('d').matchAll(/[ML]([-\\d.e]+),([-\\d.e]+)/g)].map(m => [xa.at(+m[1]), ya.at(+m[2])])}));
   return {series, legend: [...svg.querySelectorAll('.role-legend-label text')].map(t => t.textContent),
-          ymin: Math.min(...ya.map(t => t[0])), ymax: Math.max(...ya.map(t => t[0]))};
+          ymin: Math.min(...ya.values), ymax: Math.max(...ya.values)};
 }"""
-"""A plot's lines as data: ``{series: [{stroke, dash, points}], legend, ymin, ymax}``, or null."""
+"""A plot's lines as data: ``{series: [{stroke, dash, points}], legend, ymin, ymax}``, or null.
+Read to about 1e-5 of an axis' span (Vega writes a line's points to 1/1000 of a pixel): the scale
+comes from the labels' positions, not from the tick lines' (whole pixels; scaled from those, a
+value could be a few hundredths off on an axis a few units tall)."""
 
 
 def plotted(page, selector: str) -> dict | None:

@@ -1,5 +1,6 @@
 """What the Train tab's poll sends when a page that showed one job follows the next, and after
-its own Start has answered (see tests/test_browser_second_start.py for the same in a browser)."""
+its own Start, Stop or Resume has answered (see tests/test_browser_second_start.py for the Start
+in a browser)."""
 from __future__ import annotations
 
 import gradio as gr
@@ -40,15 +41,20 @@ def test_which_job_a_page_was_shown():
     assert not job_view.follows_another_job((1, 7), None)
 
 
-def test_a_quiet_poll_leaves_seen_alone(ctx, monkeypatch):
+@pytest.mark.parametrize("state", ["running", "stopped"])
+def test_a_quiet_poll_leaves_seen_alone(ctx, monkeypatch, state):
     """A quiet tick does not write ``seen`` back: a Start's :func:`job_view.restarted` written
-    meanwhile must reach the next poll, which then clears the notice."""
+    meanwhile must reach the next poll, which then clears the notice; also for a job that ended
+    (``stopped``: a Stop that answered after the poll had sent the job's last event)."""
 
     class Job:
-        id, alive, owner, config = 5, True, None, None
+        id, alive, owner, config, run_dir = 5, state == "running", None, None, None
+
+        def __init__(self):
+            self.state = state
 
         def status(self):
-            return {"id": 5, "n_events": 3, "name": "run", "state": "running", "model": "m", "strategy": "scratch",
+            return {"id": 5, "n_events": 3, "name": "run", "state": state, "model": "m", "strategy": "scratch",
                     "epochs": 2, "epoch": 0, "init": "lecun", "log": [], "metrics": [], "error": None, "step": None,
                     "fraction": 0.0, "elapsed_s": 0.0, "eta_s": None, "chosen": {}}
 
@@ -59,3 +65,25 @@ def test_a_quiet_poll_leaves_seen_alone(ctx, monkeypatch):
     again = job_view.poll(ctx, job_view.restarted((5, 3)))
     assert again[7] == (5, 3) and again[8] == ""  # the notice cleared, the job's view sent again
     assert again[2]["visible"] is True and again[2]["value"] is None  # the page already showed this job
+
+
+def test_start_stop_and_resume_each_make_the_next_poll_clear_their_notice(tmp_path):
+    """Every event that writes the notice under Start, other than the polls that clear it, marks
+    the page's ``seen`` once it has answered (:func:`job_view.restarted`): a poll running alongside
+    may have sent the job's new view and cleared the notice before that answer arrived. Start and
+    Resume start a job, which the poll may show first; after a Stop the job may end, and the poll
+    send its last event, first. The notice then stayed until the job's next event, for good after
+    a Stop."""
+    from ftgui.ui.app import build_app
+
+    demo = build_app(AppOptions(runs_dir=tmp_path / "runs"))
+    notice = next(block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "train-notice")
+    fns = list(demo.fns.values())
+    polls = [fn for fn in fns if fn.api_name in ("poll", "poll_fresh")]
+    seen = polls[0].inputs[0]
+    assert len(polls) == 2 and all(fn.inputs == [seen] and notice in fn.outputs for fn in polls)
+    writers = {fn.api_name: fn for fn in fns if notice in fn.outputs and fn not in polls}
+    assert set(writers) == {"start_training", "stop_training", "resume_run"}
+    for name, writer in writers.items():
+        assert any(fn.fn is job_view.restarted and fn.inputs == fn.outputs == [seen] and fn.trigger_only_on_success
+                   for fn in fns if fn.trigger_after == writer._id), f"{name}: its notice may stay"

@@ -12,7 +12,7 @@ import functools
 import json
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 import pandas as pd
@@ -25,6 +25,9 @@ from . import charts, evaluation, gradients, heavy, owners, run_files, verdicts
 from .context import AppContext
 from .handlers import bind
 from .run_names import display_names
+
+if TYPE_CHECKING:
+    from .train_tab import Notice
 
 TABLE_COLUMNS = [N_("name"), N_("status"), N_("model"), N_("mode"), N_("initialiser"), N_("epochs"),
                  N_("best val acc"), N_("chance"), N_("created"), N_("run")]
@@ -342,9 +345,10 @@ def _weights_shown(source: str | None) -> str:
     return Path(source).name
 
 
-def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs, train_notice: gr.Markdown) -> None:
+def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs, train_notice: Notice) -> None:
     """Build the Runs tab's components and wire its events; Resume says what it did in
-    ``train_notice`` and shows the Train tab, which follows the resumed run."""
+    ``train_notice`` (which the Train tab's next poll then clears, see ``Notice.written_by``) and
+    shows the Train tab, which follows the resumed run."""
     with gr.Tab("4 · Runs", id="runs"):
         table = gr.Dataframe(headers=TABLE_COLUMNS, label="Runs (newest first)", interactive=False,
                              max_height=300, elem_id="runs-table")
@@ -390,8 +394,10 @@ def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs, train_notice: gr.Mar
     gr.on([chosen.change, metric.change], bind(compare, ctx), [chosen, metric], [overlay], api_name="compare_runs",
           trigger_mode="always_last").then(bind(compare_axes, ctx), [chosen, metric], [overlay], **private)
     one.change(bind(run_details, ctx), [one], details, api_name="run_details")
-    resume_button.click(bind(resume_run, ctx), [one], [train_notice, resume_button], api_name="resume_run").success(
-        lambda: gr.Tabs(selected="train"), None, [tabs], **private)
+    resumed = resume_button.click(bind(resume_run, ctx), [one], [train_notice.text, resume_button],
+                                  api_name="resume_run")
+    resumed.success(lambda: gr.Tabs(selected="train"), None, [tabs], **private)
+    train_notice.written_by(resumed)
     one.change(bind(resume_offer, ctx), [one], [resume_button], **private)
     one.change(bind(gradients.for_run, ctx), [one], gradient_views, **private)
     files_button.click(bind(run_files.model_files, ctx), [one], [files], api_name="model_files").success(

@@ -12,9 +12,11 @@ progress and curves (one training at a time).
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
+from gradio.events import Dependency
 
 from .. import runs
 from ..errors import FtguiError
@@ -48,6 +50,24 @@ from .train_layout import (
 from .words import control_name
 
 POLL_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Notice:
+    """The notice under Start/Stop (``text``), which the page's poll clears when it sends a
+    job's view, and the page's ``seen`` (what that poll sent last, see :func:`.job_view.poll`)."""
+
+    text: gr.Markdown
+    seen: gr.State
+
+    def written_by(self, event: Dependency) -> Dependency:
+        """Wire ``event`` (its dependency), which writes the notice: once it has answered, the
+        next poll sends the job's whole view again and so clears the notice (see
+        :func:`.job_view.restarted`). The timer's poll runs alongside: after a Start or the Runs
+        tab's Resume it may send the new job's view, after a Stop the stopped job's last event,
+        and clear the notice before the answer writes it; the notice then stayed until the job's
+        next event, for good if it had none left (a job that ended as Stop answered)."""
+        return event.success(restarted, [self.seen], [self.seen], api_visibility="private", show_progress="hidden")
 
 
 def reattach(ctx: AppContext, names: list[str], request: gr.Request | None = None) -> list:
@@ -200,9 +220,9 @@ def load_choices(ctx: AppContext, pretrained_only: bool, model: str, request: gr
     return gr.update(choices=names, value=model), gr.update(choices=weights)
 
 
-def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> gr.Markdown:
+def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> Notice:
     """Build the Train tab's components and wire its events; returns the notice under
-    Start/Stop, where the Runs tab says that it resumed a run."""
+    Start/Stop (:class:`Notice`), where the Runs tab says that it resumed a run."""
     values = initial_form(ctx)
     strategy = ctx.registry.strategy(values["strategy"])
     form: dict[str, Any] = {}
@@ -232,10 +252,10 @@ def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> gr.Markdown:
     job_outputs = ([ui[k] for k in ("status", "progress", "loss", "acc", "log", "start", "stop")]
                    + [seen, ui["notice"], ui["preview"]] + [form[name] for name in CHOSEN_FROM_DATA])
     timer.tick(bind(poll, ctx), [seen], job_outputs, show_progress="hidden", api_name="poll", concurrency_limit=None)
-    ui["start"].click(form_handler(start_training, ctx, initial), inputs, [ui["notice"], ui["command"]],
-                      api_name="start_training").success(  # the next poll clears its notice (see restarted)
-        restarted, [seen], [seen], api_visibility="private", show_progress="hidden")
-    ui["stop"].click(bind(stop_training, ctx), None, [ui["notice"]], api_name="stop_training")
+    notice = Notice(ui["notice"], seen)
+    notice.written_by(ui["start"].click(form_handler(start_training, ctx, initial), inputs,
+                                        [ui["notice"], ui["command"]], api_name="start_training"))
+    notice.written_by(ui["stop"].click(bind(stop_training, ctx), None, [ui["notice"]], api_name="stop_training"))
     ui["find_lr"].click(form_handler(train_tools.find_learning_rate, ctx, initial), inputs,
                         [form["lr"], ui["lr_plot"], ui["lr_note"]], api_name="find_learning_rate")
     ui["save_settings"].click(form_handler(train_tools.save_settings, ctx, initial), inputs, [ui["settings_file"]],
@@ -284,4 +304,4 @@ def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> gr.Markdown:
     callback_groups = ui["callback_groups"]
     form["callbacks"].change(show_chosen(callback_groups), [form["callbacks"]], list(callback_groups.values()),
                              **private)
-    return ui["notice"]
+    return notice
