@@ -169,6 +169,16 @@ def test_train_at_chance_reload_stop_resume_and_preview(app, page, problems, tmp
     assert "sample:digits" not in page.locator("#train-command textarea").input_value()
     page.wait_for_selector("#train-form-note", state="visible")  # the job's settings, read-only
     assert page.locator("#train-form").evaluate("e => getComputedStyle(e).pointerEvents") == "none"
+    # ...which can still be seen: "More settings" opens, its settings still cannot be changed
+    page.locator("#train-form .label-wrap", has_text="More settings").click()
+    page.wait_for_selector("#select", state="visible")
+    rule = page.locator("#select input:checked").input_value()
+    seed = page.get_by_label("Seed")
+    before = seed.input_value()
+    page.locator("#select label").last.click(force=True)  # force: past Playwright's "would not receive"
+    seed.click(force=True)
+    page.keyboard.type("77")
+    assert page.locator("#select input:checked").input_value() == rule and seed.input_value() == before
     shoot(page, "train-after-reload")
     stop_training(page)
     wait_for_text(page, "#train-status", "Stopped")
@@ -188,8 +198,8 @@ def test_train_at_chance_reload_stop_resume_and_preview(app, page, problems, tmp
     fresh.close()
 
     # resume: the run's own history at once, its time so far (item 3), and its settings in the form
-    page.get_by_label("Epochs").fill("7")
-    page.get_by_label("Epochs").press("Tab")
+    page.get_by_label("Epochs", exact=True).fill("7")
+    page.get_by_label("Epochs", exact=True).press("Tab")
     open_tab(page, "4 · Runs")
     page.wait_for_selector("#runs-resume", state="visible", timeout=SLOW)
     page.locator("#runs-resume").click()
@@ -205,7 +215,7 @@ def test_train_at_chance_reload_stop_resume_and_preview(app, page, problems, tmp
 
     wait_for_plot(page, "#loss-plot", own_history)
     assert "0:00 elapsed" not in page.locator("#train-progress").inner_text()
-    epochs = page.get_by_label("Epochs")
+    epochs = page.get_by_label("Epochs", exact=True)
     expect(epochs).to_have_value("400", timeout=SLOW)
     assert epochs.input_value() == "400"  # the resumed run's settings, not what the form held
     stop_training(page)

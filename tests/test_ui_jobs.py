@@ -11,6 +11,7 @@ from ftgui import FtguiError
 from ftgui.config import TrainConfig
 from ftgui.record import End, Epoch, Log, Start, Step
 from ftgui.runs import METRICS_FILE, RUN_FILE, atomic_write_json, atomic_write_jsonl
+from ftgui.ui import charts
 from ftgui.ui.jobs import Busy, JobManager
 
 
@@ -143,3 +144,64 @@ def test_a_resumed_job_shows_the_epochs_it_kept_and_times_only_its_own(tmp_path)
     gate.set()
     assert job.join(10)
     assert [m["epoch"] for m in job.status()["metrics"]] == [1, 2, 3, 4]
+
+
+def test_the_time_left_is_wall_clock_time_validation_and_all_not_the_epochs_seconds(tmp_path):
+    """Head-only epochs on cached features report ~0.005 s, yet arrive 0.1 s apart (validation,
+    writing, overhead): the time left is counted at 0.1 s an epoch (a fake clock, no waiting)."""
+    now = [1000.0]
+    gate = threading.Event()
+
+    def train(config, listener, stop):
+        listener(Start(config.out, 3000, 1, 8, 2))
+        now[0] += 20.0  # features computed, then the first epoch: slow, and left out
+        for epoch in range(1, 101):
+            if epoch > 1:
+                now[0] += 0.1
+            listener(Epoch({"epoch": epoch, "train_loss": 1.0, "train_acc": 0.5, "val_loss": 1.0,
+                            "val_acc": 0.5, "seconds": 0.005}))
+        listener(Step("train", 101, 0, 1, 1.0))
+        gate.wait(10)
+        return FakeResult("completed")
+
+    job = JobManager(train, clock=lambda: now[0]).start(TrainConfig(epochs=3000, out=str(tmp_path / "run")))
+    try:
+        wait_until(lambda: job.status()["step"] is not None)
+        status = job.status()
+        assert status["elapsed_s"] == pytest.approx(20.0 + 99 * 0.1)
+        assert status["eta_raw_s"] == pytest.approx(2900 * 0.1)  # not 2900 * 0.005 s = 15 s
+        assert status["eta_s"] == pytest.approx(290.0)  # shown: not smoothed from the slow first epoch's guess
+        assert "about 4:50 left" in charts.progress_html(status)
+    finally:
+        gate.set()
+        assert job.join(10)
+
+
+def test_a_resumed_jobs_time_left_counts_only_the_epochs_it_timed(tmp_path):
+    """A resumed run's first 50 epochs were trained by an earlier job: this job's pace is what it
+    measured itself (0.2 s an epoch), not its time over all 60 epochs done."""
+    now = [0.0]
+    gate = threading.Event()
+    earlier = [{"epoch": e, "train_loss": 1.0, "train_acc": 0.5, "val_loss": 1.0, "val_acc": 0.5, "seconds": 0.01}
+               for e in range(1, 51)]
+
+    def resume(run_dir, listener, stop):
+        listener(Start(str(run_dir), 100, 1, 8, 2, earlier_epochs=earlier))
+        for epoch in range(51, 61):
+            now[0] += 5.0 if epoch == 51 else 0.2  # the resumed run's first epoch reloads and warms up
+            listener(Epoch({**earlier[0], "epoch": epoch}))
+        gate.wait(10)
+        return FakeResult("completed")
+
+    run = tmp_path / "run"
+    atomic_write_json(run / RUN_FILE, {"status": "stopped", "config": TrainConfig(epochs=100, model="m").to_dict()})
+    atomic_write_jsonl(run / METRICS_FILE, earlier)
+    job = JobManager(resume_fn=resume, clock=lambda: now[0]).resume(run)
+    try:
+        wait_until(lambda: len(job.status()["metrics"]) == 60)
+        status = job.status()
+        assert status["fraction"] == 0.6
+        assert status["eta_raw_s"] == pytest.approx(40 * 0.2)
+    finally:
+        gate.set()
+        assert job.join(10)

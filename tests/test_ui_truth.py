@@ -283,21 +283,25 @@ def test_the_train_tab_shows_the_data_summary(three_classes):
 
 def test_the_time_left_follows_the_typical_epoch_not_the_slow_first(ctx):
     gate = threading.Event()
+    now = [0.0]  # a fake wall clock: the epochs end at 30, 31, 32.2 and 33 s, the step at 33.5 s
 
     def train(config, listener, stop):
         listener(Start(config.out, 10, 4, 16, 4))
-        for epoch, seconds in ((1, 30.0), (2, 1.0), (3, 1.2), (4, 0.8)):
-            listener(Epoch({**rows(0.5)[0], "epoch": epoch, "seconds": seconds}))
+        for epoch, took in ((1, 30.0), (2, 1.0), (3, 1.2), (4, 0.8)):
+            now[0] += took
+            listener(Epoch({**rows(0.5)[0], "epoch": epoch, "seconds": took}))
+        now[0] += 0.5
         listener(Step("train", 5, 2, 4, 0.9))
         gate.wait(10)
         return Result("completed")
 
-    job = JobManager(train).start(TrainConfig(epochs=10, out=str(ctx.runs_root / "job")))
+    job = JobManager(train, clock=lambda: now[0]).start(TrainConfig(epochs=10, out=str(ctx.runs_root / "job")))
     try:
         while job.status()["step"] is None:
             time.sleep(0.01)
         status = job.status()
-        assert status["eta_raw_s"] == pytest.approx(1.0 * 5.5)  # 5.5 epochs to go at 1 s, not at 33 s / 4.5
+        assert status["eta_raw_s"] == pytest.approx(1.0 * 5.5)  # 5.5 epochs to go at 1 s, not at 33.5 s / 4.5
+        assert status["eta_s"] == pytest.approx(5.5)  # and shown so at once, not smoothed from the slow start
     finally:
         gate.set()
         job.join(10)

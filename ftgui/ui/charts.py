@@ -21,10 +21,13 @@ PLOT_STYLE = (f'<style>.ftgui-plot path[stroke="{CHANCE_COLOUR}"]{{stroke-dashar
               "#stop:disabled,#start:disabled{opacity:.4;cursor:not-allowed;filter:grayscale(1)}"
               "#train-form-note{display:none}"
               "body:has(#stop:not(:disabled)) #train-form-note{display:block}"
-              "body:has(#stop:not(:disabled)) #train-form{pointer-events:none;opacity:.7}</style>")
+              "body:has(#stop:not(:disabled)) #train-form{pointer-events:none;opacity:.7}"
+              "body:has(#stop:not(:disabled)) #train-form button.label-wrap{pointer-events:auto}</style>")
 """The chance-level line is drawn dashed (a LinePlot has no per-series dash setting); a
 disabled Start or Stop looks disabled; while this page may stop a training (its Stop is
-enabled), the Train tab's form shows that training's settings read-only."""
+enabled), the Train tab's form shows that training's settings read-only: nothing in it takes a
+click but its accordions' headers (Gradio's ``button.label-wrap``), so "More settings" still
+opens to show them."""
 METRICS = {"val_acc": N_("validation accuracy"), "val_loss": N_("validation loss"),
            "train_acc": N_("training accuracy"), "train_loss": N_("training loss")}
 

@@ -21,7 +21,6 @@ import functools
 import itertools
 import json
 import logging
-import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -70,8 +69,11 @@ class Busy(FtguiError):
 class Job:
     """One training run in a background thread, and what it has reported so far."""
 
-    def __init__(self, config: TrainConfig, work: Work, owner: str | None = None) -> None:
+    def __init__(self, config: TrainConfig, work: Work, owner: str | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.id = next(_ids)
+        self._clock = clock
+        """The wall clock (tests give a fake one)."""
         self.config = config
         self.owner = owner
         """Who started (or resumed) the job in the app; only they may stop it on a shared app."""
@@ -83,13 +85,16 @@ class Job:
         self.failure: Exception | None = None
         """Why the job failed (worded for each reader by :meth:`status`)."""
         self.run_dir: Path | None = Path(config.out) if config.out else None
-        self.created = time.time()
+        self.created = clock()
         self._train_started: float | None = None
         self._ended: float | None = None
         self.earlier: list[dict] = []
         """A resumed run's rows before this job (shown until the engine's Start event repeats them)."""
         self._classes: int | None = None
+        self._epoch_ends: list[tuple[float, int]] = []
+        """(when, epoch) for each whole epoch this job reported: what its pace is measured on."""
         self._eta: tuple[float, float] | None = None  # (estimate, when)
+        self._eta_basis: str | None = None
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, args=(work,),
                                         name=f"ftgui-train-{self.id}", daemon=True)
@@ -112,7 +117,7 @@ class Job:
             self.run_dir.rmdir()  # the engine failed before writing anything: leave no empty run
         self._record_owner()
         with self._lock:
-            self.state, self.failure, self._ended = final, failure, time.time()
+            self.state, self.failure, self._ended = final, failure, self._clock()
             if failure:
                 self.events.append(Log(f"error: {error_text(failure)}"))  # the log, like the engine's, in English
 
@@ -133,9 +138,11 @@ class Job:
                 return
             if isinstance(event, Start):
                 self.run_dir = Path(event.run_dir)
-                self._train_started = time.time()
+                self._train_started = self._clock()
                 if self.state == "preparing":
                     self.state = "running"
+            if isinstance(event, Epoch) and not event.row.get("stopped"):
+                self._epoch_ends.append((self._clock(), int(event.row["epoch"])))
             self.events.append(event)
 
     # -- what pages read -----------------------------------------------------------------
@@ -176,12 +183,15 @@ class Job:
                 return None
         return self._classes
 
-    def _smoothed_eta(self, raw: float | None, now: float) -> float | None:
+    def _smoothed_eta(self, raw: float | None, now: float, basis: str | None = None) -> float | None:
         """The time left, smoothed: a new estimate moves the previous one (counted down
-        since) only by ETA_SMOOTHING of the difference, so it does not jump about."""
+        since) only by ETA_SMOOTHING of the difference, so it does not jump about. An estimate
+        on a new ``basis`` (the first one measured between whole epochs) replaces the old one."""
         if raw is None:
             self._eta = None
             return None
+        if basis != self._eta_basis:
+            self._eta, self._eta_basis = None, basis
         if self._eta is not None:
             previous, when = self._eta
             raw = max(0.0, previous - (now - when)) * (1 - ETA_SMOOTHING) + raw * ETA_SMOOTHING
@@ -194,8 +204,13 @@ class Job:
         ``epoch`` is the epoch in progress while training; once stopped, the last epoch that
         was completed (``stopped_in``: the one it stopped during). ``elapsed_s`` is this job's
         time, ``elapsed_total_s`` adds a resumed run's earlier epochs; ``eta_raw_s`` is the time
-        left at this job's pace (once it has two epochs: the median epoch after its first, which
-        warms up), ``eta_s`` the same smoothed (what pages show)."""
+        left at this job's pace in wall-clock time, validation and everything between epochs
+        included (the epochs' own ``seconds`` leave those out: a head-only epoch on cached
+        features reports milliseconds but takes far longer): once this job has finished two
+        epochs, the time since its first ended over the progress made since (its first epoch
+        warms up, and may have computed features); before that, the time since training started
+        over this job's progress. A resumed run's earlier epochs count in neither. ``eta_s`` is
+        the same smoothed (what pages show)."""
         with self._lock:
             events = list(self.events)
             step = self.last_step
@@ -210,17 +225,22 @@ class Job:
         fraction = _fraction(step, len(metrics), epochs, state)
         if state in ("stopped", "failed"):
             fraction = len(whole) / max(epochs, 1)
-        now = time.time()
+        now = self._clock()
         elapsed = (ended or now) - started if started else 0.0
         done_before = len(earlier)  # a resumed run's earlier epochs took no time in this job
         this_job = fraction - done_before / max(epochs, 1)
         raw = (elapsed * (1 - fraction) / this_job
                if this_job > 0 and fraction < 1 and state == "running" else None)
-        own = [float(e.row["seconds"]) for e in events if isinstance(e, Epoch) and e.row.get("seconds")]
-        if raw is not None and len(own) >= 2:  # the typical epoch of this job, its slow first one left out
-            raw = statistics.median(own[1:]) * (1 - fraction) * epochs
+        basis = "since training started"
         with self._lock:
-            eta = self._smoothed_eta(raw, now)
+            ends = list(self._epoch_ends)
+        if raw is not None and len(ends) >= 2:  # this job's pace, its slow first epoch left out
+            first_at, first_epoch = ends[0]
+            since = fraction - first_epoch / max(epochs, 1)
+            if since > 0:
+                raw, basis = (now - first_at) * (1 - fraction) / since, "since the first epoch"
+        with self._lock:
+            eta = self._smoothed_eta(raw, now, basis)
         before = sum(float(row.get("seconds") or 0) for row in earlier)
         epoch = step.epoch if step and state not in FINISHED else len(whole)
         return {
@@ -258,11 +278,14 @@ class JobManager:
     """Owns at most one running :class:`Job` per app, and remembers the latest one.
 
     ``train_fn`` and ``resume_fn`` stand in for ``engine.train`` and ``engine.resume``
-    (tests); by default those are imported on first use.
+    (tests); by default those are imported on first use. ``clock`` is its jobs' wall clock
+    (tests give a fake one).
     """
 
-    def __init__(self, train_fn: TrainFn | None = None, resume_fn: TrainFn | None = None) -> None:
+    def __init__(self, train_fn: TrainFn | None = None, resume_fn: TrainFn | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self._fns = {"train": train_fn, "resume": resume_fn}
+        self._clock = clock
         self._lock = threading.Lock()
         self.current: Job | None = None
 
@@ -302,7 +325,7 @@ class JobManager:
                 from .. import engine
 
                 fn = getattr(engine, action)
-            job = Job(config, functools.partial(fn, target), owner)
+            job = Job(config, functools.partial(fn, target), owner, clock=self._clock)
             job.earlier = [row for row in earlier or [] if not row.get("stopped")]
             self.current = job
         job.start()
