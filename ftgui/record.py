@@ -39,12 +39,36 @@ SMOOTHED = "val_loss_smoothed"
 """The row key a run that selects on the smoothed loss writes into each epoch's metrics."""
 SELECTED_BY = {
     (ACCURACY, False): N_("validation accuracy"),
-    (LOSS, False): N_("validation loss averaged over a fifth of the epochs"),
+    (LOSS, False): N_("validation loss averaged over the last few epochs (a fifth of the run, at least 3)"),
     (ACCURACY, True): N_("validation accuracy of the averaged (EMA) weights, which the run saves"),
-    (LOSS, True): N_("validation loss averaged over a fifth of the epochs, of the averaged (EMA) weights, which "
-                     "the run saves"),
+    (LOSS, True): N_("validation loss averaged over the last few epochs (a fifth of the run, at least 3), of the "
+                     "averaged (EMA) weights, which the run saves"),
 }
 """The run record's ``selected_by`` for (rule, whether the ema callback's weights are saved)."""
+OLD_SELECTED_BY = (N_("validation loss averaged over a fifth of the epochs"),
+                   N_("validation loss averaged over a fifth of the epochs, of the averaged (EMA) weights, which "
+                      "the run saves"))
+"""``selected_by`` of runs saved before the window was worded per run (still shown translated)."""
+AUTO_SELECT = N_("{images} validation images: fewer than {limit}")
+AUTO_SELECT_MANY = N_("{images} validation images: {limit} or more")
+"""Why ``auto`` chose the rule (``RunRecord.select_auto``)."""
+
+
+def rule_of(record: RunRecord) -> str:
+    """``accuracy`` or ``loss``: the rule that chose the saved epoch (older records: from ``selected_by``)."""
+    select = record.config.get("select")
+    if select in (ACCURACY, LOSS):
+        return select
+    return LOSS if record.selected_by.startswith("validation loss") else ACCURACY
+
+
+def auto_select_why(record: RunRecord) -> tuple[str, dict[str, Any]] | None:
+    """Why ``auto`` chose the rule (a text to translate and its values); None: the rule was given."""
+    auto = record.select_auto
+    if not auto:
+        return None
+    images, limit = auto.get("val_images", "?"), auto.get("limit", SMALL_VALIDATION)
+    return (AUTO_SELECT if rule_of(record) == LOSS else AUTO_SELECT_MANY), {"images": images, "limit": limit}
 
 
 def selection_rule(select: str, val_images: int) -> str:
@@ -192,6 +216,9 @@ class RunRecord:
     """The batch size training ended with, when running out of memory made it smaller."""
     selected_by: str = SELECTED_BY[ACCURACY, False]
     """What chose the saved epoch (and on which weights: 'EMA' when the ema callback is on)."""
+    select_auto: dict[str, Any] | None = None
+    """When ``--select auto`` chose the rule (``config.select``): the validation images it was
+    chosen for and the limit (``{"val_images": 80, "limit": 200}``); None when it was given."""
     stop_reason: str | None = None
     error: str | None = None
 

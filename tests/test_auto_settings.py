@@ -154,20 +154,28 @@ def test_the_run_keeps_the_epoch_the_rule_picks_and_records_the_rule(tmp_path, c
         [smoothed_loss(rows[:i + 1], 3) for i in range(len(rows))])
     lowest = min(rows, key=lambda row: (row["val_loss_smoothed"], -row["val_acc"]))
     assert run.best["epoch"] == lowest["epoch"]
-    assert run.record["selected_by"] == "validation loss averaged over a fifth of the epochs"
+    assert run.record["selected_by"] == ("validation loss averaged over the last few epochs (a fifth of the run, "
+                                         "at least 3)")
     assert run.record["config"]["select"] == "loss"
-    assert ("the saved epoch is the best by validation loss averaged over a fifth of the epochs (3 epochs; 80 "
-            "validation images: too few for their accuracy to tell epochs apart)") in capsys.readouterr().err
+    assert run.record["select_auto"] == {"val_images": 80, "limit": 200}  # auto chose it, and why
+    assert ("the saved epoch is the one with the lowest validation loss averaged over the last 3 epochs (chosen "
+            "automatically: 80 validation images, fewer than 200)") in capsys.readouterr().err
     from ftgui.ui import runs_tab
     from ftgui.ui.context import AppContext, AppOptions
 
     summary = runs_tab._summary(AppContext(AppOptions(runs_dir=tmp_path)), run)  # the Runs tab says it
-    assert "- the saved epoch is the best by validation loss averaged over a fifth of the epochs" in summary
+    assert "- the saved epoch has the lowest validation loss averaged over the last 3 epochs" in summary
+    assert "- this rule was chosen automatically: 80 validation images: fewer than 200" in summary
+    assert "best validation accuracy" not in summary  # the loss chose it: another epoch may score higher
+    assert f"- saved epoch {run.best['epoch']} (lowest smoothed validation loss): validation accuracy" in summary
     assert "- chosen from the data (320 training images): batch size 32, warm-up 0 epochs" in summary
+    assert "  - batch size 32: 320 training images: batches of 32 give 10 steps an epoch" in summary
+    assert "  - warm-up 0 epochs: only the new head learns: nothing pretrained to protect" in summary
     assert main(["train", *DIGITS, "--epochs", "2", "--select", "accuracy", "--out", str(tmp_path / "acc"),
                  "--quiet"]) == 0
     old = runs.load_run(tmp_path / "acc")
     assert old.record["selected_by"] == "validation accuracy" and "val_loss_smoothed" not in old.metrics[0]
+    assert old.record["select_auto"] is None  # given, not chosen
 
 
 # -- the GUI ---------------------------------------------------------------------------------
@@ -187,4 +195,6 @@ def test_the_train_tab_leaves_empty_controls_to_the_data_and_shows_what_was_chos
         assert job_view.chosen_hints(None)[0]["placeholder"] == "自动"
     chosen = {"train_images": 80, "kind": "fine-tune", "epochs": {"value": 50, "why": "..."},
               "batch_size": {"value": 8, "why": "..."}}
-    assert runs_tab._chosen_line(chosen) == "- chosen from the data (80 training images): 50 epochs, batch size 8"
+    lines = runs_tab._chosen_lines(chosen)  # a record saved before the reasons were templates: shown as kept
+    assert lines == ["- chosen from the data (80 training images): 50 epochs, batch size 8", "  - 50 epochs: ...",
+                     "  - batch size 8: ..."]

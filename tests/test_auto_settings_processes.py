@@ -65,10 +65,16 @@ def test_the_reasons_and_the_record_say_per_process():
     assert record["processes"] == 2 and record["batch_size"]["value"] == 16 and record["epochs"]["value"] == 30
     from ftgui.ui import runs_tab
 
-    assert runs_tab._chosen_line(record) == ("- chosen from the data (320 training images): 30 epochs, "
-                                             "batch size 16 per process, warm-up 0 epochs")
+    lines = runs_tab._chosen_lines(record)
+    assert lines[0] == ("- chosen from the data (320 training images): 30 epochs, batch size 16 per process, "
+                        "warm-up 0 epochs")
+    assert lines[2] == ("  - batch size 16 per process: 320 training images over 2 processes: batches of 16 per "
+                        "process (32 in all) give 10 steps an epoch")  # the reasons, one line each
     with i18n.speaking("zh"):
-        assert "每个进程的批大小 16" in runs_tab._chosen_line(record)
+        zh = runs_tab._chosen_lines(record)
+        assert "每个进程的批大小 16" in zh[0] and "，" in zh[0] and ", " not in zh[0]  # a Chinese comma
+        assert zh[2] == "  - 每个进程的批大小 16：320 张训练图片分给 2 个进程：每个进程批大小 16（共 32），每轮 10 步"
+        assert "只训练新的最后分类层" in zh[1] and not any(c.isascii() and c.isalpha() for c in "".join(zh[1:]))
 
 
 def test_a_given_batch_is_per_process_and_the_epochs_follow_the_real_steps():

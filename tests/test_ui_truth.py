@@ -126,7 +126,7 @@ def test_charts_draw_chance_and_the_loss_axis_includes_ln_c():
 def test_runs_table_and_details_say_how_uncertain_and_what_chance_is(ctx):
     fake_run(ctx.runs_root, "20261129-132405-test_resnet-scratch", rows=rows(1 / 3, 1 / 3))
     table = runs_tab.runs_table(ctx)
-    assert table["best val acc"][0] == "33% ± 27% on 12 images" and table["chance"][0] == "33%"
+    assert table["val acc (saved epoch)"][0] == "33% ± 27% on 12 images" and table["chance"][0] == "33%"
     summary = runs_tab.run_details(ctx, "20261129-132405-test_resnet-scratch")[0]
     assert "33% ± 27% on 12 images" in summary and "chance is 33%" in summary and "symmetry trap" in summary
     assert "1.96 binomial standard errors" in summary

@@ -43,12 +43,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
+
+from ..i18n import N_
 
 HEAD, FINE_TUNE, SCRATCH = "head", "fine-tune", "scratch"
 """Kinds of training: a new head on a frozen pretrained backbone; pretrained weights that learn;
 every layer from an initialiser."""
-KINDS = {HEAD: "only the new head learns", FINE_TUNE: "fine-tuning pretrained weights",
-         SCRATCH: "training from scratch"}
+KINDS = {HEAD: N_("only the new head learns"), FINE_TUNE: N_("fine-tuning pretrained weights"),
+         SCRATCH: N_("training from scratch")}
 TARGET_STEPS = {HEAD: 300, FINE_TUNE: 500, SCRATCH: 3000}
 MAX_BATCH, MIN_BATCH, STEPS_PER_EPOCH = 32, 8, 8
 MIN_EPOCHS, MAX_EPOCHS = 5, 100
@@ -65,6 +68,8 @@ class Sizes:
     warmup_epochs: int
     reasons: dict[str, str] = field(default_factory=dict)
     """Setting -> why this value, for each setting chosen automatically."""
+    why: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    """Setting -> the reason as a text to translate and its values (``reasons`` filled in, in English)."""
     processes: int = 1
     """How many processes train together (torchrun's world size)."""
 
@@ -74,13 +79,30 @@ class Sizes:
             return None
         many = {"processes": self.processes} if self.processes > 1 else {}
         return {"train_images": train_images, "kind": kind, **many,
-                **{name: {"value": getattr(self, name), "why": why} for name, why in self.reasons.items()}}
+                **{name: {"value": getattr(self, name), "why": why, **_template(self.why.get(name))}
+                   for name, why in self.reasons.items()}}
 
     def summary(self) -> str:
         """One log line: the chosen values and why."""
         batch = "batch size per process" if self.processes > 1 else "batch size"
         words = {"epochs": "epochs", "batch_size": batch, "warmup_epochs": "warm-up epochs"}
         return "; ".join(f"{words[name]} {getattr(self, name)} ({why})" for name, why in self.reasons.items())
+
+
+def _template(why: tuple[str, dict[str, Any]] | None) -> dict[str, Any]:
+    """The record's ``why_text`` and ``why_values``: the reason, to show in the reader's language."""
+    return {"why_text": why[0], "why_values": why[1]} if why else {}
+
+
+BATCH_WHY = N_("{images} training images: batches of {batch} give {steps} steps an epoch")
+BATCH_WHY_MANY = N_("{images} training images over {processes} processes: batches of {batch} per process "
+                    "({total} in all) give {steps} steps an epoch")
+EPOCHS_WHY = N_("{kind}: about {target} steps wanted, {steps} an epoch; between {low} and {high} epochs")
+EPOCHS_WHY_MANY = N_("{kind}: about {target} steps wanted, {steps} an epoch ({processes} processes, {batch} images "
+                     "each per step); between {low} and {high} epochs")
+WARMUP_WHY_HEAD = N_("only the new head learns: nothing pretrained to protect")
+WARMUP_WHY = N_("{kind}: a tenth of the epochs")
+"""The reasons, as the record keeps them (``why_text``) to be shown translated; ``kind`` is one of :data:`KINDS`."""
 
 
 def auto_batch_size(train_images: int, processes: int = 1) -> int:
@@ -114,22 +136,21 @@ def choose(train_images: int, kind: str, epochs: int | None = None, batch_size: 
     how many train together (torchrun's world size); ``batch_size`` is per process."""
     processes = max(processes, 1)
     many = processes > 1
-    reasons: dict[str, str] = {}
+    why: dict[str, tuple[str, dict[str, Any]]] = {}
     if batch_size is None:
         batch_size = auto_batch_size(train_images, processes)
         steps = steps_per_epoch(train_images, batch_size, processes)
-        over = (f" over {processes} processes: batches of {batch_size} per process ({batch_size * processes} in all)"
-                if many else f": batches of {batch_size}")
-        reasons["batch_size"] = f"{train_images} training images{over} give {steps} steps an epoch"
+        why["batch_size"] = (BATCH_WHY_MANY if many else BATCH_WHY,
+                             {"images": train_images, "processes": processes, "batch": batch_size,
+                              "total": batch_size * processes, "steps": steps})
     if epochs is None:
         epochs = auto_epochs(train_images, batch_size, kind, processes)
         steps = steps_per_epoch(train_images, batch_size, processes)
-        per_epoch = f"{steps} an epoch" + (f" ({processes} processes, {batch_size} images each per step)"
-                                           if many else "")
-        reasons["epochs"] = (f"{KINDS[kind]}: about {TARGET_STEPS[kind]} steps wanted, {per_epoch}; "
-                             f"between {MIN_EPOCHS} and {MAX_EPOCHS} epochs")
+        why["epochs"] = (EPOCHS_WHY_MANY if many else EPOCHS_WHY,
+                         {"kind": KINDS[kind], "target": TARGET_STEPS[kind], "steps": steps, "processes": processes,
+                          "batch": batch_size, "low": MIN_EPOCHS, "high": MAX_EPOCHS})
     if warmup_epochs is None:
         warmup_epochs = auto_warmup(epochs, kind)
-        reasons["warmup_epochs"] = ("only the new head learns: nothing pretrained to protect" if kind == HEAD else
-                                    f"{KINDS[kind]}: a tenth of the epochs")
-    return Sizes(epochs, batch_size, warmup_epochs, reasons, processes)
+        why["warmup_epochs"] = (WARMUP_WHY_HEAD, {}) if kind == HEAD else (WARMUP_WHY, {"kind": KINDS[kind]})
+    reasons = {name: text.format(**values) for name, (text, values) in why.items()}
+    return Sizes(epochs, batch_size, warmup_epochs, reasons, why=why, processes=processes)

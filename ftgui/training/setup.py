@@ -21,7 +21,7 @@ from ..data import ImageCollection, load_images, stratified_split
 from ..errors import SettingError
 from ..i18n import N_
 from ..plugin_types import InitContext
-from ..record import LOSS, SELECTED_BY, loss_window
+from ..record import LOSS, SMALL_VALIDATION, loss_window
 from ..timm_api import timm_model
 from .plan import RunPlan, resolve_for_data, training_kind
 
@@ -114,11 +114,13 @@ def _say_choices(plan: RunPlan, val_images: int, log: Log) -> None:
     if sizes.reasons and plan.epochs > 0:
         log(f"chosen automatically: {sizes.summary()}")
     if val_images and plan.epochs > 0:
-        why = [f"{loss_window(plan.epochs)} epochs"] if plan.select == LOSS else []
-        if plan.config.select == "auto" and plan.select == LOSS:
-            why.append(f"{val_images} validation images: too few for their accuracy to tell epochs apart")
-        said = f" ({'; '.join(why)})" if why else ""
-        log(f"the saved epoch is the best by {SELECTED_BY[plan.select, False]}{said}")
+        rule = (f"the lowest validation loss averaged over the last {loss_window(plan.epochs)} epochs"
+                if plan.select == LOSS else "the highest validation accuracy")
+        how = ""
+        if plan.config.select == "auto":
+            how = (f" (chosen automatically: {val_images} validation images, "
+                   + (f"fewer than {SMALL_VALIDATION})" if plan.select == LOSS else f"{SMALL_VALIDATION} or more)"))
+        log(f"the saved epoch is the one with {rule}{how}")
 
 
 def _read_data(plan: RunPlan, log: Log):

@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from .. import __version__, checkpoint, runs
-from ..record import InitializerUse, PluginUse, Row, RunRecord
+from ..i18n import N_
+from ..record import SMALL_VALIDATION, InitializerUse, PluginUse, Row, RunRecord
 from .plan import RunPlan
 from .setup import RunSetup
 
@@ -63,7 +64,13 @@ class RunWriter:
             versions={"python": platform.python_version(), "torch": torch.__version__,
                       "timm": timm.__version__, "ftgui": __version__, "platform": platform.platform()},
             best=self.saved_best, epochs_done=epochs_done, lr_finder=self.lr_finding,
-            auto_settings=plan.auto_settings, **extra)
+            auto_settings=plan.auto_settings, select_auto=self._select_auto(), **extra)
+
+    def _select_auto(self) -> dict[str, Any] | None:
+        """How ``--select auto`` chose the rule: for how many validation images (None: it was given)."""
+        if self.plan.config.select != "auto":
+            return None
+        return {"val_images": len(self.setup.val.indices) if self.setup.val else 0, "limit": SMALL_VALIDATION}
 
     def _data(self) -> dict | None:
         setup = self.setup
@@ -81,8 +88,8 @@ class RunWriter:
 
     def _init_scope(self) -> str:
         if not self.plan.strategy_item.needs_pretrained:
-            return "every layer"
-        return "new head" if self.setup.new_layers else "nothing (pretrained head kept)"
+            return N_("every layer")
+        return N_("new head") if self.setup.new_layers else N_("nothing (pretrained head kept)")
 
     def save_record(self, status: str, epochs_done: int, **extra: Any) -> None:
         if not self.writes:

@@ -11,7 +11,7 @@ import gradio as gr
 from ..config import AUTO
 from ..errors import FtguiError
 from ..i18n import N_, tr
-from ..record import best_row
+from ..record import SMOOTHED, best_row
 from . import charts, preview, verdicts
 from .context import UPLOADS, AppContext
 from .train_form import CHOSEN_FROM_DATA
@@ -65,9 +65,18 @@ def describe_job(status: dict | None) -> str:
     best_text = ""
     if best:
         accuracy = verdicts.accuracy_text(best["val_acc"], images)
-        best_text = (tr("best validation accuracy {accuracy} (epoch {epoch}); {chance}", accuracy=accuracy,
-                        epoch=best["epoch"], chance=verdicts.chance_text(classes)) if classes else
-                     tr("best validation accuracy {accuracy} (epoch {epoch})", accuracy=accuracy, epoch=best["epoch"]))
+        by_loss = best.get(SMOOTHED) is not None  # a run that selects on the smoothed loss writes it
+        if by_loss:  # not "best": another epoch may have scored higher
+            best_text = (tr("saved epoch {epoch} (lowest smoothed validation loss): validation accuracy {accuracy}; "
+                            "{chance}", accuracy=accuracy, epoch=best["epoch"], chance=verdicts.chance_text(classes))
+                         if classes else
+                         tr("saved epoch {epoch} (lowest smoothed validation loss): validation accuracy {accuracy}",
+                            accuracy=accuracy, epoch=best["epoch"]))
+        else:
+            best_text = (tr("best validation accuracy {accuracy} (epoch {epoch}); {chance}", accuracy=accuracy,
+                            epoch=best["epoch"], chance=verdicts.chance_text(classes)) if classes else
+                         tr("best validation accuracy {accuracy} (epoch {epoch})", accuracy=accuracy,
+                            epoch=best["epoch"]))
     warning = ""
     if best and classes and state in ("completed", "stopped", "initialised", "evaluated"):
         warning = verdicts.verdict(best["val_acc"], classes, images, status.get("init"),

@@ -19,8 +19,8 @@ import pandas as pd
 
 from .. import runs
 from ..errors import FtguiError
-from ..i18n import N_, tr, translate
-from ..record import InitializerUse, PluginUse
+from ..i18n import ENGLISH, N_, current, tr, translate
+from ..record import LOSS, InitializerUse, PluginUse, auto_select_why, loss_window, rule_of
 from . import charts, evaluation, gradients, heavy, owners, run_files, verdicts
 from .context import AppContext
 from .handlers import bind
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .train_tab import Notice
 
 TABLE_COLUMNS = [N_("name"), N_("status"), N_("model"), N_("mode"), N_("initialiser"), N_("epochs"),
-                 N_("best val acc"), N_("chance"), N_("created"), N_("run")]
+                 N_("val acc (saved epoch)"), N_("chance"), N_("created"), N_("run")]
 """``name``: what people tell runs apart by (see :mod:`.run_names`); ``run``: the folder. The tables a
 handler fills are headed in the visitor's language (:func:`headed`)."""
 PER_CLASS = [N_("class"), N_("images"), N_("correct"), N_("accuracy")]
@@ -173,9 +173,36 @@ NOT_YOURS = N_("started by another visitor or from the command line: its data, c
 
 
 def _best_line(run: runs.Run) -> str:
+    """The saved epoch's validation accuracy: "best" only when the accuracy chose it."""
     best = run.best or {}
-    return tr("- best validation accuracy **{accuracy}** at epoch {epoch}",
-              accuracy=verdicts.accuracy_text(best["val_acc"], val_images(run)), epoch=best["epoch"])
+    accuracy = verdicts.accuracy_text(best["val_acc"], val_images(run))
+    if rule_of(run.info) == LOSS:
+        return tr("- saved epoch {epoch} (lowest smoothed validation loss): validation accuracy **{accuracy}**",
+                  accuracy=accuracy, epoch=best["epoch"])
+    return tr("- best validation accuracy **{accuracy}** at epoch {epoch}", accuracy=accuracy, epoch=best["epoch"])
+
+
+EMA_SAVED = N_(", of the averaged (EMA) weights, which the run saves")
+
+
+def _rule_lines(run: runs.Run) -> list[str]:
+    """Which rule chose the saved epoch (with the run's real averaging window), and whether it
+    was chosen automatically (and why) or set."""
+    info = run.info
+    if rule_of(info) == LOSS:
+        epochs = info.config.get("epochs")
+        window = loss_window(epochs) if isinstance(epochs, int) else None
+        line = (tr("- the saved epoch has the lowest validation loss averaged over the last {window} epochs",
+                   window=window) if window else
+                tr("- the saved epoch is the best by {rule}", rule=translate(info.selected_by)))
+        if window and "EMA" in info.selected_by:
+            line += tr(EMA_SAVED)
+    else:
+        line = tr("- the saved epoch is the best by {rule}", rule=translate(info.selected_by))
+    why = auto_select_why(info)
+    if why is not None:
+        return [line, tr("- this rule was chosen automatically: {why}", why=tr(why[0], **why[1]))]
+    return [line]
 
 
 def _summary(ctx: AppContext, run: runs.Run) -> str:
@@ -188,7 +215,7 @@ def _summary(ctx: AppContext, run: runs.Run) -> str:
                 weights=_weights_shown(info.weights_source)),
              tr("- mode **{mode}**{mode_params}; initialiser **{init}**{init_params} on {applied_to}, bias {bias}",
                 mode=strategy.name, mode_params=_params(strategy.params), init=init.name,
-                init_params=_params(init.params), applied_to=init.applied_to, bias=init.bias),
+                init_params=_params(init.params), applied_to=translate(init.applied_to), bias=init.bias),
              tr("- data `{data}`: {classes} classes, {train} training / {val} validation images",
                 data=_data_shown(data.get("source")), classes=len(data.get("classes") or []),
                 train=len(split.get("train", [])), val=len(split.get("val", [])))]
@@ -204,9 +231,9 @@ def _summary(ctx: AppContext, run: runs.Run) -> str:
         warning = verdicts.verdict(best["val_acc"], classes, val_images(run), init.name, trains_all)
         if warning:
             lines.append(f"- {warning}")
-        lines.append(tr("- the saved epoch is the best by {rule}", rule=translate(info.selected_by)))
+        lines += _rule_lines(run)
     if info.auto_settings:
-        lines.append(_chosen_line(info.auto_settings))
+        lines += _chosen_lines(info.auto_settings)
     if info.stop_reason:
         lines.append(tr("- ended early: {reason}", reason=info.stop_reason))
     if info.error:
@@ -220,13 +247,29 @@ PER_PROCESS = N_("batch size {value} per process")
 """A run of several processes (torchrun): the batch size it chose is each one's."""
 
 
-def _chosen_line(chosen: dict) -> str:
-    """What the run chose from its data (``auto``): the values, for how many training images."""
-    parts = [tr(PER_PROCESS if name == "batch_size" and chosen.get("processes", 1) > 1 else text,
-                value=chosen[name]["value"])
-             for name, text in CHOSEN_PARTS.items() if isinstance(chosen.get(name), dict)]
-    return tr("- chosen from the data ({images} training images): {chosen}", images=chosen.get("train_images", "?"),
-              chosen=", ".join(parts))
+def _chosen_lines(chosen: dict) -> list[str]:
+    """What the run chose from its data (``auto``): the values, for how many training images,
+    then why, one line each."""
+    parts = {name: tr(PER_PROCESS if name == "batch_size" and chosen.get("processes", 1) > 1 else text,
+                      value=chosen[name]["value"])
+             for name, text in CHOSEN_PARTS.items() if isinstance(chosen.get(name), dict)}
+    comma = ", " if current.get() == ENGLISH else "，"
+    lines = [tr("- chosen from the data ({images} training images): {chosen}",
+                images=chosen.get("train_images", "?"), chosen=comma.join(parts.values()))]
+    for name, part in parts.items():
+        why = _reason(chosen[name])
+        if why:
+            lines.append("  - " + tr("{setting}: {why}", setting=part, why=why))
+    return lines
+
+
+def _reason(setting: dict) -> str:
+    """Why a setting has its value, in the visitor's language (runs saved before ``why_text``:
+    the English reason, translated where the catalogue has it)."""
+    text, values = setting.get("why_text"), setting.get("why_values")
+    if isinstance(text, str) and isinstance(values, dict):
+        return tr(text, **{k: translate(v) if isinstance(v, str) else v for k, v in values.items()})
+    return translate(str(setting.get("why") or ""))
 
 
 @functools.lru_cache(maxsize=2)

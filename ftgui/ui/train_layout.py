@@ -157,8 +157,8 @@ SELECT_CHOICES = [("Automatic (chosen from the number of validation images)", "a
 """The best-epoch rule (TrainConfig ``select``, see :func:`ftgui.record.selection_rule`) in words."""
 SELECT_INFO = ("The run keeps the weights of its best epoch, judged on the images kept aside (validation "
                "images). With few of them, one image is a large step of accuracy, so the most accurate epoch is "
-               "often a lucky one; the loss weighs how sure the model is of every image and is averaged over a "
-               "fifth of the epochs, which is steadier. Automatic uses the loss below "
+               "often a lucky one; the loss weighs how sure the model is of every image and is averaged over the "
+               "last few epochs (a fifth of the run, at least 3), which is steadier. Automatic uses the loss below "
                f"{SMALL_VALIDATION} validation images, else the accuracy.")
 
 
