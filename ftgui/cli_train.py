@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import user_settings
 from .errors import FtguiError
-from .record import SMOOTHED
+from .record import saved_epoch_words
 
 if TYPE_CHECKING:  # pragma: no cover
     from tqdm import tqdm
@@ -113,9 +113,7 @@ class ConsoleProgress:
             self._close_bar()
             best = event.best or {}
             acc = best.get("val_acc")
-            chosen = ("saved epoch {} (lowest smoothed validation loss)" if best.get(SMOOTHED) is not None
-                      else "best epoch {}").format(best.get("epoch"))  # "best" only when the accuracy chose it
-            summary = f"{chosen}, val_acc {acc:.4f}" if acc is not None else "no validation"
+            summary = f"{saved_epoch_words(best)}, val_acc {acc:.4f}" if acc is not None else "no validation"
             reason = f" ({event.reason})" if event.reason else ""
             self._write(f"{event.status}{reason}: {summary}; saved in {event.run_dir}")
 

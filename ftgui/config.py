@@ -107,8 +107,9 @@ class TrainConfig:
                                        "the epochs, or auto (default): a tenth of the epochs when pretrained "
                                        "weights learn or from scratch, 0 for head-only", kind=number_or_auto)
     select: str = setting("auto", "--select", "which epoch the run keeps: accuracy (the highest validation "
-                          "accuracy), loss (the lowest validation loss averaged over a fifth of the epochs), or auto "
-                          "(default): loss below 200 validation images, else accuracy", kind=str)
+                          "accuracy), loss (the lowest validation loss averaged over the last few epochs: a "
+                          "fifth of the run, at least 3), or auto (default): loss below 200 validation images, "
+                          "else accuracy", kind=str)
     num_workers: int | None = setting(None, "--num-workers", "data loading processes (default: automatic)",
                                       kind=int)
     feature_views: int = setting(0, "--feature-views", "head-only: cache K augmented views per image "

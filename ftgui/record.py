@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +53,15 @@ OLD_SELECTED_BY = (N_("validation loss averaged over a fifth of the epochs"),
 AUTO_SELECT = N_("{images} validation images: fewer than {limit}")
 AUTO_SELECT_MANY = N_("{images} validation images: {limit} or more")
 """Why ``auto`` chose the rule (``RunRecord.select_auto``)."""
+
+
+def saved_epoch_words(best: Mapping[str, Any]) -> str:
+    """The console's name for a run's saved epoch ``best`` (a metrics row): "best epoch N" only when
+    the validation accuracy chose it; a row the smoothed loss chose may be beaten by another
+    epoch's accuracy."""
+    if best.get(SMOOTHED) is not None:
+        return f"saved epoch {best.get('epoch')} (lowest smoothed validation loss)"
+    return f"best epoch {best.get('epoch')}"
 
 
 def rule_of(record: RunRecord) -> str:

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import gradio
 
-from ftgui.record import End, Epoch, Log, Start
+from ftgui.record import SMOOTHED, End, Epoch, Log, Start
 from ftgui.ui import launch
 
 from test_ui_e2e import free_port
@@ -53,5 +53,9 @@ def test_the_console_says_what_the_app_is_doing_while_it_trains():
     assert "runs/r1: 2 epoch(s), 24 training and 6 validation images" in lines[1]
     assert lines[2] == "ftgui: model test_resnet"
     assert lines[3].startswith("ftgui: epoch 1  train_loss 1.1000") and "val_acc 0.5000" in lines[3]
-    assert lines[4] == "ftgui: training completed; best validation accuracy 50.0%"
+    assert lines[4] == "ftgui: training completed; best epoch 1: validation accuracy 50.0%"
     assert len(lines) == 5
+    job.events.append(End("completed", {**row, SMOOTHED: 0.9}, "runs/r1"))  # the smoothed loss chose it
+    report.poll()
+    assert out.getvalue().splitlines()[5] == ("ftgui: training completed; saved epoch 1 (lowest smoothed validation "
+                                              "loss): validation accuracy 50.0%")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..errors import FtguiError
+from ..record import saved_epoch_words
 from .context import AppOptions, demo_backbone, demo_settings
 
 AUTH_ENV = "FTGUI_AUTH"
@@ -131,9 +132,11 @@ class ConsoleReport:
             elif isinstance(event, Log):
                 self._say(event.message)
             elif isinstance(event, End):
-                acc = (event.best or {}).get("val_acc")
-                self._say(f"training {event.status}" + (f"; best validation accuracy {acc:.1%}" if acc is not None
-                                                         else "") + (f" ({event.reason})" if event.reason else ""))
+                best = event.best or {}
+                acc = best.get("val_acc")
+                self._say(f"training {event.status}" + (f"; {saved_epoch_words(best)}: validation accuracy {acc:.1%}"
+                                                         if acc is not None else "")
+                          + (f" ({event.reason})" if event.reason else ""))
 
 
 class _UntrackedUploadProgress:
