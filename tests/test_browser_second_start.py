@@ -98,6 +98,16 @@ def drawn_lines(page) -> dict[str, int]:
     return {plot: page.locator(f"{plot} svg .mark-line path").count() for plot in PLOTS}
 
 
+def ready_to_train(app, page, tmp_path) -> None:
+    """The page with 30 small images of 3 classes, on the Train tab, training from scratch."""
+    data = zip_folder(make_dataset(tmp_path / "shapes", THREE, per_class=10), tmp_path / "shapes.zip")
+    page.goto(app.local_url)
+    page.locator("#data-zip input[type=file]").set_input_files(str(data))
+    wait_for_text(page, "#data-summary", "30 images in 3 classes")
+    open_tab(page, "2 · Train")
+    page.locator("#strategy label", has_text="from scratch").click()
+
+
 def start(page, epochs: int) -> None:
     page.get_by_label("Epochs").fill(str(epochs))
     page.get_by_label("Epochs").press("Tab")
@@ -105,12 +115,7 @@ def start(page, epochs: int) -> None:
 
 
 def test_second_start_with_a_slow_first_epoch_draws_no_old_chart(app, page, problems, hold, tmp_path):
-    data = zip_folder(make_dataset(tmp_path / "shapes", THREE, per_class=10), tmp_path / "shapes.zip")
-    page.goto(app.local_url)
-    page.locator("#data-zip input[type=file]").set_input_files(str(data))
-    wait_for_text(page, "#data-summary", "30 images in 3 classes")
-    open_tab(page, "2 · Train")
-    page.locator("#strategy label", has_text="from scratch").click()
+    ready_to_train(app, page, tmp_path)
     start(page, 2)
     wait_for_text(page, "#train-status", "Finished")
     first = app.ftgui_context.jobs.current
@@ -167,12 +172,7 @@ def test_started_notice_answered_after_a_poll_is_cleared(app, page, problems, ho
     """The Start's answer ("Started ...") arrives after the page's poll has sent the new job's
     view and cleared the notice (a poll runs alongside the Start): the notice is still cleared,
     though the held job has no event left to send for a while."""
-    data = zip_folder(make_dataset(tmp_path / "shapes", THREE, per_class=10), tmp_path / "shapes.zip")
-    page.goto(app.local_url)
-    page.locator("#data-zip input[type=file]").set_input_files(str(data))
-    wait_for_text(page, "#data-summary", "30 images in 3 classes")
-    open_tab(page, "2 · Train")
-    page.locator("#strategy label", has_text="from scratch").click()
+    ready_to_train(app, page, tmp_path)
     original = verdicts.start_warning
 
     def late(*args):  # called by the Start once its job runs: it answers after the polls of that job

@@ -65,18 +65,14 @@ def describe_job(status: dict | None) -> str:
     best_text = ""
     if best:
         accuracy = verdicts.accuracy_text(best["val_acc"], images)
-        by_loss = best.get(SMOOTHED) is not None  # a run that selects on the smoothed loss writes it
-        if by_loss:  # not "best": another epoch may have scored higher
-            best_text = (tr("saved epoch {epoch} (lowest smoothed validation loss): validation accuracy {accuracy}; "
-                            "{chance}", accuracy=accuracy, epoch=best["epoch"], chance=verdicts.chance_text(classes))
-                         if classes else
-                         tr("saved epoch {epoch} (lowest smoothed validation loss): validation accuracy {accuracy}",
-                            accuracy=accuracy, epoch=best["epoch"]))
+        if best.get(SMOOTHED) is not None:  # the smoothed loss chose it: not "best", another epoch may score higher
+            best_text = tr("saved epoch {epoch} (lowest smoothed validation loss): validation accuracy {accuracy}",
+                           accuracy=accuracy, epoch=best["epoch"])
         else:
-            best_text = (tr("best validation accuracy {accuracy} (epoch {epoch}); {chance}", accuracy=accuracy,
-                            epoch=best["epoch"], chance=verdicts.chance_text(classes)) if classes else
-                         tr("best validation accuracy {accuracy} (epoch {epoch})", accuracy=accuracy,
-                            epoch=best["epoch"]))
+            best_text = tr("best validation accuracy {accuracy} (epoch {epoch})", accuracy=accuracy,
+                           epoch=best["epoch"])
+        if classes:
+            best_text = tr("{result}; {chance}", result=best_text, chance=verdicts.chance_text(classes))
     warning = ""
     if best and classes and state in ("completed", "stopped", "initialised", "evaluated"):
         warning = verdicts.verdict(best["val_acc"], classes, images, status.get("init"),
