@@ -69,6 +69,11 @@ class TrainState:
     store: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per-run memory of each callback, by callback name."""
     resumed: bool = False
+    refit: bool = False
+    """True in the run's training again on all images (``--refit``), a second fit after the
+    first one ended: from the same start, without validation (``metrics`` has no val_loss or
+    val_acc), up to the validated epoch; its model is the one saved. Callbacks that shape the
+    training (``ema``, ``clip-grad``) act in it as in the first; loggers may skip it."""
     status: str = "running"
     """How the run ended, from ``on_fit_end``: completed, stopped, evaluated, initialised or failed."""
     best: dict[str, Any] | None = None

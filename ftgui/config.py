@@ -17,7 +17,7 @@ from typing import Any
 
 from .errors import FtguiError, SettingError
 from .i18n import N_
-from .record import SELECT_RULES
+from .record import REFIT_RULES, SELECT_RULES
 
 AUGMENTATIONS = ("none", "light", "strong")
 DEFAULT_MODEL = "resnet18"
@@ -110,6 +110,9 @@ class TrainConfig:
                           "accuracy), loss (the lowest validation loss averaged over the last few epochs: a "
                           "fifth of the run, at least 3), or auto (default): loss below 200 validation images, "
                           "else accuracy", kind=str)
+    refit: str = setting("auto", "--refit", "after the validation chose the epoch, train again from the same "
+                         "start on all images, the validation ones too, to that epoch and save that model: yes, "
+                         "no, or auto (default): yes below 200 validation images split off the data", kind=str)
     num_workers: int | None = setting(None, "--num-workers", "data loading processes (default: automatic)",
                                       kind=int)
     feature_views: int = setting(0, "--feature-views", "head-only: cache K augmented views per image "
@@ -148,6 +151,7 @@ class TrainConfig:
              N_("{setting[warmup_epochs]} must be auto or a number of epochs, not {warmup_epochs}")),
             (self.select in SELECT_RULES,
              N_("{setting[select]} must be one of auto, accuracy, loss, not {select!r}")),
+            (self.refit in REFIT_RULES, N_("{setting[refit]} must be one of auto, yes, no, not {refit!r}")),
             (0 <= self.feature_views <= 1000, N_("{setting[feature_views]} must be between 0 and 1000")),
             (0 <= self.seed <= MAX_SEED, N_("{setting[seed]} must be between 0 and 4294967295, not {seed}")),
             (self.split_seed is None or 0 <= self.split_seed <= MAX_SEED,

@@ -25,6 +25,7 @@ from .training.hooks import EventStream, Listener
 from .training.loop import Loop, NonFinite, TrainResult, non_finite_message
 from .training.lr_find import LrFinding, find_lr
 from .training.plan import RunPlan, plan_run
+from .training.refit import train_on_all
 from .training.setup import set_up
 from .training.sources import BatchSources
 from .training.writer import RunWriter
@@ -88,9 +89,7 @@ def _run(plan: RunPlan, listener: Listener | None, stop: threading.Event | None,
     quiet = not processes.is_main  # one process speaks for all
     events = EventStream((listener if listener and not quiet else (lambda event: None)), 0, 0)
     plan.processes = processes.world
-    setup = set_up(plan, events.log)
-    if processes.many and plan.device.type == "cuda":  # one BatchNorm over the whole global batch
-        setup.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(setup.model)
+    setup = set_up(plan, events.log, sync_batch_norm=processes.many)
     events.train_images = len(setup.train.indices) if setup.train else 0
     events.val_images = len(setup.val.indices) if setup.val else 0
     if old_record is not None:  # what was chosen when the run started (its config now holds the values)
@@ -120,7 +119,10 @@ def _run(plan: RunPlan, listener: Listener | None, stop: threading.Event | None,
     state = TrainState(config=plan.config, run_dir=run_dir, model=setup.model, device=plan.device,
                        epochs=plan.epochs, steps_per_epoch=sources.steps_per_epoch(),
                        store={reg.item.name: {} for reg, _ in plan.callbacks}, _log=events.log)
-    loop = Loop(plan, setup, sources, writer, state, events, stop or threading.Event(), resume_state)
+    stop = stop or threading.Event()
+    loop = Loop(plan, setup, sources, writer, state, events, stop, resume_state)
+    if plan.refit:
+        loop.after_fit = lambda save_record: _refit(plan, loop, events, stop, processes, save_record)
     if resume_state is None and not quiet:
         runs.claim(run_dir)
     try:
@@ -141,6 +143,16 @@ def _run(plan: RunPlan, listener: Listener | None, stop: threading.Event | None,
         sources.close()
         if resume_state is None and not quiet:
             runs.release(run_dir)
+
+
+def _refit(plan: RunPlan, loop: Loop, events: EventStream, stop: threading.Event, processes: Processes,
+           save_record) -> None:
+    """Once the run completed: train again on all images to its saved epoch (``--refit``)."""
+    best = loop.state.best
+    if best is None or best.get("val_acc") is None:
+        return
+    loop.sources.close()  # the first training's loaders and cached features are done with
+    train_on_all(plan, best, loop.sources, loop.state.run_dir, events, stop, processes, loop.writer, save_record)
 
 
 def lr_find(config: TrainConfig, listener: Listener | None = None, registry: Registry | None = None,

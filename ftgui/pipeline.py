@@ -89,15 +89,22 @@ def _decode(collection: ImageCollection, index: int, resize: Resize) -> torch.Te
 class DecodedImages:
     """``collection``'s images at ``indices`` as uint8 CHW tensors, each passed through
     ``resize`` once: decoded up front (in threads: Pillow releases the GIL) until the budget
-    is spent; the rest are decoded on each use."""
+    is spent; the rest are decoded on each use. ``known``: images decoded already (by path,
+    through the same ``resize``), which are taken as they are."""
 
     def __init__(self, collection: ImageCollection, indices: list[int], resize: Resize,
-                 budget_bytes: int | None = None) -> None:
+                 budget_bytes: int | None = None, known: dict[str, torch.Tensor] | None = None) -> None:
         self.collection = collection
         self.indices = list(indices)
         self.resize = resize
         self.tensors: list[torch.Tensor | None] = [None] * len(self.indices)
         budget = decode_budget_bytes() if budget_bytes is None else budget_bytes
+        known = known or {}
+
+        def decode(i: int) -> torch.Tensor:
+            tensor = known.get(collection.paths[i])
+            return tensor if tensor is not None else _decode(collection, i, resize)
+
         used = 0
         with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 2)) as pool:
             chunk = 64
@@ -105,7 +112,7 @@ class DecodedImages:
                 if used >= budget:
                     break
                 part = self.indices[start:start + chunk]
-                for offset, tensor in enumerate(pool.map(lambda i: _decode(collection, i, resize), part)):
+                for offset, tensor in enumerate(pool.map(decode, part)):
                     if used + tensor.numel() <= budget:
                         self.tensors[start + offset] = tensor
                         used += tensor.numel()
@@ -121,6 +128,10 @@ class DecodedImages:
     def __getitem__(self, i: int) -> torch.Tensor:
         tensor = self.tensors[i]
         return tensor if tensor is not None else _decode(self.collection, self.indices[i], self.resize)
+
+    def by_path(self) -> dict[str, torch.Tensor]:
+        """The images decoded up front, by path (for :class:`DecodedImages`' ``known``)."""
+        return {self.collection.paths[i]: t for i, t in zip(self.indices, self.tensors) if t is not None}
 
 
 class ImageBatches(torch.utils.data.Dataset):

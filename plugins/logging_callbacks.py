@@ -4,7 +4,8 @@ Ordinary callback plugins (``--callback tensorboard``, ``--callback mlflow``). E
 package only when it is installed; otherwise the run says so in one line when it starts and
 trains as usual. They log each epoch's row of ``state.metrics`` (what metrics.jsonl holds):
 put them last in ``--callback`` to also log what other callbacks add. Under torchrun only the
-first process (rank 0) logs. Per-run objects live in ``state.store[self.name]`` and are not
+first process (rank 0) logs; the training again on all images (``--refit``, ``state.refit``),
+which has no validation curves, is not logged. Per-run objects live in ``state.store[self.name]`` and are not
 saved in checkpoints; a resumed run logs on from its next epoch.
 """
 from __future__ import annotations
@@ -48,7 +49,7 @@ class TensorBoard(Callback):
     def on_fit_start(self, state, folder="tensorboard", **params):
         memory = state.store[self.name]
         memory.clear()
-        if not _main_process():
+        if not _main_process() or state.refit:
             return
         try:
             from torch.utils.tensorboard import SummaryWriter
@@ -108,7 +109,7 @@ class MLflow(Callback):
     def on_fit_start(self, state, experiment="ftgui", tracking_uri="", **params):
         memory = state.store[self.name]
         memory.pop("client", None)
-        if not _main_process():
+        if not _main_process() or state.refit:
             return
         try:
             from mlflow.tracking import MlflowClient

@@ -78,7 +78,7 @@ def test_every_event_in_order_and_count_on_a_two_epoch_run(three_classes, tmp_pa
     registry = load_registry(entry_points=False)
     registry.callbacks["recorder"] = Registered(recorder, "test", "test")
     result = train(TrainConfig(data=str(three_classes), strategy="scratch", epochs=2, callbacks={"recorder": {}},
-                               out=str(tmp_path / "run"), **TINY), registry=registry)
+                               out=str(tmp_path / "run"), refit="no", **TINY), registry=registry)
     assert result.status == "completed"
     batches = 30 // 8  # 30 training images, full batches only
     per_batch = ["on_batch_start", "on_after_backward", "on_batch_end"]

@@ -233,7 +233,7 @@ def test_deferred_saves_still_write_the_best_epoch(three_classes, tmp_path, monk
             on_disk.append(json.loads((tmp_path / "run" / "ftgui.json").read_text())["best"])
 
     result = train(TrainConfig(data=str(three_classes), strategy="scratch", init="kaiming", lr=3e-3,
-                               out=str(tmp_path / "run"), **{**TINY, "epochs": 4}), listener)
+                               out=str(tmp_path / "run"), refit="no", **{**TINY, "epochs": 4}), listener)
     assert on_disk == [None] * 4  # the record names only a best epoch whose model is on disk
     assert load_run(result.run_dir).best == result.best
     saved = json.loads((result.run_dir / "val_predictions.json").read_text())

@@ -141,8 +141,10 @@ def test_train_takes_a_yaml_config_and_a_runs_ftgui_json(three_classes, pretrain
                  "--out", str(tmp_path / "b"), "--quiet"]) == 0
     replay = json.loads((tmp_path / "b" / "ftgui.json").read_text())["config"]
     original = json.loads((pretrained_run / "ftgui.json").read_text())["config"]
-    assert {k: v for k, v in replay.items() if k not in ("out", "epochs")} == {
-        k: v for k, v in original.items() if k not in ("out", "epochs")}
+    # refit: what the run resolved, and a run of 0 epochs has nothing to train again
+    assert {k: v for k, v in replay.items() if k not in ("out", "epochs", "refit")} == {
+        k: v for k, v in original.items() if k not in ("out", "epochs", "refit")}
+    assert (replay["refit"], original["refit"]) == ("no", "yes")
     capsys.readouterr()
     (tmp_path / "bad.yaml").write_text("epochs: [1\n")
     assert main(["train", "--config", str(tmp_path / "bad.yaml")]) == 2

@@ -60,7 +60,7 @@ def test_the_frozen_backbone_sees_each_image_once(three_classes, pretrained_run,
 
 
 def test_uncached_training_decodes_once_but_transforms_every_epoch(three_classes, tmp_path, fetches):
-    train(TrainConfig(data=str(three_classes), strategy="scratch", out=str(tmp_path / "run"),
+    train(TrainConfig(data=str(three_classes), strategy="scratch", out=str(tmp_path / "run"), refit="no",
                       **{**TINY, "epochs": 3}))
     assert fetches["decoded"] == 36
     assert fetches["transformed"] == 3 * (24 + 6)  # drop_last: 30 train images in batches of 8
@@ -69,7 +69,7 @@ def test_uncached_training_decodes_once_but_transforms_every_epoch(three_classes
 def test_without_decode_budget_images_stream_from_disk(three_classes, tmp_path, fetches, monkeypatch):
     monkeypatch.setenv("FTGUI_DECODE_CACHE_MB", "0")
     result = train(TrainConfig(data=str(three_classes), strategy="scratch", out=str(tmp_path / "run"),
-                               num_workers=0, **{**TINY, "epochs": 2}))  # count in this process
+                               num_workers=0, refit="no", **{**TINY, "epochs": 2}))  # count in this process
     assert fetches["decoded"] == 8 + 2 * (24 + 6)  # the init batch, then every use
     assert result.best["val_acc"] is not None
 
@@ -99,7 +99,8 @@ def test_predict_only_features_serve_a_later_head_only_run(three_classes, pretra
 
 
 def test_augmented_views_are_cached_and_cycled(three_classes, pretrained_run, tmp_path, fetches):
-    result = head_only(three_classes, pretrained_run, tmp_path / "run", aug="light", feature_views=2, epochs=4)
+    result = head_only(three_classes, pretrained_run, tmp_path / "run", aug="light", feature_views=2, epochs=4,
+                       refit="no")
     assert fetches["transformed"] == 2 * 30 + 6
     assert len(result.metrics) == 4
 

@@ -144,8 +144,8 @@ def test_nan_loss_stops_with_advice_and_keeps_the_last_good_model(three_classes,
     loop_model = {}
     original = engine.set_up
 
-    def capture(plan, log):
-        setup = original(plan, log)
+    def capture(plan, log, **options):
+        setup = original(plan, log, **options)
         loop_model["model"] = setup.model
         return setup
 

@@ -154,7 +154,7 @@ def test_greedy_layerwise_uses_an_unlabelled_folder(tmp_path, three_classes):
         (extra / f"{index}.png").write_bytes(path.read_bytes())
     lines = []
     result = train(TrainConfig(data=str(three_classes), model="test_resnet", strategy="greedy-layerwise",
-                               epochs=1, img_size=32, out=str(tmp_path / "run"),
+                               epochs=1, img_size=32, out=str(tmp_path / "run"), refit="no",
                                strategy_params={"unlabeled": str(extra)}),
                    listener=lambda event: lines.append(event.message) if isinstance(event, Log) else None)
     assert result.status == "completed"

@@ -64,6 +64,8 @@ class EventStream(Callback):
         self.train_images, self.val_images = train_images, val_images
         self.chosen: dict[str, int] = {}
         """The settings chosen from the data, for the Start event."""
+        self.refit: dict[str, Any] | None = None
+        """How the training again on all images went (RunRecord.refit), for the End event."""
 
     def log(self, message: str) -> None:
         self.listener(Log(message))
@@ -83,4 +85,4 @@ class EventStream(Callback):
         self.listener(Epoch(dict(state.metrics)))
 
     def on_fit_end(self, state: TrainState, **params: Any) -> None:
-        self.listener(End(state.status, state.best, str(state.run_dir), state.stop_reason))
+        self.listener(End(state.status, state.best, str(state.run_dir), state.stop_reason, self.refit))

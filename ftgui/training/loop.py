@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,9 +69,17 @@ class RunKeeper(Callback):
 
 class Loop:
     def __init__(self, plan: RunPlan, setup: RunSetup, sources: BatchSources, writer: RunWriter,
-                 state: TrainState, events: EventStream, stop: threading.Event, resume_state: dict | None) -> None:
+                 state: TrainState, events: EventStream, stop: threading.Event, resume_state: dict | None,
+                 until: int | None = None) -> None:
         self.plan, self.setup, self.sources, self.writer = plan, setup, sources, writer
         self.state, self.stop_event = state, stop
+        self.until = until
+        """The last epoch to train, when it is not the schedule's last (the training again on all
+        images ends with the validated epoch); such a loop's model is saved by its caller."""
+        self.last = until or plan.epochs
+        self.after_fit: Callable[[Callable[[], None]], None] | None = None
+        """Called once a run completes, before callbacks hear that it ended, with a function that
+        writes the run record again (the training again on all images, ``--refit``)."""
         self.callbacks = CallbackList([*plan.callbacks, built_in(RunKeeper(self)), built_in(events)])
         self.resume_state = resume_state
         self.model: nn.Module = setup.model
@@ -117,7 +126,7 @@ class Loop:
             self.callbacks.load_state_dicts(state, self.resume_state.get("callbacks", {}))
         loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing, ignore_index=-1)
         status = "completed"
-        while epoch <= plan.epochs:
+        while epoch <= self.last:
             state.epoch = epoch - 1
             self.start_epoch(epoch)
             start = time.perf_counter()
@@ -146,9 +155,10 @@ class Loop:
             state.history.append(state.metrics)
             if self.stop_event.is_set():
                 status = "stopped"
-                state.log(f"stopped during epoch {epoch}; the best epoch so far is kept"
-                          + (f" (resume with: ftgui train --resume {state.run_dir})"
-                             if checkpoint.exists(state.run_dir) else ""))
+                if self.until is None:
+                    state.log(f"stopped during epoch {epoch}; the best epoch so far is kept"
+                              + (f" (resume with: ftgui train --resume {state.run_dir})"
+                                 if checkpoint.exists(state.run_dir) else ""))
                 break
             if state.stop_reason is not None:
                 state.log(f"training ended after epoch {epoch}: {state.stop_reason}")
@@ -277,7 +287,7 @@ class Loop:
         if is_better(row, state.best) and not (partial and state.best is not None):
             state.best = row
             writer.keep_best(row, state.trained_model(), self.predictions)
-        ends = partial or state.stop_reason is not None or row["epoch"] >= self.plan.epochs
+        ends = partial or state.stop_reason is not None or row["epoch"] >= self.last
         if not ends and state.optimizer is not None and save_due(self.last_checkpoint):
             self.save_checkpoint(row["epoch"])
         writer.save_record("running", len(state.history) + 1, **self.record_extras())
@@ -338,7 +348,13 @@ class Loop:
         if status == "completed" and writer.writes:
             checkpoint.remove(state.run_dir)
         epochs_done = len(state.history) if state.history else int(bool(state.metrics))
-        writer.save_record(status, epochs_done, stop_reason=state.stop_reason, **self.record_extras())
+
+        def save_record() -> None:
+            writer.save_record(status, epochs_done, stop_reason=state.stop_reason, **self.record_extras())
+
+        save_record()
+        if status == "completed" and self.after_fit is not None:
+            self.after_fit(save_record)
         state.status = status
         self.callbacks.fire("on_fit_end", state)
         rows = state.history or ([state.metrics] if state.metrics else [])

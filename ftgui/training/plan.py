@@ -20,7 +20,7 @@ from ..device import pick_device
 from ..errors import SettingError
 from ..i18n import N_
 from ..plugin_types import Initializer, Strategy
-from ..record import selection_rule
+from ..record import refit_decision, selection_rule
 from ..registry import Registered, Registry, load_registry
 from .auto_settings import FINE_TUNE, HEAD, SCRATCH, Sizes, choose
 
@@ -48,6 +48,8 @@ class RunPlan:
     """The rule that picks the best epoch (:func:`ftgui.record.selection_rule`), once resolved."""
     processes: int = 1
     """How many processes train together (torchrun's world size): ``batch_size`` is each one's."""
+    refit: bool = False
+    """Whether the run trains again on all images to the validated epoch (``--refit``), once resolved."""
 
     def resolved(self) -> Sizes:
         if self.sizes is None:
@@ -115,7 +117,7 @@ def resolve_for_data(plan: RunPlan, train_images: int, val_images: int, kind: st
     """Fill in what depends on the data: ``auto`` epochs, batch size and warm-up (see
     :mod:`.auto_settings`; a number given always wins; under torchrun, ``plan.processes`` > 1,
     the batch size is per process and the rules count the steps of all of them) and the
-    best-epoch rule."""
+    best-epoch rule, and whether the run trains again on all images."""
     config = plan.config
 
     def given(value: int | str) -> int | None:
@@ -125,6 +127,13 @@ def resolve_for_data(plan: RunPlan, train_images: int, val_images: int, kind: st
                         given(config.warmup_epochs), plan.processes)
     plan.auto_settings = plan.sizes.record(train_images, kind)
     plan.select = selection_rule(config.select, val_images)
+    split_off = not config.val_data
+    trains = plan.strategy_item.trains and plan.epochs > 0
+    if config.refit == "yes" and trains and not (split_off and val_images):
+        raise SettingError(N_("{setting[refit]} yes trains again on the validation images split off the data, and "
+                              "this run has none: give {setting[val_split]} above 0 without {setting[val_data]}, "
+                              "or set {setting[refit]} to auto or no"))
+    plan.refit = trains and refit_decision(config.refit, val_images, split_off)
 
 
 def _weights(config: TrainConfig, strategy: Strategy) -> str:

@@ -74,8 +74,16 @@ class RunSetup:
     def data_config(self) -> dict:
         return self.transforms.data_config
 
+    def decoded_by_path(self) -> dict[str, torch.Tensor]:
+        """Every image decoded up front, training and validation, by path."""
+        return {path: tensor for side in (self.train, self.val) if side
+                for path, tensor in side.decoded.by_path().items()}
 
-def set_up(plan: RunPlan, log: Log) -> RunSetup:
+
+def set_up(plan: RunPlan, log: Log, sync_batch_norm: bool = False, earlier: RunSetup | None = None) -> RunSetup:
+    """Data, model, parameter groups and initialisation; ``sync_batch_norm``: several processes
+    train together, so on CUDA one BatchNorm spans the whole global batch; ``earlier``: a set-up
+    of the same data and transforms whose decoded images are taken rather than decoded again."""
     collection, val_collection, train_idx, val_idx = _read_data(plan, log)
     seed_everything(plan.config.seed)
     classes = collection.classes if collection else []
@@ -84,9 +92,10 @@ def set_up(plan: RunPlan, log: Log) -> RunSetup:
     train = val = None
     if collection is not None:
         resize = transforms.cache_resize
-        train = _images(collection, train_idx, resize, label_names)
+        known = earlier.decoded_by_path() if earlier is not None else {}
+        train = _images(collection, train_idx, resize, label_names, known)
         if val_idx:
-            val = _images(val_collection or collection, val_idx, resize, label_names)
+            val = _images(val_collection or collection, val_idx, resize, label_names, known)
         if plan.strategy_item.keeps_head and max(_label_map(classes, label_names), default=-1) < 0:
             log("warning: none of the data's classes is among the model's labels; "
                 "its accuracy on them is 0 by definition")
@@ -105,6 +114,8 @@ def set_up(plan: RunPlan, log: Log) -> RunSetup:
                      collection, val_collection, train, val)
     if new_layers:
         initialize(plan, setup, log)
+    if sync_batch_norm and plan.device.type == "cuda":
+        setup.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(setup.model)
     return setup
 
 
@@ -180,9 +191,10 @@ def _label_map(classes: list[str], label_names: list[str]) -> list[int]:
     return [label_names.index(c) if c in label_names else -1 for c in classes]
 
 
-def _images(collection: ImageCollection, indices: list[int], resize, label_names: list[str]) -> Images:
+def _images(collection: ImageCollection, indices: list[int], resize, label_names: list[str],
+            known: dict[str, torch.Tensor]) -> Images:
     label_map = _label_map(collection.classes, label_names)
-    return Images(collection, indices, pipeline.DecodedImages(collection, indices, resize),
+    return Images(collection, indices, pipeline.DecodedImages(collection, indices, resize, known=known),
                   [label_map[collection.labels[i]] for i in indices])
 
 

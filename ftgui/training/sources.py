@@ -117,6 +117,24 @@ class BatchSources:
         """What is frozen may have changed: cached features no longer hold."""
         self.memo.clear()
 
+    def adopt_features(self, earlier: BatchSources) -> None:
+        """Take ``earlier``'s un-augmented features of this run's training images where it has
+        them all (the training again on all images: the first training computed the features
+        of its training and its validation images), so the frozen backbone does not run again."""
+        train, transform = self.setup.train, self.setup.transforms.eval
+        if train is None or not self.feature_mode() or self.config.feature_views \
+                or repr(transform) != repr(earlier.setup.transforms.eval) \
+                or features.backbone_digest(self.model) != features.backbone_digest(earlier.model):
+            return
+        known: dict[str, torch.Tensor] = {}
+        for images in (earlier.setup.train, earlier.setup.val):
+            rows = earlier.memo.get((id(images), id(earlier.setup.transforms.eval), None)) if images else None
+            if images is not None and rows is not None:
+                known.update({images.collection.paths[i]: row for i, row in zip(images.indices, rows)})
+        paths = [train.collection.paths[i] for i in train.indices]
+        if paths and all(path in known for path in paths):
+            self.memo[(id(train), id(transform), None)] = torch.stack([known[path] for path in paths])
+
     def features_of(self, images: Images, transform, needs_pil: bool, view: int | None) -> torch.Tensor:
         """Pre-logits of ``images`` under ``transform``: computed once, then cached.
 

@@ -38,6 +38,8 @@ class RunWriter:
         """False on every process but rank 0 of a multi-process run: one writer per run folder."""
         self.trained_names: set[str] = set()
         self.lr_finding: dict[str, Any] | None = None
+        self.refit: dict[str, Any] | None = None
+        """RunRecord.refit, once the training again on all images starts."""
         self.saved_best: Row | None = None
         """The epoch whose weights model.safetensors holds."""
         self.pending: tuple[Row, dict[str, torch.Tensor], nn.Module, list | None] | None = None
@@ -51,7 +53,7 @@ class RunWriter:
             status=status, created=self.created, ftgui_version=__version__,
             config={**plan.config.to_dict(), "model": plan.architecture, "weights": plan.weights, "lr": plan.lr,
                     "epochs": plan.epochs, "batch_size": plan.batch_size, "warmup_epochs": plan.warmup_epochs,
-                    "select": plan.select},
+                    "select": plan.select, "refit": "yes" if plan.refit else "no"},
             architecture=plan.architecture, weights_source=setup.weights_source,
             label_names=setup.label_names, new_head=bool(setup.new_layers) and strategy.needs_pretrained,
             strategy=PluginUse(strategy.name, plan.strategy_params, plan.strategy.source),
@@ -64,7 +66,7 @@ class RunWriter:
             versions={"python": platform.python_version(), "torch": torch.__version__,
                       "timm": timm.__version__, "ftgui": __version__, "platform": platform.platform()},
             best=self.saved_best, epochs_done=epochs_done, lr_finder=self.lr_finding,
-            auto_settings=plan.auto_settings, select_auto=self._select_auto(), **extra)
+            auto_settings=plan.auto_settings, select_auto=self._select_auto(), refit=self.refit, **extra)
 
     def _select_auto(self) -> dict[str, Any] | None:
         """How ``--select auto`` chose the rule: for how many validation images (None: it was given)."""

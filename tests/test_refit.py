@@ -1,0 +1,185 @@
+"""Training again on all images once the validation chose the epoch (``--refit``)."""
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import ftgui
+from ftgui.config import TrainConfig
+from ftgui.engine import train
+from ftgui.errors import SettingError
+from ftgui.record import End, Log, Step, refit_decision
+from ftgui.registry import Registered, load_registry
+from ftgui.runs import load_run, read_metrics
+from ftgui.training import refit as refit_module
+
+TINY = dict(model="test_resnet", img_size=32, batch_size=8, aug="none")
+
+
+class StopAfter(ftgui.Callback):
+    """Ends training after a given epoch (a plain run that trains as far as the refit does)."""
+
+    name = "stop-after"
+    description = "stop after epoch `last`"
+    params = (ftgui.Param("last", 1, "the last epoch"),)
+
+    def on_epoch_end(self, state, last=1, **params):
+        if state.metrics["epoch"] >= last:
+            state.stop(f"stop-after {last}")
+
+
+class Recorder(ftgui.Callback):
+    name = "recorder"
+    description = "records fit starts and ends and each epoch's row"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def on_fit_start(self, state, **params):
+        self.calls.append(("on_fit_start", state.refit))
+
+    def on_epoch_end(self, state, **params):
+        self.calls.append(("on_epoch_end", state.refit, state.metrics.get("val_acc")))
+
+    def on_fit_end(self, state, **params):
+        self.calls.append(("on_fit_end", state.refit))
+
+
+def registry_with(*callbacks):
+    registry = load_registry(entry_points=False)
+    for callback in callbacks:
+        registry.callbacks[callback.name] = Registered(callback, "test", "test")
+    return registry
+
+
+def scratch(data, out, **extra) -> TrainConfig:
+    return TrainConfig(data=str(data), strategy="scratch", init="kaiming", lr=3e-3, out=str(out),
+                       **{**TINY, "epochs": 4, **extra})
+
+
+def test_the_saved_model_is_a_plain_run_on_all_images_to_the_validated_epoch(three_classes, tmp_path):
+    """Same start, same settings and schedule, every image, as far as the validation chose: the
+    weights equal those of a run on all images (no validation) stopped at that epoch."""
+    events = []
+    result = train(scratch(three_classes, tmp_path / "run", refit="yes"), events.append)
+    record = load_run(result.run_dir).record
+    chosen = record["best"]["epoch"]
+    assert record["status"] == "completed" and record["config"]["refit"] == "yes"
+    assert {k: record["refit"][k] for k in ("status", "auto", "epoch", "images")} == {
+        "status": "completed", "auto": False, "epoch": chosen, "images": 36}
+    assert 0 <= record["refit"]["train_acc"] <= 1 and record["refit"]["train_loss"] > 0
+
+    plain = train(scratch(three_classes, tmp_path / "plain", val_split=0.0, refit="no",
+                          callbacks={"stop-after": {"last": chosen}}), registry=registry_with(StopAfter()))
+    assert plain.metrics[-1]["epoch"] == chosen
+    refit_weights = load_file(result.run_dir / "model.safetensors")
+    plain_weights = load_file(plain.run_dir / "model.safetensors")
+    assert refit_weights.keys() == plain_weights.keys()
+    for name, tensor in refit_weights.items():
+        assert torch.equal(tensor, plain_weights[name]), name
+
+    # the run's curves and validation predictions stay the first training's, validated ones
+    assert [row["epoch"] for row in read_metrics(result.run_dir)] == [1, 2, 3, 4]
+    assert len(json.loads((result.run_dir / "val_predictions.json").read_text())) == 6
+    steps = [e for e in events if isinstance(e, Step) and e.phase == "refit"]
+    assert steps and {e.epochs for e in steps} == {chosen} and max(e.epoch for e in steps) == chosen
+    assert steps[-1].steps == 36 // 8  # all 36 images, full batches of 8
+    end = next(e for e in events if isinstance(e, End))
+    assert end is events[-1] and end.status == "completed" and end.refit["status"] == "completed"
+    assert end.best["epoch"] == chosen and end.best["val_acc"] is not None
+    logs = [e.message for e in events if isinstance(e, Log)]
+    assert any(f"training again on all 36 images (the validation ones too) from the same start to epoch {chosen}"
+               in line for line in logs)
+    assert "the model trained on all images is saved" in logs
+
+
+def test_auto_trains_again_below_200_validation_images_split_off_the_data(three_classes, tmp_path):
+    assert refit_decision("auto", 6, split_off=True)
+    assert not refit_decision("auto", 200, split_off=True)
+    assert not refit_decision("auto", 6, split_off=False)  # a separate validation folder: nothing to add
+    assert not refit_decision("auto", 0, split_off=True)
+    assert refit_decision("yes", 500, split_off=True) and not refit_decision("no", 6, split_off=True)
+    result = train(scratch(three_classes, tmp_path / "auto", epochs=2))
+    record = load_run(result.run_dir).record
+    assert record["config"]["refit"] == "yes" and record["refit"]["auto"] is True
+    separate = train(scratch(three_classes, tmp_path / "separate", epochs=1, val_data=str(three_classes)))
+    assert load_run(separate.run_dir).record["refit"] is None
+    assert load_run(separate.run_dir).record["config"]["refit"] == "no"
+
+
+def test_yes_without_split_off_validation_images_is_one_clear_line(three_classes, tmp_path):
+    with pytest.raises(SettingError, match="trains again on the validation images split off the data") as info:
+        train(scratch(three_classes, tmp_path / "none", val_split=0.0, refit="yes"))
+    assert "\n" not in str(info.value) and "--val-split" in str(info.value)
+    with pytest.raises(SettingError, match="must be one of auto, yes, no"):
+        train(scratch(three_classes, tmp_path / "bad", refit="maybe"))
+    # a mode that does not train has nothing to train again: no error, no refit
+    evaluated = train(TrainConfig(data=str(three_classes), strategy="scratch", epochs=0, refit="yes",
+                                  out=str(tmp_path / "zero"), **TINY))
+    assert evaluated.status == "initialised" and load_run(evaluated.run_dir).record["refit"] is None
+
+
+def test_stopping_the_training_again_keeps_the_validated_model(three_classes, tmp_path):
+    stop = threading.Event()
+    validated: dict[str, bytes] = {}
+    model = tmp_path / "run" / "model.safetensors"
+
+    def listener(event):
+        if isinstance(event, Step) and event.phase == "refit" and not stop.is_set():
+            validated["bytes"] = model.read_bytes()  # what the first training saved
+            stop.set()
+
+    result = train(scratch(three_classes, tmp_path / "run", refit="yes"), listener, stop)
+    record = load_run(result.run_dir).record
+    assert result.status == "completed" and record["status"] == "completed"
+    assert record["refit"]["status"] == "stopped"
+    assert model.read_bytes() == validated["bytes"]
+
+
+def test_a_failing_training_again_is_recorded_and_keeps_the_validated_model(three_classes, tmp_path,
+                                                                             monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    first = train(scratch(three_classes, tmp_path / "first", refit="no"))
+    monkeypatch.setattr(refit_module, "set_up", broken)
+    events = []
+    result = train(scratch(three_classes, tmp_path / "run", refit="yes"), events.append)
+    record = load_run(result.run_dir).record
+    assert result.status == "completed"
+    assert record["refit"]["status"] == "failed" and record["refit"]["error"] == "RuntimeError: disk on fire"
+    assert (result.run_dir / "model.safetensors").read_bytes() == (first.run_dir / "model.safetensors").read_bytes()
+    assert any("the training on all images failed (disk on fire); the validated model stays saved" in e.message
+               for e in events if isinstance(e, Log))
+
+
+def test_callbacks_see_the_training_again_as_a_second_fit_without_validation(three_classes, tmp_path):
+    recorder = Recorder()
+    result = train(scratch(three_classes, tmp_path / "run", epochs=2, refit="yes", callbacks={"recorder": {}}),
+                   registry=registry_with(recorder))
+    chosen = result.best["epoch"]
+    first = [("on_epoch_end", False, row["val_acc"]) for row in result.metrics]
+    assert recorder.calls == [("on_fit_start", False), *first, ("on_fit_start", True),
+                              *[("on_epoch_end", True, None)] * chosen, ("on_fit_end", True),
+                              ("on_fit_end", False)]
+
+
+def test_head_only_trains_again_on_the_features_it_has(three_classes, pretrained_run, tmp_path, monkeypatch):
+    """The first training computed the frozen backbone's features of every image (training and
+    validation): the training again takes them, and no image is decoded again."""
+    from ftgui import features, pipeline
+
+    runs = []
+    real = features.pre_logits
+    monkeypatch.setattr(features, "pre_logits", lambda model, images: runs.append(len(images)) or real(model, images))
+    decoded = []
+    real_decode = pipeline._decode
+    monkeypatch.setattr(pipeline, "_decode", lambda *args: decoded.append(args[1]) or real_decode(*args))
+    result = train(TrainConfig(data=str(three_classes), strategy="head-only", weights=str(pretrained_run),
+                               out=str(tmp_path / "run"), **{**TINY, "epochs": 3}))
+    assert load_run(result.run_dir).record["refit"]["status"] == "completed"
+    assert sum(runs) == 36 and len(decoded) == 36
