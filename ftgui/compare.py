@@ -30,8 +30,10 @@ from .errors import FtguiError
 from .i18n import tr
 from .registry import Registry, load_registry
 
-FIXED = ("data", "val_data", "out", "seed", "split_seed", "val_split")
-"""Settings a comparison holds fixed: the same data and split for every run; seeds are its own."""
+FIXED = ("data", "val_data", "out", "seed", "split_seed", "val_split", "refit")
+"""Settings a comparison holds fixed: the same data and split for every run; seeds are its own.
+Its runs never train again on all images (``refit``): that leaves the validation accuracy a
+comparison ranks by as it was, and would only double the time."""
 RESULT_FILE = "compare.json"
 NOISE_FACTOR = 2.0
 """A difference counts as real when it exceeds this many standard errors of the difference
@@ -257,7 +259,8 @@ def run_config(base: TrainConfig, config: Configuration, seed: int, split_seed: 
     uses the architecture of the weights the others start from, so they stay comparable."""
     values = base.to_dict()
     values.update(config.settings)
-    values.update(seed=seed, split_seed=split_seed, out=str(folder / f"{_slug(config.name)}-seed{seed}"))
+    values.update(seed=seed, split_seed=split_seed, out=str(folder / f"{_slug(config.name)}-seed{seed}"),
+                  refit="no")
     strategy = registry.strategy(values["strategy"])
     weights = values.get("weights")
     if not values.get("model") and weights not in (None, "hub", "none"):

@@ -35,6 +35,7 @@ def test_vary_is_parsed_into_typed_values():
 @pytest.mark.parametrize("spec, message", [
     (["seed=1,2"], "--vary takes SETTING"),  # the seeds are the comparison's own
     (["data=a,b"], "--vary takes SETTING"),  # the same data for every run
+    (["refit=yes,no"], "--vary takes SETTING"),  # it would not change the validation accuracy ranked
     (["colour=red"], "--vary takes SETTING"),
     (["epochs=two"], "takes number or auto values"),
     (["init="], "has no values"),
@@ -75,6 +76,7 @@ def test_every_run_gets_the_fixed_split_and_scratch_the_same_architecture(tmp_pa
     (config,) = configurations({"strategy": ["scratch"]})
     run = run_config(base, config, 8, 7, tmp_path, registry)
     assert (run.seed, run.split_seed, run.strategy, run.weights, run.model) == (8, 7, "scratch", None, "test_resnet")
+    assert run.refit == "no"  # ranked by validation accuracy, which training again on all images leaves as it was
     assert run.out == str(tmp_path / "strategy-scratch-seed8")
     (full,) = configurations({"strategy": ["full"]})
     assert run_config(base, full, 8, 7, tmp_path, registry).weights == str(DEMO_BACKBONE)
