@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import user_settings
 from .errors import FtguiError
-from .record import saved_epoch_words
+from .record import refit_words, saved_epoch_words
 
 if TYPE_CHECKING:  # pragma: no cover
     from tqdm import tqdm
@@ -97,12 +97,14 @@ class ConsoleProgress:
         elif isinstance(event, Start):
             self._write(f"run folder: {event.run_dir} ({event.train_images} training, "
                         f"{event.val_images} validation images)")
-        elif isinstance(event, Step) and event.phase == "train" and not self.quiet:
-            if self.bar is None:
+        elif isinstance(event, Step) and event.phase in ("train", "refit") and not self.quiet:
+            if self.bar is None or event.step == 1:
                 from tqdm import tqdm
 
-                self.bar = tqdm(total=event.steps, desc=f"epoch {event.epoch}",
-                                file=sys.stderr, leave=False, dynamic_ncols=True)
+                self._close_bar()
+                where = f"all images, epoch {event.epoch}/{event.epochs}" if event.phase == "refit" \
+                    else f"epoch {event.epoch}"
+                self.bar = tqdm(total=event.steps, desc=where, file=sys.stderr, leave=False, dynamic_ncols=True)
             self.bar.update(1)
             if event.loss is not None:
                 self.bar.set_postfix(loss=f"{event.loss:.4f}")
@@ -115,7 +117,8 @@ class ConsoleProgress:
             acc = best.get("val_acc")
             summary = f"{saved_epoch_words(best)}, val_acc {acc:.4f}" if acc is not None else "no validation"
             reason = f" ({event.reason})" if event.reason else ""
-            self._write(f"{event.status}{reason}: {summary}; saved in {event.run_dir}")
+            refit = refit_words(event.refit)
+            self._write(f"{event.status}{reason}: {summary}{'; ' + refit if refit else ''}; saved in {event.run_dir}")
 
     def _close_bar(self) -> None:
         if self.bar is not None:

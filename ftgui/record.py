@@ -66,6 +66,21 @@ def saved_epoch_words(best: Mapping[str, Any]) -> str:
     return f"best epoch {best.get('epoch')}"
 
 
+def refit_words(refit: Mapping[str, Any] | None) -> str:
+    """The console's account of a run's training again on all images (RunRecord.refit); empty
+    when there was none."""
+    if not refit:
+        return ""
+    status = refit.get("status")
+    if status == "completed":
+        return (f"then trained again on all {refit.get('images')} images to epoch {refit.get('epoch')}, which is "
+                "the model saved (its validation accuracy was measured before it learned from those images)")
+    if status == "failed":
+        return f"training again on all images failed ({refit.get('error')}); the validated model is saved"
+    return f"training again on all images was {'stopped' if status == 'stopped' else 'cut off'}; " \
+           "the validated model is saved"
+
+
 def rule_of(record: RunRecord) -> str:
     """``accuracy`` or ``loss``: the rule that chose the saved epoch (older records: from ``selected_by``)."""
     select = record.config.get("select")

@@ -183,3 +183,23 @@ def test_head_only_trains_again_on_the_features_it_has(three_classes, pretrained
                                out=str(tmp_path / "run"), **{**TINY, "epochs": 3}))
     assert load_run(result.run_dir).record["refit"]["status"] == "completed"
     assert sum(runs) == 36 and len(decoded) == 36
+
+
+def test_the_command_line_says_what_was_saved(three_classes, tmp_path, capsys):
+    from ftgui.cli import main
+
+    assert main(["train", "--data", str(three_classes), "--model", "test_resnet", "--strategy", "scratch",
+                 "--img-size", "32", "--batch-size", "8", "--aug", "none", "--epochs", "2",
+                 "--out", str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err
+    record = load_run(tmp_path / "run").record
+    chosen = record["best"]["epoch"]
+    assert "training again on all 36 images (the validation ones too)" in err
+    assert f"all images, epoch {chosen}/{chosen}: train_loss" in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("completed: ") and last.endswith(f"saved in {tmp_path / 'run'}")
+    assert (f"; then trained again on all 36 images to epoch {chosen}, which is the model saved (its validation "
+            "accuracy was measured before it learned from those images);") in last
+    assert main(["train", "--data", str(three_classes), "--model", "test_resnet", "--strategy", "scratch",
+                 "--refit", "sometimes", "--out", str(tmp_path / "bad")]) == 2
+    assert "--refit must be one of auto, yes, no, not 'sometimes'" in capsys.readouterr().err

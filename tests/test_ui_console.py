@@ -59,3 +59,13 @@ def test_the_console_says_what_the_app_is_doing_while_it_trains():
     report.poll()
     assert out.getvalue().splitlines()[5] == ("ftgui: training completed; saved epoch 1 (lowest smoothed validation "
                                               "loss): validation accuracy 50.0%")
+    job.events.append(End("completed", row, "runs/r1", refit={"status": "completed", "epoch": 1, "images": 36}))
+    report.poll()
+    assert out.getvalue().splitlines()[6] == (
+        "ftgui: training completed; best epoch 1: validation accuracy 50.0%; then trained again on all 36 images "
+        "to epoch 1, which is the model saved (its validation accuracy was measured before it learned from those "
+        "images)")
+    job.events.append(End("completed", row, "runs/r1", refit={"status": "stopped", "epoch": 1, "images": 36}))
+    report.poll()
+    assert out.getvalue().splitlines()[7].endswith(
+        "; training again on all images was stopped; the validated model is saved")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..errors import FtguiError
-from ..record import saved_epoch_words
+from ..record import refit_words, saved_epoch_words
 from .context import AppOptions, demo_backbone, demo_settings
 
 AUTH_ENV = "FTGUI_AUTH"
@@ -134,9 +134,10 @@ class ConsoleReport:
             elif isinstance(event, End):
                 best = event.best or {}
                 acc = best.get("val_acc")
+                refit = refit_words(event.refit)
                 self._say(f"training {event.status}" + (f"; {saved_epoch_words(best)}: validation accuracy {acc:.1%}"
                                                          if acc is not None else "")
-                          + (f" ({event.reason})" if event.reason else ""))
+                          + (f" ({event.reason})" if event.reason else "") + (f"; {refit}" if refit else ""))
 
 
 class _UntrackedUploadProgress:
