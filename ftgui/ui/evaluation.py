@@ -1,8 +1,21 @@
 """What a run's validation predictions say: confusion matrix, per-class accuracy, the most
-confused pairs. Input: the rows of ``val_predictions.json`` (path, true, pred, score)."""
+confused pairs. Input: the rows of ``val_predictions.json`` (path, true, pred, score).
+
+They are the validated model's predictions. When the run then trained once more on all images,
+the validation ones too (``--refit``, :func:`learned_from_validation`), the saved model is another
+one that has seen those images: the rows still say how the validated epoch did, not how the saved
+model does, and nothing here predicts the validation images again with the saved model (they are
+training images of it now)."""
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
+
+
+def learned_from_validation(refit: Any) -> bool:
+    """Whether a run's saved model also learned from its validation images: its record's ``refit``
+    (RunRecord.refit) completed. Its validation accuracy and predictions were then measured before."""
+    return isinstance(refit, dict) and refit.get("status") == "completed"
 
 
 def class_order(rows: list[dict], labels: list[str]) -> list[str]:

@@ -21,7 +21,7 @@ from PIL import Image
 from .. import runs
 from ..errors import FtguiError
 from ..i18n import N_, tr, translate
-from . import catalog, heavy, owners
+from . import catalog, evaluation, heavy, owners
 from .context import AppContext
 from .handlers import bind
 from .run_names import display_names
@@ -48,14 +48,21 @@ def _usable_runs(ctx: AppContext, request: gr.Request | None) -> list:
 
 def source_choices(ctx: AppContext, request: gr.Request | None = None) -> list[tuple[str, str]]:
     """Runs that hold a model and that this visitor may use (newest first), then a
-    pretrained timm model."""
+    pretrained timm model. A run's validation accuracy says when it was measured before the saved
+    model also trained on the validation images (``--refit``)."""
     choices = []
     usable = _usable_runs(ctx, request)
     names = display_names(usable)
     for run in usable:
         acc = (run.best or {}).get("val_acc")
-        choices.append((tr("{run} · validation accuracy {accuracy}", run=names[run.path.name], accuracy=score(acc))
-                        if acc is not None else names[run.path.name], run.path.name))
+        if acc is None:
+            label = names[run.path.name]
+        elif evaluation.learned_from_validation(run.info.refit):  # the model predicting has seen those images since
+            label = tr("{run} · validation accuracy {accuracy}, measured before it trained on all images",
+                       run=names[run.path.name], accuracy=score(acc))
+        else:
+            label = tr("{run} · validation accuracy {accuracy}", run=names[run.path.name], accuracy=score(acc))
+        choices.append((label, run.path.name))
     choices.append((tr("a pretrained timm model, as it is (ImageNet labels)"), PRETRAINED))
     return choices
 
