@@ -9,6 +9,7 @@ accuracy only (see :mod:`.owners`)."""
 from __future__ import annotations
 
 import functools
+import html
 import json
 import shutil
 from pathlib import Path
@@ -20,7 +21,7 @@ import pandas as pd
 from .. import runs
 from ..errors import FtguiError
 from ..i18n import ENGLISH, N_, current, tr, translate
-from ..record import LOSS, InitializerUse, PluginUse, auto_select_why, loss_window, rule_of
+from ..record import LOSS, SMALL_VALIDATION, InitializerUse, PluginUse, auto_select_why, loss_window, rule_of
 from . import charts, evaluation, gradients, heavy, owners, run_files, verdicts
 from .context import AppContext
 from .handlers import bind
@@ -30,9 +31,11 @@ if TYPE_CHECKING:
     from .train_tab import Notice
 
 TABLE_COLUMNS = [N_("name"), N_("status"), N_("model"), N_("mode"), N_("initialiser"), N_("epochs"),
-                 N_("val acc (saved epoch)"), N_("chance"), N_("created"), N_("run")]
-"""``name``: what people tell runs apart by (see :mod:`.run_names`); ``run``: the folder. The tables a
-handler fills are headed in the visitor's language (:func:`headed`)."""
+                 N_("val acc (saved epoch)"), N_("then trained on all images"), N_("chance"), N_("created"),
+                 N_("run")]
+"""``name``: what people tell runs apart by (see :mod:`.run_names`); ``run``: the folder; ``then trained
+on all images``: whether the saved model trained once more on every image (``--refit``, :func:`refit_cell`).
+The tables a handler fills are headed in the visitor's language (:func:`headed`)."""
 PER_CLASS = [N_("class"), N_("images"), N_("correct"), N_("accuracy")]
 PAIRS = [N_("true"), N_("predicted"), N_("images")]
 STATUSES = (N_("running"), N_("completed"), N_("stopped"), N_("failed"), N_("evaluated"), N_("initialised"),
@@ -105,7 +108,8 @@ def runs_table(ctx: AppContext) -> pd.DataFrame:
         classes = len(info.label_names)
         rows.append([names[run.path.name], status_text(ctx, run), info.architecture,
                      info.strategy.name if info.strategy else "", info.initializer.name if info.initializer else "",
-                     epochs_text(run), _accuracy(run), f"{verdicts.chance(classes):.0%}" if classes > 1 else "",
+                     epochs_text(run), _accuracy(run), refit_cell(ctx, run),
+                     f"{verdicts.chance(classes):.0%}" if classes > 1 else "",
                      info.created[:19].replace("T", " "), run.path.name])
     return headed(rows, TABLE_COLUMNS)
 
@@ -173,13 +177,82 @@ NOT_YOURS = N_("started by another visitor or from the command line: its data, c
 
 
 def _best_line(run: runs.Run) -> str:
-    """The saved epoch's validation accuracy: "best" only when the accuracy chose it."""
+    """The saved epoch's validation accuracy: "best" only when the accuracy chose it; of a run
+    whose saved model then also trained on the validation images, measured before that."""
     best = run.best or {}
     accuracy = verdicts.accuracy_text(best["val_acc"], val_images(run))
     if rule_of(run.info) == LOSS:
-        return tr("- saved epoch {epoch} (lowest smoothed validation loss): validation accuracy **{accuracy}**",
+        line = tr("- saved epoch {epoch} (lowest smoothed validation loss): validation accuracy **{accuracy}**",
                   accuracy=accuracy, epoch=best["epoch"])
-    return tr("- best validation accuracy **{accuracy}** at epoch {epoch}", accuracy=accuracy, epoch=best["epoch"])
+    else:
+        line = tr("- best validation accuracy **{accuracy}** at epoch {epoch}", accuracy=accuracy,
+                  epoch=best["epoch"])
+    if evaluation.learned_from_validation(run.info.refit):
+        line += tr(MEASURED_BEFORE)
+    return line
+
+
+MEASURED_BEFORE = N_(", measured before the saved model also learned from these validation images")
+"""After the validation accuracy of a run that then trained once more on all images (``--refit``)."""
+
+
+def _all_images(refit: dict) -> str:
+    images = refit.get("images")
+    return tr("all {images} images", images=images) if images else tr("all images")
+
+
+REFIT_ENDED = {
+    "stopped": N_("- training once more on {all} up to epoch {epoch} (refit) was stopped: the saved model is the "
+                  "validated one, from epoch {epoch}"),
+    "failed": N_("- training once more on {all} up to epoch {epoch} (refit) failed: the saved model is the "
+                 "validated one, from epoch {epoch}"),
+    "interrupted": N_("- training once more on {all} up to epoch {epoch} (refit) was interrupted: the saved model "
+                      "is the validated one, from epoch {epoch}"),
+}
+"""A training once more on all images that did not complete: the validated model stays saved."""
+
+
+def refit_lines(ctx: AppContext, run: runs.Run) -> list[str]:
+    """Whether the saved model trained once more on all images up to the chosen epoch (``--refit``),
+    in plain words first, and why (automatically: few validation images); when that was stopped,
+    failed or interrupted, that the saved model is the validated one. Nothing for a run without."""
+    refit = run.info.refit
+    if not isinstance(refit, dict):
+        return []
+    epoch = refit.get("epoch", (run.best or {}).get("epoch", "?"))
+    everything = _all_images(refit)
+    status = refit.get("status")
+    if status == "completed":
+        lines = [tr("- the saved model then trained once more, from the same start, on {all} (the {val} validation "
+                    "ones too) up to epoch {epoch}, the epoch the validation chose (refit)",
+                    all=everything, val=val_images(run) or "?", epoch=epoch)]
+    elif status == "running" and _training_now(ctx, run):
+        lines = [tr("- now training once more on {all} up to epoch {epoch} (refit); until that ends, the saved model "
+                    "is the validated one", all=everything, epoch=epoch)]
+    else:
+        lines = [tr(REFIT_ENDED.get(str(status), REFIT_ENDED["interrupted"]), all=everything, epoch=epoch)]
+        if status == "failed" and refit.get("error"):
+            lines.append(f"  - ✗ {refit['error']}")
+    if refit.get("auto"):
+        lines.append("  - " + tr("automatic: fewer than {limit} validation images ({val})", limit=SMALL_VALIDATION,
+                                 val=val_images(run) or "?"))
+    else:
+        lines.append("  - " + tr("set to yes in the settings, not chosen automatically"))
+    return lines
+
+
+def refit_cell(ctx: AppContext, run: runs.Run) -> str:
+    """The Runs table's short word on the training once more on all images: empty without one."""
+    refit = run.info.refit
+    if not isinstance(refit, dict):
+        return ""
+    status = refit.get("status")
+    if status == "completed":
+        return tr("yes, {all}; val acc from before", all=_all_images(refit))
+    if status == "running" and _training_now(ctx, run):
+        return tr("running")
+    ended = status if status in ("stopped", "failed") else "interrupted"
+    return tr("{ended}: validated model kept", ended=translate(ended))
 
 
 EMA_SAVED = N_(", of the averaged (EMA) weights, which the run saves")
@@ -232,6 +305,7 @@ def _summary(ctx: AppContext, run: runs.Run) -> str:
         if warning:
             lines.append(f"- {warning}")
         lines += _rule_lines(run)
+    lines += refit_lines(ctx, run)
     if info.auto_settings:
         lines += _chosen_lines(info.auto_settings)
     if info.stop_reason:
@@ -315,15 +389,34 @@ def run_details(ctx: AppContext, name: str | None, request: gr.Request | None = 
     names, matrix = evaluation.confusion(rows, labels)
     mistakes = _mistake_images(run, rows)
     summary = _summary(ctx, run)
+    before = evaluation.learned_from_validation(run.info.refit)  # the rows are the validated model's, from before
     same = evaluation.one_answer(rows, labels)
     if same is not None:
-        summary += "\n" + tr("- ⚠ It answers **{answer}** for every validation image: it has not learned to tell "
-                              "the classes apart", answer=same)
-    return (summary, charts.confusion_html(names, matrix),
+        summary += "\n" + (tr("- ⚠ Before it trained on all images, it answered **{answer}** for every validation "
+                               "image: it had not learned to tell the classes apart", answer=same) if before else
+                            tr("- ⚠ It answers **{answer}** for every validation image: it has not learned to tell "
+                               "the classes apart", answer=same))
+    confusion = charts.confusion_html(names, matrix)
+    if before and rows:
+        confusion = _before_note(run) + confusion
+    count = len(evaluation.mistakes(rows))
+    return (summary, confusion,
             headed(evaluation.per_class(rows, labels), PER_CLASS),
             headed(evaluation.confused_pairs(rows), PAIRS),
-            gr.update(value=mistakes, label=tr("Misclassified validation images (true → predicted): {count}",
-                                               count=len(evaluation.mistakes(rows)))))
+            gr.update(value=mistakes, label=tr("Misclassified validation images (true → predicted), before the model "
+                                               "also trained on them: {count}", count=count) if before else
+                      tr("Misclassified validation images (true → predicted): {count}", count=count)))
+
+
+def _before_note(run: runs.Run) -> str:
+    """Above the validation results of a run whose saved model then also trained on those images:
+    they are the validated model's, and no longer test the saved one."""
+    epoch = (run.best or {}).get("epoch", "?")
+    note = tr("These validation results (matrix, accuracy per class, most confused, misclassified images) are the "
+              "validated model's at epoch {epoch}, measured before it trained once more on all images. The saved "
+              "model has learned these images since, so they no longer test it, and it may no longer get them "
+              "wrong.", epoch=epoch)
+    return f'<p class="ftgui-refit-note" id="runs-refit-note">ⓘ {html.escape(note, quote=False)}</p>'
 
 
 def resume_offer(ctx: AppContext, name: str | None, request: gr.Request | None = None) -> dict:
