@@ -78,7 +78,7 @@ def weights_architecture(ctx: AppContext, choice: str) -> str | None:
 
 # -- the form -----------------------------------------------------------------------------
 SETTINGS = ("model", "strategy", "init", "bias_init", "epochs", "batch_size", "aug", "device", "seed",
-            "weight_decay", "warmup_epochs", "label_smoothing", "select")
+            "weight_decay", "warmup_epochs", "label_smoothing", "select", "refit")
 CHOSEN_FROM_DATA = ("epochs", "batch_size", "warmup_epochs")
 """Settings an empty control leaves to the data (``auto``, see ftgui.training.auto_settings)."""
 
@@ -174,6 +174,7 @@ def config_from_form(ctx: AppContext, data: str | None, val_split: float, form: 
         warmup_epochs=_number_or_auto(form["warmup_epochs"], N_("Warm-up epochs")),
         label_smoothing=_number(form["label_smoothing"], float, N_("label smoothing")),
         select=form.get("select") or AUTO,
+        refit=form.get("refit") or AUTO,
         callbacks={name: _changed_params(form, "callback", ctx.registry.callback(name))
                    for name in form.get("callbacks") or []},
         plugins_dirs=list(ctx.options.plugins_dirs),

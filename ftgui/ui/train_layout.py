@@ -149,6 +149,8 @@ def settings_section(values: dict, strategy, form: dict, ui: dict) -> None:
             form["label_smoothing"] = gr.Number(values["label_smoothing"], label="Label smoothing", minimum=0)
         form["select"] = gr.Radio(SELECT_CHOICES, value=values["select"], label="How to pick the best epoch",
                                   info=SELECT_INFO, elem_id="select")
+        form["refit"] = gr.Radio(REFIT_CHOICES, value=values["refit"], label="After picking the best epoch",
+                                 info=REFIT_INFO, elem_id="refit")
 
 
 SELECT_CHOICES = [("Automatic (chosen from the number of validation images)", "auto"),
@@ -160,6 +162,20 @@ SELECT_INFO = ("The run keeps the weights of its best epoch, judged on the image
                "often a lucky one; the loss weighs how sure the model is of every image and is averaged over the "
                "last few epochs (a fifth of the run, at least 3), which is steadier. Automatic uses the loss below "
                f"{SMALL_VALIDATION} validation images, else the accuracy.")
+
+
+REFIT_CHOICES = [(f"Automatic: train once more on all images when there are fewer than {SMALL_VALIDATION} "
+                  "validation images", "auto"),
+                 ("Train once more on all images, the validation ones too", "yes"),
+                 ("Keep the model trained without the validation images", "no")]
+"""Whether the run trains again on all images once the validation chose the epoch (TrainConfig
+``refit``, see :func:`ftgui.record.refit_decision`) in words."""
+REFIT_INFO = ("The validation images are kept aside to pick the best epoch, so the model does not learn from "
+              "them. Once that epoch is picked, the run can train once more from the same start on all images, "
+              "the validation ones too, up to that epoch, and save that model: with few images it usually does "
+              "better on new images. Its validation accuracy cannot be measured any more (it has seen those "
+              "images), so the one shown is from before. It takes up to about twice as long. Automatic does it below "
+              f"{SMALL_VALIDATION} validation images split off your data.")
 
 
 def callbacks_section(ctx: AppContext, values: dict, form: dict, ui: dict) -> None:
