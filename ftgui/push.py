@@ -47,6 +47,12 @@ def model_card(run_dir: str | os.PathLike, repo_id: str | None = None) -> dict[s
     if record.get("callbacks"):
         details["Callbacks"] = [_with_params(callback) for callback in record["callbacks"]
                                 if isinstance(callback, dict)]
+    refit = record.get("refit") or {}
+    if refit.get("status") == "completed":
+        details["Trained again on all images"] = (
+            f"yes: once the validation chose epoch {refit.get('epoch')}, the model trained again from the same start "
+            f"on all {refit.get('images')} images (the validation ones too) to that epoch; the best epoch's "
+            "metrics below were measured before, on validation images it had not learned from")
     metrics = {key: _number(best.get(key)) for key in ("epoch", "val_acc", "val_loss", "train_acc", "train_loss")
                if best.get(key) is not None}
     details["Best epoch's metrics"] = metrics or "no validation"

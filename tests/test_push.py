@@ -41,6 +41,9 @@ def test_the_model_card_describes_the_run(pretrained_run, tmp_path):
     assert f"- **Initialiser:** {record['initializer']['name']}" in readme
     assert f"- **Seed:** {record['config']['seed']}" in readme
     assert f"  - val_acc: {round(record['best']['val_acc'], 4)}" in readme
+    assert record["refit"]["status"] == "completed"  # the fixture's few images: trained again on all of them
+    assert (f"- **Trained again on all images:** yes: once the validation chose epoch {record['best']['epoch']}, "
+            f"the model trained again from the same start on all {record['refit']['images']} images") in readme
     assert 'timm.create_model("hf-hub:someone/shapes", pretrained=True)' in readme
     assert readme.startswith("---\ntags:\n- image-classification\n")
     card = model_card(pretrained_run)
