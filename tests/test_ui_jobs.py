@@ -120,7 +120,8 @@ def test_shutdown_stops_and_waits_for_the_job(tmp_path):
 
 def test_a_resumed_job_shows_the_epochs_it_kept_and_times_only_its_own(tmp_path):
     run = tmp_path / "run"
-    atomic_write_json(run / RUN_FILE, {"status": "stopped", "config": TrainConfig(epochs=4, model="m").to_dict()})
+    atomic_write_json(run / RUN_FILE, {"status": "stopped",  # one training: no second on all images (--refit)
+                                      "config": TrainConfig(epochs=4, model="m", refit="no").to_dict()})
     rows = [{"epoch": e, "train_loss": 1.0, "train_acc": 0.5, "val_loss": 1.0, "val_acc": 0.5} for e in (1, 2, 3)]
     atomic_write_jsonl(run / METRICS_FILE, rows)  # epoch 3 ended after the last checkpoint (epoch 2)
     gate = threading.Event()
@@ -164,7 +165,7 @@ def test_the_time_left_is_wall_clock_time_validation_and_all_not_the_epochs_seco
         gate.wait(10)
         return FakeResult("completed")
 
-    job = JobManager(train, clock=lambda: now[0]).start(TrainConfig(epochs=3000, out=str(tmp_path / "run")))
+    job = JobManager(train, clock=lambda: now[0]).start(TrainConfig(epochs=3000, refit="no", out=str(tmp_path / "run")))
     try:
         wait_until(lambda: job.status()["step"] is not None)
         status = job.status()
@@ -194,7 +195,8 @@ def test_a_resumed_jobs_time_left_counts_only_the_epochs_it_timed(tmp_path):
         return FakeResult("completed")
 
     run = tmp_path / "run"
-    atomic_write_json(run / RUN_FILE, {"status": "stopped", "config": TrainConfig(epochs=100, model="m").to_dict()})
+    atomic_write_json(run / RUN_FILE, {"status": "stopped",
+                                      "config": TrainConfig(epochs=100, model="m", refit="no").to_dict()})
     atomic_write_jsonl(run / METRICS_FILE, earlier)
     job = JobManager(resume_fn=resume, clock=lambda: now[0]).resume(run)
     try:

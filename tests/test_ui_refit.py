@@ -1,9 +1,12 @@
 """The Train tab's "After picking the best epoch" (TrainConfig ``refit``, ``--refit``): the choice
 reaches the TrainConfig, its command line and a settings file, comes back from a file, a run's
-record and a reloaded page, and is named in words in English and Chinese."""
+record and a reloaded page; while the run trains once more on all images the progress says so
+with that training's own epochs, pace and time left, on a bar that never goes back; and the
+result line says truthfully which model was saved, in English and Chinese."""
 from __future__ import annotations
 
 import json
+import queue
 
 import pytest
 
@@ -11,8 +14,9 @@ from ftgui import i18n
 from ftgui.config import TrainConfig
 from ftgui.config_files import read_config_file
 from ftgui.errors import SettingError
-from ftgui.record import REFIT_RULES
-from ftgui.ui import train_form, train_layout, train_tab, train_tools
+from ftgui.record import REFIT_RULES, End, Epoch, Log, Start, Step
+from ftgui.ui import charts, job_view, train_form, train_layout, train_tab, train_tools
+from ftgui.ui.jobs import JobManager
 from ftgui.ui.words import control_name, unflag
 
 from test_ui_handlers import ctx, form  # noqa: F401 - the fixture and the form helper
@@ -90,3 +94,249 @@ def test_the_control_is_named_in_words_in_both_languages():
         assert labels == ["自动：验证图片少于 200 张时，用全部图片再训练一次", "用全部图片（包括验证图片）再训练一次",
                           "保留没有用验证图片训练的模型"]
         assert "200" in i18n.tr(train_layout.REFIT_INFO)
+
+
+# -- the progress while it trains on all images ----------------------------------------------------
+class Result:
+    def __init__(self, status: str) -> None:
+        self.status = status
+
+
+class Feed:
+    """A train function that reports the events the test sends it, one batch at a time."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue = queue.Queue()
+
+    def __call__(self, config, listener, stop):
+        while True:
+            item = self.queue.get()
+            try:
+                if isinstance(item, Result):
+                    return item
+                listener(item)
+            finally:
+                self.queue.task_done()
+
+    def send(self, *events) -> None:
+        for event in events:
+            self.queue.put(event)
+        self.queue.join()  # the job has taken them all
+
+
+def row(epoch: int) -> dict:
+    """Epoch 3 is the best of 4."""
+    return {"epoch": epoch, "train_loss": 1.0 / epoch, "train_acc": 0.5, "val_loss": 1.0 / epoch,
+            "val_acc": {1: 0.4, 2: 0.6, 3: 0.7, 4: 0.6}[epoch], "seconds": 0.01}
+
+
+REFIT_DONE = {"status": "completed", "auto": True, "epoch": 3, "images": 50, "seconds": 9.0, "train_loss": 0.2,
+              "train_acc": 0.9}
+
+
+@pytest.fixture
+def refitting(tmp_path):
+    """A job of 4 epochs (10 s each, on a fake clock) on 40 training and 10 validation images, whose
+    validation chose epoch 3: the run trains once more on all 50 images to epoch 3 (5 steps of 2 s an epoch)."""
+    now = [1000.0]
+    feed = Feed()
+    job = JobManager(feed, clock=lambda: now[0]).start(TrainConfig(epochs=4, out=str(tmp_path / "run")))
+    feed.send(Start(str(tmp_path / "run"), 4, 2, 40, 10))
+    shown: list[dict] = []
+
+    def status() -> dict:
+        shown.append(job.status())
+        return shown[-1]
+
+    yield job, feed, now, status, shown
+    if job.alive:
+        feed.send(Result("stopped"))
+    assert job.join(10)
+
+
+def _first_training(feed, now, status, epochs=4):
+    for epoch in range(1, epochs + 1):
+        now[0] += 5.0
+        feed.send(Step("train", epoch, 1, 2, 0.9))
+        status()
+        now[0] += 5.0
+        feed.send(Step("eval", epoch, 1, 1), Epoch(row(epoch)))
+        status()
+
+
+def test_the_first_training_is_half_the_bar_and_says_what_follows(refitting):
+    job, feed, now, status, _ = refitting
+    now[0] += 5.0
+    feed.send(Step("train", 1, 1, 2, 0.9))
+    first = status()
+    assert first["refit_planned"] and first["phase"] == "train"
+    assert first["fraction"] == pytest.approx(0.5 * 0.5 / 4)  # half of epoch 1, on half of the bar
+    text = charts.progress_html(first)
+    assert "epoch 1/4, then once more on all images · step 1/2 · loss 0.9000 · 6%" in text
+    assert "left:50.0%" in text  # the line where the second phase begins
+    _first_training(feed, now, status, epochs=2)
+    middle = status()
+    assert middle["fraction"] == pytest.approx(0.25)
+    # the time left counts the training on all images too: 2 epochs + about 4 more, at 10 s an epoch
+    assert middle["eta_raw_s"] == pytest.approx(60.0)
+    with i18n.speaking("zh"):
+        assert "第 2/4 轮，之后用全部图片再训练一次" in charts.progress_html(middle)
+
+
+def test_between_the_trainings_the_bar_says_it_gets_ready(refitting):
+    job, feed, now, status, _ = refitting
+    _first_training(feed, now, status)
+    ready = status()
+    assert ready["phase"] == "refit-ready" and ready["fraction"] == pytest.approx(0.5)
+    text = charts.progress_html(ready)
+    assert "epoch 4/4 done; getting ready to train once more on all images · 50% · 0:40 elapsed" in text
+    assert "validating" not in text
+    assert "▶ Training **run**" in job_view.describe_job(ready)
+
+
+def test_the_training_on_all_images_has_its_own_epochs_pace_and_time_left(refitting):
+    job, feed, now, status, shown = refitting
+    _first_training(feed, now, status)
+    now[0] += 3.0  # setting up the training on all images
+    feed.send(Log("training again on all 50 images (the validation ones too) from the same start to epoch 3"))
+    now[0] += 2.0
+    feed.send(Step("refit", 1, 1, 5, 0.8, epochs=3))
+    first = status()
+    assert first["phase"] == "refit" and first["state"] == "running" and first["epoch"] == 4
+    assert first["fraction"] == pytest.approx(0.5 + 0.5 / 15)
+    # no pace of its own yet: the first training's 10 s an epoch, for the 3 epochs less the step done
+    assert first["eta_raw_s"] == pytest.approx(10.0 * 3 * 14 / 15)
+    text = charts.progress_html(first)
+    assert "Training once more on all images: epoch 1/3 · step 1/5 · loss 0.8000 · 53% · 0:45 elapsed" in text
+    line = job_view.describe_job({**first, "trains_all": False})
+    assert line.startswith("▶ **run**: best validation accuracy 70% ± 28% on 10 images (epoch 3). Now training once "
+                           "more from the same start on all 50 images, the validation ones too, for the same 3 "
+                           "epochs…")
+    for step in range(2, 6):
+        now[0] += 2.0
+        feed.send(Step("refit", 1, step, 5, 0.5, epochs=3))
+    now[0] += 2.0
+    feed.send(Step("refit", 2, 1, 5, 0.4, epochs=3))
+    now[0] += 2.0
+    feed.send(Step("refit", 2, 2, 5, 0.3, epochs=3))
+    second = status()
+    assert second["fraction"] == pytest.approx(0.5 + 0.5 * 7 / 15)
+    assert second["eta_raw_s"] == pytest.approx(2.0 * 8)  # its own pace since its second epoch began: 2 s a step
+    text = charts.progress_html(second)
+    assert "Training once more on all images: epoch 2/3 · step 2/5 · loss 0.3000 · 73%" in text
+    assert "about 0:" in text
+    with i18n.speaking("zh"):
+        assert "用全部图片再训练一次：第 2/3 轮 · 训练步 2/5 · 损失 0.3000 · 73%" in charts.progress_html(second)
+    for step in range(3, 6):
+        now[0] += 2.0
+        feed.send(Step("refit", 2, step, 5, 0.3, epochs=3))
+    status()
+    for step in range(1, 6):
+        now[0] += 2.0
+        feed.send(Step("refit", 3, step, 5, 0.2, epochs=3))
+        assert status()["fraction"] < 1 or step == 5  # full only once its last step is done
+    feed.send(End("completed", row(3), str(job.run_dir), None, REFIT_DONE))
+    feed.send(Result("completed"))
+    assert job.join(10)
+    done = status()
+    assert done["state"] == "completed" and done["fraction"] == 1.0 and done["refit"] == REFIT_DONE
+    fractions = [s["fraction"] for s in shown]
+    assert fractions == sorted(fractions)  # the bar never goes back
+    text = charts.progress_html(done)
+    assert "epoch 4/4, then once more on all images to epoch 3 · 100%" in text and "left:" not in text
+    assert "The validation accuracy above was measured before this" in job_view.describe_job(done)
+
+
+def test_stop_stops_the_training_on_all_images_and_says_the_validated_model_stays(refitting, ctx):  # noqa: F811
+    job, feed, now, status, _ = refitting
+    _first_training(feed, now, status)
+    now[0] += 2.0
+    feed.send(Step("refit", 1, 2, 5, 0.8, epochs=3))
+    ctx.jobs = type("Jobs", (), {"running": lambda self: job})()
+    notice = train_tab.stop_training(ctx)
+    assert notice == ("Stopping **run**'s training on all images after the current step; the model trained "
+                      "without the validation images (epoch 3) stays saved.")
+    assert job.stop_event.is_set()
+    stopping = status()
+    assert stopping["state"] == "stopping" and stopping["phase"] == "refit"
+    assert job_view.describe_job(stopping) == ("■ Stopping **run**'s training on all images after the current "
+                                               "step; the model trained without the validation images (epoch 3) "
+                                               "stays saved…")
+    assert "Training once more on all images: epoch 1/3 · step 2/5" in charts.progress_html(stopping)
+    feed.send(End("completed", row(3), str(job.run_dir), None, {**REFIT_DONE, "status": "stopped"}))
+    feed.send(Result("completed"))
+    assert job.join(10)
+    done = status()
+    assert done["state"] == "completed" and done["fraction"] == 1.0
+    assert "was stopped, so the saved model is the one from epoch 3" in job_view.describe_job(done)
+    assert "then once more" not in charts.progress_html(done)
+
+
+@pytest.mark.parametrize(("refit", "val_images", "val_data"), [("no", 10, None), ("auto", 200, None),
+                                                             ("auto", 10, "val-folder")])
+def test_a_run_that_will_not_train_on_all_images_keeps_one_bar(tmp_path, refit, val_images, val_data):
+    feed = Feed()
+    config = TrainConfig(epochs=4, refit=refit, val_data=val_data, out=str(tmp_path / "run"))
+    job = JobManager(feed).start(config)
+    feed.send(Start(str(tmp_path / "run"), 4, 2, 40, val_images), Step("train", 2, 1, 2, 0.5))
+    status = job.status()
+    assert not status["refit_planned"] and status["fraction"] == pytest.approx(1.5 / 4)
+    assert "epoch 2/4 · step 1/2" in charts.progress_html(status) and "left:" not in charts.progress_html(status)
+    feed.send(Result("completed"))
+    assert job.join(10)
+
+
+def test_a_mode_that_does_not_train_never_expects_a_second_training(tmp_path):
+    feed = Feed()
+    job = JobManager(feed, trains=lambda strategy: strategy != "predict-only").start(
+        TrainConfig(epochs=4, strategy="predict-only", out=str(tmp_path / "run")))
+    feed.send(Start(str(tmp_path / "run"), 4, 2, 40, 10))
+    assert not job.status()["refit_planned"]
+    feed.send(Result("evaluated"))
+    assert job.join(10)
+
+
+# -- the result line ---------------------------------------------------------------------------
+BASE = {"id": 1, "name": "run-1", "model": "resnet18", "strategy": "head-only", "epochs": 5, "state": "completed",
+        "stop_reason": None, "error": None, "classes": 10, "val_images": 80, "train_images": 320,
+        "init": "default", "trains_all": False,
+        "metrics": [{"epoch": e, "val_acc": acc, "val_loss": 1.0} for e, acc in ((1, 0.5), (2, 0.8375), (3, 0.8))]}
+DONE = {"status": "completed", "auto": True, "epoch": 2, "images": 400, "seconds": 12.0}
+
+
+def test_a_completed_refit_says_the_saved_model_learned_from_all_images_and_what_the_accuracy_is():
+    line = job_view.describe_job({**BASE, "refit": DONE})
+    assert line == ("✓ Finished **run-1**: best validation accuracy 84% ± 8% on 80 images (epoch 2); chance is 10%. "
+                    "Then it trained once more from the same start on all 400 images, the validation ones too, for "
+                    "the same 2 epochs: that is the saved model. The validation accuracy above was measured before "
+                    "this; no image is left to check it on, so it likely understates the model a little. Try it in "
+                    "the **Predict** tab or below.")
+    with i18n.speaking("zh"):
+        zh = job_view.describe_job({**BASE, "refit": DONE})
+    assert zh == ("✓ **run-1** 训练完成：第 2 轮的验证准确率最佳，为 84% ± 8%（基于 80 张图片）；随机猜测水平为 10%。"
+                  "之后又从同样的起点、用全部 400 张图片（包括验证图片）训练了同样的 2 轮：保存的就是这个模型。"
+                  "上面的验证准确率是在这之前测得的；现在已没有图片可以再检验它，所以它很可能略微低估了这个模型。"
+                  "可以在 **预测** 标签页或下方试用。")
+
+
+def test_a_stopped_or_failed_refit_says_the_validated_model_is_saved_and_why():
+    stopped = job_view.describe_job({**BASE, "refit": {**DONE, "status": "stopped"}})
+    assert ("(epoch 2); chance is 10%. Training once more on all images was stopped, so the saved model is the one "
+            "from epoch 2, trained without the validation images: the accuracy above is its own.") in stopped
+    assert "measured before" not in stopped
+    failed = job_view.describe_job({**BASE, "refit": {**DONE, "status": "failed", "error": "RuntimeError: out of "
+                                                      "memory"}})
+    assert ("Training once more on all images failed (RuntimeError: out of memory), so the saved model is the one "
+            "from epoch 2, trained without the validation images: the accuracy above is its own.") in failed
+    with i18n.speaking("zh"):
+        stopped_zh = job_view.describe_job({**BASE, "refit": {**DONE, "status": "stopped"}})
+        failed_zh = job_view.describe_job({**BASE, "refit": {**DONE, "status": "failed", "error": "RuntimeError: x"}})
+    assert ("用全部图片再训练一次的过程被停止了，所以保存的是第 2 轮的模型，"
+            "它没有用验证图片训练：上面的准确率就是它的。") in stopped_zh
+    assert "用全部图片再训练一次失败了（RuntimeError: x），所以保存的是第 2 轮的模型" in failed_zh
+
+
+def test_a_run_without_refit_reads_as_before():
+    line = job_view.describe_job({**BASE, "refit": None})
+    assert line == ("✓ Finished **run-1**: best validation accuracy 84% ± 8% on 80 images (epoch 2); chance is 10%. "
+                    "Try it in the **Predict** tab or below.")

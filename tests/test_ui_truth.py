@@ -295,7 +295,8 @@ def test_the_time_left_follows_the_typical_epoch_not_the_slow_first(ctx):
         gate.wait(10)
         return Result("completed")
 
-    job = JobManager(train, clock=lambda: now[0]).start(TrainConfig(epochs=10, out=str(ctx.runs_root / "job")))
+    job = JobManager(train, clock=lambda: now[0]).start(  # one training, no second one on all images (--refit)
+        TrainConfig(epochs=10, refit="no", out=str(ctx.runs_root / "job")))
     try:
         while job.status()["step"] is None:
             time.sleep(0.01)

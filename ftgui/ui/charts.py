@@ -11,9 +11,11 @@ import pandas as pd
 from .. import i18n
 from ..i18n import N_, tr
 from . import verdicts
+from .jobs import READY, REFIT
 
 SPLITS = (("train", N_("training")), ("val", N_("validation")))
-PHASES = {"train": N_("step"), "eval": N_("validating"), "features": N_("computing features")}
+PHASES = {"train": N_("step"), "eval": N_("validating"), "features": N_("computing features"), REFIT: N_("step")}
+"""A Step event's phase as the progress bar names it, before its step/steps."""
 CHANCE = N_("guessing (chance)")
 CHANCE_COLOUR = "#9ca3af"
 CURVE_COLOURS = {"training": "#6366f1", "validation": "#f97316", CHANCE: CHANCE_COLOUR}
@@ -100,18 +102,36 @@ def duration(seconds: float) -> str:
 
 
 def progress_html(status: dict | None) -> str:
-    """A progress bar with epoch, step, current loss and time left, from Job.status()."""
+    """A progress bar with epoch, step, current loss and time left, from Job.status(). A run
+    that trains once more on all images after the validation chose its epoch (``--refit``) says
+    so while its first training runs, then names that second phase with its own epochs; the bar
+    marks where that phase begins (see Job.status)."""
     if status is None:
         return _bar(0, tr("No training yet"))
-    step = status["step"]
-    parts = [tr("epoch {epoch}/{epochs}", epoch=status["epoch"], epochs=status["epochs"])]
-    if status["state"] in ("stopped", "failed"):
-        parts = [tr("{done}/{epochs} epochs done", done=status["epoch"], epochs=status["epochs"])]
+    step, state, phase = status["step"], status["state"], status.get("phase")
+    alive = state in ("preparing", "running", "stopping")
+    refit = status.get("refit") or {}
+    epoch, epochs = status["epoch"], status["epochs"]
+    if phase == REFIT and step:
+        parts = [tr("Training once more on all images: epoch {epoch}/{epochs}", epoch=step["epoch"],
+                    epochs=step.get("epochs") or step["epoch"])]
+    elif phase == READY:
+        parts = [tr("epoch {epoch}/{epochs} done; getting ready to train once more on all images", epoch=epoch,
+                    epochs=epochs)]
+    elif alive and status.get("refit_planned"):
+        parts = [tr("epoch {epoch}/{epochs}, then once more on all images", epoch=epoch, epochs=epochs)]
+    elif state == "completed" and refit.get("status") == "completed":
+        parts = [tr("epoch {epoch}/{epochs}, then once more on all images to epoch {until}", epoch=epoch,
+                    epochs=epochs, until=refit.get("epoch"))]
+    else:
+        parts = [tr("epoch {epoch}/{epochs}", epoch=epoch, epochs=epochs)]
+    if state in ("stopped", "failed"):
+        parts = [tr("{done}/{epochs} epochs done", done=epoch, epochs=epochs)]
         if status.get("stopped_in"):
             parts.append(tr("stopped during epoch {epoch}", epoch=status["stopped_in"]))
-    if step and status["state"] in ("preparing", "running", "stopping"):
-        phase = tr(PHASES[step["phase"]]) if step["phase"] in PHASES else step["phase"]
-        parts.append(f"{phase} {step['step']}/{step['steps']}")
+    if step and alive and phase != READY:
+        name = tr(PHASES[step["phase"]]) if step["phase"] in PHASES else step["phase"]
+        parts.append(f"{name} {step['step']}/{step['steps']}")
         if step.get("loss") is not None:
             parts.append(tr("loss {loss}", loss=f"{step['loss']:.4f}"))
     parts.append(f"{status['fraction']:.0%}")
@@ -120,13 +140,21 @@ def progress_html(status: dict | None) -> str:
         parts.append(tr("{time} elapsed", time=duration(elapsed)))
     if status["eta_s"] is not None:
         parts.append(tr("about {time} left", time=duration(status["eta_s"])))
-    return _bar(status["fraction"], " · ".join(parts))
+    return _bar(status["fraction"], " · ".join(parts), status.get("refit_from") if alive else None)
 
 
-def _bar(fraction: float, text: str) -> str:
+def _bar(fraction: float, text: str, mark: float | None = None) -> str:
+    """The bar filled to ``fraction``; ``mark``: where its second phase (training once more on
+    all images) begins, drawn as a thin line."""
+    line = ""
+    if mark is not None and 0 < mark < 1:
+        title = html.escape(tr("from here: training once more on all images"))
+        line = (f'<div class="ftgui-progress-mark" title="{title}" '
+                f'style="position:absolute;top:0;bottom:0;left:{mark * 100:.1f}%;width:2px;'
+                'background:var(--body-text-color);opacity:.5"></div>')
     return (f'<div class="ftgui-progress" role="progressbar" aria-valuenow="{fraction * 100:.0f}" '
-            f'aria-valuemin="0" aria-valuemax="100"><div class="ftgui-progress-fill" '
-            f'style="width:{fraction * 100:.1f}%"></div></div>'
+            f'aria-valuemin="0" aria-valuemax="100" style="position:relative"><div class="ftgui-progress-fill" '
+            f'style="width:{fraction * 100:.1f}%"></div>{line}</div>'
             f'<div class="ftgui-progress-text">{html.escape(text)}</div>')
 
 

@@ -14,6 +14,7 @@ from ..i18n import N_, tr
 from ..record import SMOOTHED, best_row
 from . import charts, preview, verdicts
 from .context import UPLOADS, AppContext
+from .jobs import REFIT
 from .train_form import CHOSEN_FROM_DATA
 
 CHANCE_HELP = N_("**Reading the result:** guessing would score 1 / (number of classes), e.g. 33% for 3 classes; "
@@ -79,15 +80,23 @@ def describe_job(status: dict | None) -> str:
                                    bool(status.get("trains_all")))
     if state == "preparing":
         line = tr("… Preparing {name} ({what}): reading the images and loading the model…", name=name, what=what)
+    elif state == "running" and status.get("phase") == REFIT and best:
+        line = tr("▶ {name}: {best}. Now training once more from the same start on all {images} images, the "
+                  "validation ones too, for the same {epoch} epochs…", name=name, best=best_text,
+                  images=all_images(status), epoch=best["epoch"])
     elif state == "running":
         line = (tr("▶ Training {name} ({what})… {best}", name=name, what=what, best=best_text) if best else
                 tr("▶ Training {name} ({what})…", name=name, what=what))
+    elif state == "stopping" and status.get("phase") == REFIT and best:
+        line = tr("■ Stopping {name}'s training on all images after the current step; the model trained without "
+                  "the validation images (epoch {epoch}) stays saved…", name=name, epoch=best["epoch"])
     elif state == "stopping":
         line = tr("■ Stopping {name} after the current step…", name=name)
     elif state == "completed":
         line = (tr("✓ Finished {name} early ({reason}): {best}.", name=name, reason=status["stop_reason"],
                    best=best_text) if status.get("stop_reason") else
                 tr("✓ Finished {name}: {best}.", name=name, best=best_text))
+        line += refit_text(status.get("refit"), best)
         if not warning:
             line += tr(" Try it in the **Predict** tab or below.")
     elif state == "initialised":
@@ -101,6 +110,35 @@ def describe_job(status: dict | None) -> str:
     else:
         line = tr("✗ {name} failed: {error}", name=name, error=status["error"])
     return line + (f"\n\n{warning}" if warning else "")
+
+
+def all_images(status: dict) -> int | str:
+    """How many images the training on all images learns from: the run's training and validation images."""
+    train, val = status.get("train_images"), status.get("val_images")
+    return train + val if isinstance(train, int) and isinstance(val, int) else "?"
+
+
+def refit_text(refit: dict | None, best: dict | None) -> str:
+    """What the training once more on all images (the run's End.refit, ``--refit``) did to the saved
+    model, as a sentence to follow the result line; empty when the run did none."""
+    if not refit or refit.get("status") == "running":
+        return ""
+    epoch = refit.get("epoch") or (best or {}).get("epoch", "?")
+    if refit.get("status") == "completed":
+        return tr(" Then it trained once more from the same start on all {images} images, the validation ones too, "
+                  "for the same {epoch} epochs: that is the saved model. The validation accuracy above was measured "
+                  "before this; no image is left to check it on, so it likely understates the model a little.",
+                  images=refit.get("images", "?"), epoch=epoch)
+    if refit.get("status") == "failed":
+        error = refit.get("error")
+        return (tr(" Training once more on all images failed ({error}), so the saved model is the one from epoch "
+                   "{epoch}, trained without the validation images: the accuracy above is its own.", error=error,
+                   epoch=epoch)
+                if error else
+                tr(" Training once more on all images failed (see the log), so the saved model is the one from epoch "
+                   "{epoch}, trained without the validation images: the accuracy above is its own.", epoch=epoch))
+    return tr(" Training once more on all images was stopped, so the saved model is the one from epoch {epoch}, "
+              "trained without the validation images: the accuracy above is its own.", epoch=epoch)
 
 
 def chosen_hints(status: dict | None) -> tuple:
@@ -124,8 +162,10 @@ def poll(ctx: AppContext, seen: Any, request: gr.Request | None = None) -> tuple
     status = job.status() if job else None
     mine = job is None or ctx.visitor(request).owns(job.owner)
     if status is not None and not mine:
+        refit = status.get("refit")
         status = {**status, "log": [], "run_dir": None,
-                  "error": status["error"] and tr("the error is shown to whoever started it")}
+                  "error": status["error"] and tr("the error is shown to whoever started it"),
+                  "refit": {**refit, "error": None} if refit else refit}
     if status is not None:
         status["trains_all"] = trains_all(ctx, status["strategy"])
         status["log"] = [_without_uploads(ctx, line) for line in status["log"]]

@@ -31,7 +31,7 @@ from .. import runs
 from ..config import TrainConfig
 from ..errors import FtguiError
 from ..i18n import tr
-from ..record import End, Epoch, Event, Log, Start, Step
+from ..record import End, Epoch, Event, Log, Start, Step, refit_decision
 from .owners import record_owner
 from .words import error_text
 
@@ -42,6 +42,10 @@ TrainFn = Callable[..., Any]
 Work = Callable[..., Any]
 """What a Job runs: ``work(listener=..., stop=...)``."""
 FINISHED = ("completed", "stopped", "evaluated", "initialised", "failed")
+REFIT = "refit"
+"""The Step phase of the training once more on all images (``--refit``, ftgui.training.refit)."""
+READY = "refit-ready"
+"""The job's phase between the last epoch and the first step of the training on all images."""
 ETA_SMOOTHING = 0.25
 """Weight of a new estimate of the time left; the rest is the previous estimate, counted down."""
 _ids = itertools.count(1)
@@ -70,8 +74,10 @@ class Job:
     """One training run in a background thread, and what it has reported so far."""
 
     def __init__(self, config: TrainConfig, work: Work, owner: str | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, trains: bool = True) -> None:
         self.id = next(_ids)
+        self.trains = trains
+        """Whether its mode trains (one that does not, such as predict-only, never trains on all images)."""
         self._clock = clock
         """The wall clock (tests give a fake one)."""
         self.config = config
@@ -93,6 +99,9 @@ class Job:
         self._classes: int | None = None
         self._epoch_ends: list[tuple[float, int]] = []
         """(when, epoch) for each whole epoch this job reported: what its pace is measured on."""
+        self._refit_marks: list[tuple[float, float, int]] = []
+        """(when, progress, epoch) of the training on all images at its first step this job saw and
+        at the first step of its next epoch: what its own pace is measured from."""
         self._eta: tuple[float, float] | None = None  # (estimate, when)
         self._eta_basis: str | None = None
         self._lock = threading.Lock()
@@ -135,6 +144,10 @@ class Job:
         with self._lock:
             if isinstance(event, Step):
                 self.last_step = event
+                if event.phase == REFIT:
+                    marks = self._refit_marks
+                    if not marks or (len(marks) == 1 and event.epoch > marks[0][2]):
+                        marks.append((self._clock(), _refit_progress(event), event.epoch))
                 return
             if isinstance(event, Start):
                 self.run_dir = Path(event.run_dir)
@@ -210,39 +223,69 @@ class Job:
         epochs, the time since its first ended over the progress made since (its first epoch
         warms up, and may have computed features); before that, the time since training started
         over this job's progress. A resumed run's earlier epochs count in neither. ``eta_s`` is
-        the same smoothed (what pages show)."""
+        the same smoothed (what pages show).
+
+        A run that will train once more on all images once the validation chose its epoch
+        (``refit_planned``, ``--refit``: decided as the engine does, from the validation images
+        the Start event reports) has two phases: the bar gives the first training half of it
+        (the training on all images goes to the chosen epoch, at most as many), and once the
+        training on all images has begun (``phase`` ``refit``; ``refit-ready`` between the last
+        epoch and its first step) the rest fills at that training's pace, from wherever the first
+        ended (an early stop ends it sooner), so the bar never goes back; ``refit_from`` is where
+        on the bar the second phase begins. Its time left is counted from its own pace (before
+        its first step: the first training's pace per epoch). ``refit`` is the run's account of
+        it once the run has ended (End.refit)."""
         with self._lock:
             events = list(self.events)
             step = self.last_step
             state, failure, started, ended = self.state, self.failure, self._train_started, self._ended
+            ends, marks = list(self._epoch_ends), list(self._refit_marks)
         start = next((e for e in events if isinstance(e, Start)), None)
+        end = next((e for e in events if isinstance(e, End)), None)
         given = self.config.epochs  # "auto" until the run has read its data and started
         epochs = start.epochs if start else given if isinstance(given, int) else 0
         earlier = list(start.earlier_epochs) if start else list(self.earlier)
         metrics = earlier + [e.row for e in events if isinstance(e, Epoch)]
         whole = [row for row in metrics if not row.get("stopped")]
         partial = next((row["epoch"] for row in metrics if row.get("stopped")), None)
-        fraction = _fraction(step, len(metrics), epochs, state)
+        alive = state not in FINISHED
+        planned = bool(start and epochs > 0 and self.trains
+                       and refit_decision(self.config.refit, start.val_images, not self.config.val_data))
+        refit_step = step if step is not None and step.phase == REFIT and alive else None
+        first_share = 0.5 if planned else 1.0
+        refit_from = first_share if planned and alive else None
+        if refit_step is not None:
+            until = max(refit_step.epochs or refit_step.epoch, 1)
+            refit_from = len(whole) / (epochs + (epochs if planned else until))  # where the first training ended
+            fraction = refit_from + (1 - refit_from) * _refit_progress(refit_step)
+            phase = REFIT
+        else:
+            fraction = _fraction(step, len(metrics), epochs, state)
+            if state not in ("completed", "evaluated", "initialised"):
+                fraction *= first_share
+            phase = READY if planned and alive and len(whole) >= epochs else "train"
         if state in ("stopped", "failed"):
             fraction = len(whole) / max(epochs, 1)
         now = self._clock()
         elapsed = (ended or now) - started if started else 0.0
-        done_before = len(earlier)  # a resumed run's earlier epochs took no time in this job
-        this_job = fraction - done_before / max(epochs, 1)
-        raw = (elapsed * (1 - fraction) / this_job
-               if this_job > 0 and fraction < 1 and state == "running" else None)
+        raw: float | None = None
         basis = "since training started"
-        with self._lock:
-            ends = list(self._epoch_ends)
-        if raw is not None and len(ends) >= 2:  # this job's pace, its slow first epoch left out
-            first_at, first_epoch = ends[0]
-            since = fraction - first_epoch / max(epochs, 1)
-            if since > 0:
-                raw, basis = (now - first_at) * (1 - fraction) / since, "since the first epoch"
+        if state == "running" and fraction < 1:
+            if refit_step is not None:
+                raw, basis = _refit_eta(refit_step, marks, ends, now)
+            else:
+                epoch_share = first_share / max(epochs, 1)  # of the bar
+                this_job = fraction - len(earlier) * epoch_share  # a resumed run's earlier epochs took no time here
+                raw = elapsed * (1 - fraction) / this_job if this_job > 0 else None
+                if raw is not None and len(ends) >= 2:  # this job's pace, its slow first epoch left out
+                    first_at, first_epoch = ends[0]
+                    since = fraction - first_epoch * epoch_share
+                    if since > 0:
+                        raw, basis = (now - first_at) * (1 - fraction) / since, "since the first epoch"
         with self._lock:
             eta = self._smoothed_eta(raw, now, basis)
         before = sum(float(row.get("seconds") or 0) for row in earlier)
-        epoch = step.epoch if step and state not in FINISHED else len(whole)
+        epoch = step.epoch if step and alive and refit_step is None else len(whole)
         return {
             "id": self.id, "name": self.name, "state": state, "error": error_text(failure) if failure else None,
             "model": self.config.model, "strategy": self.config.strategy, "init": self.config.init,
@@ -250,14 +293,38 @@ class Job:
             "run_dir": str(self.run_dir) if self.run_dir else None,
             "epochs": epochs if start or isinstance(given, int) else given, "epoch": epoch, "stopped_in": partial,
             "step": vars(step) if step else None, "metrics": metrics, "fraction": fraction,
+            "phase": phase, "refit_planned": planned, "refit_from": refit_from, "refit": end.refit if end else None,
             "elapsed_s": elapsed, "elapsed_total_s": elapsed + before, "eta_s": eta, "eta_raw_s": raw,
             "n_events": len(events),
             "classes": self.classes(), "val_images": start.val_images if start else None,
+            "train_images": start.train_images if start else None,
             "chosen": dict(start.chosen) if start else {},
             "log": [e.message if isinstance(e, Log) else epoch_line(e.row, epochs)
                     for e in events if isinstance(e, (Log, Epoch))],
-            "stop_reason": next((e.reason for e in events if isinstance(e, End)), None),
+            "stop_reason": end.reason if end else None,
         }
+
+
+def _refit_progress(step: Step) -> float:
+    """How much of the training on all images a ``refit`` Step has done (it ends with epoch ``step.epochs``)."""
+    return min((step.epoch - 1 + step.step / max(step.steps, 1)) / max(step.epochs or step.epoch, 1), 1.0)
+
+
+def _refit_eta(step: Step, marks: list[tuple[float, float, int]], ends: list[tuple[float, int]],
+               now: float) -> tuple[float | None, str]:
+    """The time left of the training on all images and what it is measured on: its own pace since
+    its first step this job saw, or once it has begun its second epoch since then (its first warms
+    up); before it has any, the first training's wall-clock time per epoch (its first left out)."""
+    progress = _refit_progress(step)
+    for when, done, _ in reversed(marks):
+        if progress > done:
+            basis = "training on all images since its first epoch" if len(marks) > 1 and done == marks[1][1] \
+                else "training on all images"
+            return (now - when) * (1 - progress) / (progress - done), basis
+    if len(ends) >= 2 and ends[-1][1] > ends[0][1]:
+        per_epoch = (ends[-1][0] - ends[0][0]) / (ends[-1][1] - ends[0][1])
+        return per_epoch * max(step.epochs or step.epoch, 1) * (1 - progress), "the first training's pace"
+    return None, "training on all images"
 
 
 def _fraction(step: Step | None, epochs_done: int, epochs: int, state: str) -> float:
@@ -279,13 +346,14 @@ class JobManager:
 
     ``train_fn`` and ``resume_fn`` stand in for ``engine.train`` and ``engine.resume``
     (tests); by default those are imported on first use. ``clock`` is its jobs' wall clock
-    (tests give a fake one).
+    (tests give a fake one); ``trains`` says whether a mode (a strategy's name) trains.
     """
 
     def __init__(self, train_fn: TrainFn | None = None, resume_fn: TrainFn | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, trains: Callable[[str], bool] | None = None) -> None:
         self._fns = {"train": train_fn, "resume": resume_fn}
         self._clock = clock
+        self._trains = trains or (lambda strategy: True)
         self._lock = threading.Lock()
         self.current: Job | None = None
 
@@ -325,7 +393,8 @@ class JobManager:
                 from .. import engine
 
                 fn = getattr(engine, action)
-            job = Job(config, functools.partial(fn, target), owner, clock=self._clock)
+            job = Job(config, functools.partial(fn, target), owner, clock=self._clock,
+                      trains=self._trains(config.strategy))
             job.earlier = [row for row in earlier or [] if not row.get("stopped")]
             self.current = job
         job.start()

@@ -27,6 +27,7 @@ from .context import AppContext
 from .data_tab import DataTab
 from .handlers import bind, show_chosen, show_only
 from .job_view import CHANCE_HELP, poll, poll_fresh, restarted, trains_all
+from .jobs import REFIT
 from .train_form import (
     CHOSEN_FROM_DATA,
     config_from_form,
@@ -123,7 +124,12 @@ def stop_training(ctx: AppContext, request: gr.Request | None = None) -> str:
     if not ctx.visitor(request).owns(job.owner):
         raise FtguiError(tr("{name} was started by another visitor: only they may stop it; it is saved when it ends",
                             name=job.name))
+    status = job.status()
     job.stop()
+    if status.get("phase") == REFIT and status["step"]:
+        return tr("Stopping **{name}**'s training on all images after the current step; the model trained without "
+                  "the validation images (epoch {epoch}) stays saved.", name=job.name,
+                  epoch=status["step"].get("epochs") or "?")
     return tr("Stopping **{name}** after the current step; the best epoch so far is kept.", name=job.name)
 
 
