@@ -416,7 +416,8 @@ def _before_note(run: runs.Run) -> str:
               "validated model's at epoch {epoch}, measured before it trained once more on all images. The saved "
               "model has learned these images since, so they no longer test it, and it may no longer get them "
               "wrong.", epoch=epoch)
-    return f'<p class="ftgui-refit-note" id="runs-refit-note">ⓘ {html.escape(note, quote=False)}</p>'
+    return (f'<p class="ftgui-refit-note" id="runs-refit-note" style="border-left:3px solid '
+            f'var(--color-accent);padding-left:.6em">{html.escape(note, quote=False)}</p>')
 
 
 def resume_offer(ctx: AppContext, name: str | None, request: gr.Request | None = None) -> dict:
