@@ -151,7 +151,10 @@ def _refit(plan: RunPlan, loop: Loop, events: EventStream, stop: threading.Event
     best = loop.state.best
     if best is None or best.get("val_acc") is None:
         return
-    loop.sources.close()  # the first training's loaders and cached features are done with
+    loop.sources.close()  # the first training's loaders are done with (its cached features are reused)
+    loop.state.optimizer = loop.scheduler = None  # AdamW's state, twice the model's size, before a second model
+    if plan.device.type == "cuda":
+        torch.cuda.empty_cache()
     train_on_all(plan, best, loop.sources, loop.state.run_dir, events, stop, processes, loop.writer, save_record)
 
 

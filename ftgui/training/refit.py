@@ -4,7 +4,8 @@ With few images, holding a fifth of them back for validation costs the model a f
 it could learn from, and which images happen to be held back decides much of how good it gets
 (benchmarks/defaults.py: at 5 images per class that luck of the split outweighed every other).
 So, after the run has chosen its epoch on the validation images, it trains once more from the
-same start (the same weights, the same new head, the same seed) on every image, the validation
+same start (the same weights, the new head initialised with the same seed - an initialiser that
+looks at a batch of images sees the first batch of all of them) on every image, the validation
 ones too, with the same settings and learning-rate schedule, up to the chosen epoch, and saves
 that model. Its validation accuracy cannot be measured any more (it has seen those images): the
 run keeps reporting the validated epoch's, measured before, which if anything understates it.
