@@ -177,8 +177,8 @@ def test_the_first_training_is_half_the_bar_and_says_what_follows(refitting):
     _first_training(feed, now, status, epochs=2)
     middle = status()
     assert middle["fraction"] == pytest.approx(0.25)
-    # the time left counts the training on all images too: 2 epochs + about 4 more, at 10 s an epoch
-    assert middle["eta_raw_s"] == pytest.approx(60.0)
+    # the time left counts the training on all images too, to the epoch chosen so far: 2 + 2 epochs at 10 s
+    assert middle["eta_raw_s"] == pytest.approx(40.0)
     with i18n.speaking("zh"):
         assert "第 2/4 轮，之后用全部图片再训练一次" in charts.progress_html(middle)
 
@@ -191,6 +191,7 @@ def test_between_the_trainings_the_bar_says_it_gets_ready(refitting):
     text = charts.progress_html(ready)
     assert "epoch 4/4 done; getting ready to train once more on all images · 50% · 0:40 elapsed" in text
     assert "validating" not in text
+    assert ready["eta_raw_s"] == pytest.approx(30.0)  # the validation chose epoch 3: 3 epochs at 10 s
     assert "▶ Training **run**" in job_view.describe_job(ready)
 
 

@@ -31,7 +31,7 @@ from .. import runs
 from ..config import TrainConfig
 from ..errors import FtguiError
 from ..i18n import tr
-from ..record import End, Epoch, Event, Log, Start, Step, refit_decision
+from ..record import End, Epoch, Event, Log, Start, Step, best_row, refit_decision
 from .owners import record_owner
 from .words import error_text
 
@@ -232,9 +232,10 @@ class Job:
         training on all images has begun (``phase`` ``refit``; ``refit-ready`` between the last
         epoch and its first step) the rest fills at that training's pace, from wherever the first
         ended (an early stop ends it sooner), so the bar never goes back; ``refit_from`` is where
-        on the bar the second phase begins. Its time left is counted from its own pace (before
-        its first step: the first training's pace per epoch). ``refit`` is the run's account of
-        it once the run has ended (End.refit)."""
+        on the bar the second phase begins. Until then the time left counts it as many epochs as
+        the epoch chosen so far, at the first training's pace; then from its own pace (before its
+        first step: the first training's pace per epoch). ``refit`` is the run's account of it
+        once the run has ended (End.refit)."""
         with self._lock:
             events = list(self.events)
             step = self.last_step
@@ -274,14 +275,18 @@ class Job:
             if refit_step is not None:
                 raw, basis = _refit_eta(refit_step, marks, ends, now)
             else:
-                epoch_share = first_share / max(epochs, 1)  # of the bar
-                this_job = fraction - len(earlier) * epoch_share  # a resumed run's earlier epochs took no time here
-                raw = elapsed * (1 - fraction) / this_job if this_job > 0 else None
+                done = fraction * epochs / first_share  # epochs of the first training, a part of one too
+                left = epochs - done
+                if planned:  # then the training on all images, to the epoch chosen so far (all of them before)
+                    best = best_row([row for row in whole if row.get("val_acc") is not None])
+                    left += int(best["epoch"]) if best else epochs
+                this_job = done - len(earlier)  # a resumed run's earlier epochs took no time here
+                raw = elapsed * left / this_job if this_job > 0 else None
                 if raw is not None and len(ends) >= 2:  # this job's pace, its slow first epoch left out
                     first_at, first_epoch = ends[0]
-                    since = fraction - first_epoch * epoch_share
+                    since = done - first_epoch
                     if since > 0:
-                        raw, basis = (now - first_at) * (1 - fraction) / since, "since the first epoch"
+                        raw, basis = (now - first_at) * left / since, "since the first epoch"
         with self._lock:
             eta = self._smoothed_eta(raw, now, basis)
         before = sum(float(row.get("seconds") or 0) for row in earlier)
