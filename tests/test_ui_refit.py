@@ -235,7 +235,11 @@ def test_the_training_on_all_images_has_its_own_epochs_pace_and_time_left(refitt
     for step in range(1, 6):
         now[0] += 2.0
         feed.send(Step("refit", 3, step, 5, 0.2, epochs=3))
-        assert status()["fraction"] < 1 or step == 5  # full only once its last step is done
+        shown_now = status()
+        assert shown_now["fraction"] < 1 or step == 5  # full only once its last step is done
+        if step == 4:
+            assert "· step 4/5 · loss 0.2000 · 96% ·" in charts.progress_html(shown_now)  # 96.7%: not rounded up
+    assert "· step 5/5 · loss 0.2000 · 99% ·" in charts.progress_html(shown_now)  # saving: not 100% until it ends
     feed.send(End("completed", row(3), str(job.run_dir), None, REFIT_DONE))
     feed.send(Result("completed"))
     assert job.join(10)

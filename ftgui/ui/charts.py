@@ -4,6 +4,7 @@ language (a curve's name too: the legend shows it)."""
 from __future__ import annotations
 
 import html
+import math
 
 import gradio as gr
 import pandas as pd
@@ -134,7 +135,8 @@ def progress_html(status: dict | None) -> str:
         parts.append(f"{name} {step['step']}/{step['steps']}")
         if step.get("loss") is not None:
             parts.append(tr("loss {loss}", loss=f"{step['loss']:.4f}"))
-    parts.append(f"{status['fraction']:.0%}")
+    percent = status["fraction"] * 100
+    parts.append(f"{min(math.floor(percent), 99) if alive else round(percent)}%")  # not 100% while it still works
     elapsed = status.get("elapsed_total_s", status["elapsed_s"])  # a resumed run's earlier epochs too
     if elapsed:
         parts.append(tr("{time} elapsed", time=duration(elapsed)))
