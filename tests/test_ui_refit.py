@@ -216,20 +216,22 @@ def test_the_training_on_all_images_has_its_own_epochs_pace_and_time_left(refitt
     for step in range(2, 6):
         now[0] += 2.0
         feed.send(Step("refit", 1, step, 5, 0.5, epochs=3))
-    now[0] += 2.0
+    now[0] += 1.0  # its first epoch warmed up: 1 s a step from now on
     feed.send(Step("refit", 2, 1, 5, 0.4, epochs=3))
-    now[0] += 2.0
+    now[0] += 1.0
     feed.send(Step("refit", 2, 2, 5, 0.3, epochs=3))
     second = status()
     assert second["fraction"] == pytest.approx(0.5 + 0.5 * 7 / 15)
-    assert second["eta_raw_s"] == pytest.approx(2.0 * 8)  # its own pace since its second epoch began: 2 s a step
+    assert second["eta_raw_s"] == pytest.approx(1.0 * 8)  # its own pace since its second epoch began
+    # shown: smoothed into the estimate before (28 s, counted down 10 s since), not thrown about
+    assert second["eta_s"] == pytest.approx(18.0 * 0.75 + 8.0 * 0.25)
     text = charts.progress_html(second)
     assert "Training once more on all images: epoch 2/3 · step 2/5 · loss 0.3000 · 73%" in text
     assert "about 0:" in text
     with i18n.speaking("zh"):
         assert "用全部图片再训练一次：第 2/3 轮 · 训练步 2/5 · 损失 0.3000 · 73%" in charts.progress_html(second)
     for step in range(3, 6):
-        now[0] += 2.0
+        now[0] += 1.0
         feed.send(Step("refit", 2, step, 5, 0.3, epochs=3))
     status()
     for step in range(1, 6):

@@ -317,19 +317,19 @@ def _refit_progress(step: Step) -> float:
 
 def _refit_eta(step: Step, marks: list[tuple[float, float, int]], ends: list[tuple[float, int]],
                now: float) -> tuple[float | None, str]:
-    """The time left of the training on all images and what it is measured on: its own pace since
-    its first step this job saw, or once it has begun its second epoch since then (its first warms
-    up); before it has any, the first training's wall-clock time per epoch (its first left out)."""
+    """The time left of the training on all images, and its basis: its own pace since its first
+    step this job saw, or once it has begun its second epoch since then (its first warms up);
+    before it has one, the first training's wall-clock time per epoch (its first left out). One
+    basis for all: each estimate is smoothed into the one before, so the first few steps' pace
+    (loaders starting) does not throw the time left about."""
     progress = _refit_progress(step)
     for when, done, _ in reversed(marks):
         if progress > done:
-            basis = "training on all images since its first epoch" if len(marks) > 1 and done == marks[1][1] \
-                else "training on all images"
-            return (now - when) * (1 - progress) / (progress - done), basis
+            return (now - when) * (1 - progress) / (progress - done), REFIT
     if len(ends) >= 2 and ends[-1][1] > ends[0][1]:
         per_epoch = (ends[-1][0] - ends[0][0]) / (ends[-1][1] - ends[0][1])
-        return per_epoch * max(step.epochs or step.epoch, 1) * (1 - progress), "the first training's pace"
-    return None, "training on all images"
+        return per_epoch * max(step.epochs or step.epoch, 1) * (1 - progress), REFIT
+    return None, REFIT
 
 
 def _fraction(step: Step | None, epochs_done: int, epochs: int, state: str) -> float:
