@@ -279,6 +279,22 @@ def test_stop_stops_the_training_on_all_images_and_says_the_validated_model_stay
     assert "then once more" not in charts.progress_html(done)
 
 
+def test_a_stop_during_the_first_training_no_longer_promises_the_second(refitting):
+    job, feed, now, status, _ = refitting
+    _first_training(feed, now, status, epochs=2)
+    now[0] += 5.0
+    feed.send(Step("train", 3, 1, 2, 0.5))
+    job.stop()
+    text = charts.progress_html(status())
+    assert "epoch 3/4 · step 1/2" in text and "once more" not in text
+    feed.send(Epoch({**row(3), "stopped": True}), End("stopped", row(2), str(job.run_dir)))
+    feed.send(Result("stopped"))
+    assert job.join(10)
+    stopped = status()
+    assert stopped["fraction"] == pytest.approx(2 / 4) and stopped["refit"] is None
+    assert "2/4 epochs done · stopped during epoch 3 · 50%" in charts.progress_html(stopped)
+
+
 @pytest.mark.parametrize(("refit", "val_images", "val_data"), [("no", 10, None), ("auto", 200, None),
                                                              ("auto", 10, "val-folder")])
 def test_a_run_that_will_not_train_on_all_images_keeps_one_bar(tmp_path, refit, val_images, val_data):

@@ -119,7 +119,7 @@ def progress_html(status: dict | None) -> str:
     elif phase == READY:
         parts = [tr("epoch {epoch}/{epochs} done; getting ready to train once more on all images", epoch=epoch,
                     epochs=epochs)]
-    elif alive and status.get("refit_planned"):
+    elif alive and status.get("refit_planned") and state != "stopping":  # a stop cancels the second training
         parts = [tr("epoch {epoch}/{epochs}, then once more on all images", epoch=epoch, epochs=epochs)]
     elif state == "completed" and refit.get("status") == "completed":
         parts = [tr("epoch {epoch}/{epochs}, then once more on all images to epoch {until}", epoch=epoch,
@@ -142,7 +142,8 @@ def progress_html(status: dict | None) -> str:
         parts.append(tr("{time} elapsed", time=duration(elapsed)))
     if status["eta_s"] is not None:
         parts.append(tr("about {time} left", time=duration(status["eta_s"])))
-    return _bar(status["fraction"], " · ".join(parts), status.get("refit_from") if alive else None)
+    second = alive and (phase == REFIT or state != "stopping")  # a stop in the first training cancels it
+    return _bar(status["fraction"], " · ".join(parts), status.get("refit_from") if second else None)
 
 
 def _bar(fraction: float, text: str, mark: float | None = None) -> str:
