@@ -177,6 +177,8 @@ class Start:
     """A resumed run's epochs before this start (their rows), so a view can draw them."""
     chosen: dict[str, int] = field(default_factory=dict)
     """The settings chosen from the data (``auto``), by field: epochs, batch_size, warmup_epochs."""
+    refit: bool = False
+    """Whether the run will train again on all images once the validation chose its epoch (``--refit``)."""
 
 
 @dataclass(frozen=True)

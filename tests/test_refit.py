@@ -12,7 +12,7 @@ import ftgui
 from ftgui.config import TrainConfig
 from ftgui.engine import train
 from ftgui.errors import SettingError
-from ftgui.record import End, Log, Step, refit_decision
+from ftgui.record import End, Log, Start, Step, refit_decision
 from ftgui.registry import Registered, load_registry
 from ftgui.runs import load_run, read_metrics
 from ftgui.training import refit as refit_module
@@ -88,6 +88,7 @@ def test_the_saved_model_is_a_plain_run_on_all_images_to_the_validated_epoch(thr
     steps = [e for e in events if isinstance(e, Step) and e.phase == "refit"]
     assert steps and {e.epochs for e in steps} == {chosen} and max(e.epoch for e in steps) == chosen
     assert steps[-1].steps == 36 // 8  # all 36 images, full batches of 8
+    assert [e.refit for e in events if isinstance(e, Start)] == [True]  # announced: the GUI plans its bar on it
     end = next(e for e in events if isinstance(e, End))
     assert end is events[-1] and end.status == "completed" and end.refit["status"] == "completed"
     assert end.best["epoch"] == chosen and end.best["val_acc"] is not None
@@ -103,10 +104,15 @@ def test_auto_trains_again_below_200_validation_images_split_off_the_data(three_
     assert not refit_decision("auto", 6, split_off=False)  # a separate validation folder: nothing to add
     assert not refit_decision("auto", 0, split_off=True)
     assert refit_decision("yes", 500, split_off=True) and not refit_decision("no", 6, split_off=True)
-    result = train(scratch(three_classes, tmp_path / "auto", epochs=2))
+    starts = []
+    result = train(scratch(three_classes, tmp_path / "auto", epochs=2), starts.append)
+    assert [e.refit for e in starts if isinstance(e, Start)] == [True]
     record = load_run(result.run_dir).record
     assert record["config"]["refit"] == "yes" and record["refit"]["auto"] is True
-    separate = train(scratch(three_classes, tmp_path / "separate", epochs=1, val_data=str(three_classes)))
+    starts.clear()
+    separate = train(scratch(three_classes, tmp_path / "separate", epochs=1, val_data=str(three_classes)),
+                     starts.append)
+    assert [e.refit for e in starts if isinstance(e, Start)] == [False]
     assert load_run(separate.run_dir).record["refit"] is None
     assert load_run(separate.run_dir).record["config"]["refit"] == "no"
 
