@@ -96,6 +96,22 @@ def test_the_control_is_named_in_words_in_both_languages():
         assert "200" in i18n.tr(train_layout.REFIT_INFO)
 
 
+def test_a_real_run_says_what_its_second_training_did(ctx, three_classes):  # noqa: F811
+    """Through the engine: 9 validation images split off, so automatic trains once more on all 36."""
+    train_tab.start_training(ctx, str(three_classes), 0.25, form(ctx, epochs=2))
+    job = ctx.jobs.current
+    assert job.join(300)
+    status = job.status()
+    assert status["state"] == "completed" and status["refit_planned"]
+    assert status["refit"]["status"] == "completed" and status["refit"]["images"] == 36
+    epoch = status["refit"]["epoch"]
+    line = job_view.describe_job(status)
+    assert (f"Then it trained once more from the same start on all 36 images, the validation ones too, up to the "
+            f"same epoch, {epoch}: that is the saved model.") in line
+    assert f"epoch 2/2, then once more on all images to epoch {epoch} · 100%" in charts.progress_html(status)
+    assert any(line.startswith("all images, epoch 1/") for line in status["log"])
+
+
 # -- the progress while it trains on all images ----------------------------------------------------
 class Result:
     def __init__(self, status: str) -> None:
@@ -141,7 +157,7 @@ def refitting(tmp_path):
     now = [1000.0]
     feed = Feed()
     job = JobManager(feed, clock=lambda: now[0]).start(TrainConfig(epochs=4, out=str(tmp_path / "run")))
-    feed.send(Start(str(tmp_path / "run"), 4, 2, 40, 10))
+    feed.send(Start(str(tmp_path / "run"), 4, 2, 40, 10, refit=True))  # the engine's plan: it will
     shown: list[dict] = []
 
     def status() -> dict:
@@ -211,8 +227,8 @@ def test_the_training_on_all_images_has_its_own_epochs_pace_and_time_left(refitt
     assert "Training once more on all images: epoch 1/3 · step 1/5 · loss 0.8000 · 53% · 0:45 elapsed" in text
     line = job_view.describe_job({**first, "trains_all": False})
     assert line.startswith("▶ **run**: best validation accuracy 70% ± 28% on 10 images (epoch 3). Now training once "
-                           "more from the same start on all 50 images, the validation ones too, for the same 3 "
-                           "epochs…")
+                           "more from the same start on all 50 images, the validation ones too, up to the same "
+                           "epoch, 3…")
     for step in range(2, 6):
         now[0] += 2.0
         feed.send(Step("refit", 1, step, 5, 0.5, epochs=3))
@@ -295,27 +311,21 @@ def test_a_stop_during_the_first_training_no_longer_promises_the_second(refittin
     assert "2/4 epochs done · stopped during epoch 3 · 50%" in charts.progress_html(stopped)
 
 
-@pytest.mark.parametrize(("refit", "val_images", "val_data"), [("no", 10, None), ("auto", 200, None),
-                                                             ("auto", 10, "val-folder")])
-def test_a_run_that_will_not_train_on_all_images_keeps_one_bar(tmp_path, refit, val_images, val_data):
+@pytest.mark.parametrize("refit", ["auto", "yes", "no"])
+def test_a_run_that_will_not_train_on_all_images_keeps_one_bar(tmp_path, refit):
+    """Whatever the setting, the run's Start says whether it will (a mode that does not train, a
+    validation folder, 200 validation images or more: it will not)."""
     feed = Feed()
-    config = TrainConfig(epochs=4, refit=refit, val_data=val_data, out=str(tmp_path / "run"))
-    job = JobManager(feed).start(config)
-    feed.send(Start(str(tmp_path / "run"), 4, 2, 40, val_images), Step("train", 2, 1, 2, 0.5))
+    job = JobManager(feed).start(TrainConfig(epochs=4, refit=refit, out=str(tmp_path / "run")))
+    feed.send(Start(str(tmp_path / "run"), 4, 2, 40, 10, refit=False), Step("train", 2, 1, 2, 0.5))
     status = job.status()
     assert not status["refit_planned"] and status["fraction"] == pytest.approx(1.5 / 4)
-    assert "epoch 2/4 · step 1/2" in charts.progress_html(status) and "left:" not in charts.progress_html(status)
+    text = charts.progress_html(status)
+    assert "epoch 2/4 · step 1/2 · loss 0.5000 · 37%" in text and "once more" not in text
+    feed.send(Epoch(row(2)), Epoch(row(3)), Epoch(row(4)))
+    last = job.status()
+    assert last["phase"] == "train" and "getting ready" not in charts.progress_html(last)
     feed.send(Result("completed"))
-    assert job.join(10)
-
-
-def test_a_mode_that_does_not_train_never_expects_a_second_training(tmp_path):
-    feed = Feed()
-    job = JobManager(feed, trains=lambda strategy: strategy != "predict-only").start(
-        TrainConfig(epochs=4, strategy="predict-only", out=str(tmp_path / "run")))
-    feed.send(Start(str(tmp_path / "run"), 4, 2, 40, 10))
-    assert not job.status()["refit_planned"]
-    feed.send(Result("evaluated"))
     assert job.join(10)
 
 
@@ -330,8 +340,8 @@ DONE = {"status": "completed", "auto": True, "epoch": 2, "images": 400, "seconds
 def test_a_completed_refit_says_the_saved_model_learned_from_all_images_and_what_the_accuracy_is():
     line = job_view.describe_job({**BASE, "refit": DONE})
     assert line == ("✓ Finished **run-1**: best validation accuracy 84% ± 8% on 80 images (epoch 2); chance is 10%. "
-                    "Then it trained once more from the same start on all 400 images, the validation ones too, for "
-                    "the same 2 epochs: that is the saved model. The validation accuracy above was measured before "
+                    "Then it trained once more from the same start on all 400 images, the validation ones too, up "
+                    "to the same epoch, 2: that is the saved model. The validation accuracy above was measured before "
                     "this; no image is left to check it on, so it likely understates the model a little. Try it in "
                     "the **Predict** tab or below.")
     with i18n.speaking("zh"):

@@ -90,15 +90,8 @@ class AppContext:
         self.runs_root = Path(options.runs_dir).expanduser().resolve()
         self.runs_root.mkdir(parents=True, exist_ok=True)
         self.registry = load_registry(options.plugins_dirs)
-        self.jobs = JobManager(trains=self._trains)
+        self.jobs = JobManager()
         self.predictors = PredictorCache()
-
-    def _trains(self, strategy: str) -> bool:
-        """Whether the mode ``strategy`` trains (one that does not only validates: no second training)."""
-        try:
-            return self.registry.strategy(strategy).trains
-        except FtguiError:
-            return True
 
     @property
     def uploads(self) -> Path:

@@ -82,7 +82,7 @@ def describe_job(status: dict | None) -> str:
         line = tr("… Preparing {name} ({what}): reading the images and loading the model…", name=name, what=what)
     elif state == "running" and status.get("phase") == REFIT and best:
         line = tr("▶ {name}: {best}. Now training once more from the same start on all {images} images, the "
-                  "validation ones too, for the same {epoch} epochs…", name=name, best=best_text,
+                  "validation ones too, up to the same epoch, {epoch}…", name=name, best=best_text,
                   images=all_images(status), epoch=best["epoch"])
     elif state == "running":
         line = (tr("▶ Training {name} ({what})… {best}", name=name, what=what, best=best_text) if best else
@@ -126,7 +126,7 @@ def refit_text(refit: dict | None, best: dict | None) -> str:
     epoch = refit.get("epoch") or (best or {}).get("epoch", "?")
     if refit.get("status") == "completed":
         return tr(" Then it trained once more from the same start on all {images} images, the validation ones too, "
-                  "for the same {epoch} epochs: that is the saved model. The validation accuracy above was measured "
+                  "up to the same epoch, {epoch}: that is the saved model. The validation accuracy above was measured "
                   "before this; no image is left to check it on, so it likely understates the model a little.",
                   images=refit.get("images", "?"), epoch=epoch)
     if refit.get("status") == "failed":

@@ -31,7 +31,7 @@ from .. import runs
 from ..config import TrainConfig
 from ..errors import FtguiError
 from ..i18n import tr
-from ..record import End, Epoch, Event, Log, Start, Step, best_row, refit_decision
+from ..record import End, Epoch, Event, Log, Start, Step, best_row
 from .owners import record_owner
 from .words import error_text
 
@@ -74,10 +74,8 @@ class Job:
     """One training run in a background thread, and what it has reported so far."""
 
     def __init__(self, config: TrainConfig, work: Work, owner: str | None = None,
-                 clock: Callable[[], float] = time.time, trains: bool = True) -> None:
+                 clock: Callable[[], float] = time.time) -> None:
         self.id = next(_ids)
-        self.trains = trains
-        """Whether its mode trains (one that does not, such as predict-only, never trains on all images)."""
         self._clock = clock
         """The wall clock (tests give a fake one)."""
         self.config = config
@@ -226,15 +224,15 @@ class Job:
         the same smoothed (what pages show).
 
         A run that will train once more on all images once the validation chose its epoch
-        (``refit_planned``, ``--refit``: decided as the engine does, from the validation images
-        the Start event reports) has two phases: the bar gives the first training half of it
-        (the training on all images goes to the chosen epoch, at most as many), and once the
-        training on all images has begun (``phase`` ``refit``; ``refit-ready`` between the last
-        epoch and its first step) the rest fills at that training's pace, from wherever the first
-        ended (an early stop ends it sooner), so the bar never goes back; ``refit_from`` is where
-        on the bar the second phase begins. Until then the time left counts it as many epochs as
-        the epoch chosen so far, at the first training's pace; then from its own pace (before its
-        first step: the first training's pace per epoch). ``refit`` is the run's account of it
+        (``refit_planned``, ``--refit``: as its Start event says) has two phases: the bar gives
+        the first training half of it (the training on all images goes to the chosen epoch, at
+        most as many), and once the training on all images has begun (``phase`` ``refit``;
+        ``refit-ready`` between the last epoch and its first step) the rest fills at that
+        training's pace, from wherever the first ended (an early stop ends it sooner), so the
+        bar never goes back; ``refit_from`` is where on the bar the second phase begins. Until
+        then the time left counts it as many epochs as the epoch chosen so far, at the first
+        training's pace; then from its own pace (before its first step: the first training's pace
+        per epoch). ``refit`` is the run's account of it
         once the run has ended (End.refit)."""
         with self._lock:
             events = list(self.events)
@@ -250,8 +248,7 @@ class Job:
         whole = [row for row in metrics if not row.get("stopped")]
         partial = next((row["epoch"] for row in metrics if row.get("stopped")), None)
         alive = state not in FINISHED
-        planned = bool(start and epochs > 0 and self.trains
-                       and refit_decision(self.config.refit, start.val_images, not self.config.val_data))
+        planned = bool(start and start.refit and epochs > 0)
         refit_step = step if step is not None and step.phase == REFIT and alive else None
         first_share = 0.5 if planned else 1.0
         refit_from = first_share if planned and alive else None
@@ -351,14 +348,13 @@ class JobManager:
 
     ``train_fn`` and ``resume_fn`` stand in for ``engine.train`` and ``engine.resume``
     (tests); by default those are imported on first use. ``clock`` is its jobs' wall clock
-    (tests give a fake one); ``trains`` says whether a mode (a strategy's name) trains.
+    (tests give a fake one).
     """
 
     def __init__(self, train_fn: TrainFn | None = None, resume_fn: TrainFn | None = None,
-                 clock: Callable[[], float] = time.time, trains: Callable[[str], bool] | None = None) -> None:
+                 clock: Callable[[], float] = time.time) -> None:
         self._fns = {"train": train_fn, "resume": resume_fn}
         self._clock = clock
-        self._trains = trains or (lambda strategy: True)
         self._lock = threading.Lock()
         self.current: Job | None = None
 
@@ -398,8 +394,7 @@ class JobManager:
                 from .. import engine
 
                 fn = getattr(engine, action)
-            job = Job(config, functools.partial(fn, target), owner, clock=self._clock,
-                      trains=self._trains(config.strategy))
+            job = Job(config, functools.partial(fn, target), owner, clock=self._clock)
             job.earlier = [row for row in earlier or [] if not row.get("stopped")]
             self.current = job
         job.start()
