@@ -179,6 +179,8 @@ def test_head_only_trains_again_on_the_features_it_has(three_classes, pretrained
     validation): the training again takes them, and no image is decoded again."""
     from ftgui import features, pipeline
 
+    monkeypatch.setattr(features, "_MEMO", type(features._MEMO)())  # no features from earlier tests' runs
+    monkeypatch.setenv("FTGUI_CACHE_DIR", str(tmp_path / "cache"))
     runs = []
     real = features.pre_logits
     monkeypatch.setattr(features, "pre_logits", lambda model, images: runs.append(len(images)) or real(model, images))
