@@ -1,6 +1,7 @@
 """Do ftgui's defaults get what an expert's learning-rate sweep gets? (issue 15)
 
-    python benchmarks/defaults.py [--seeds 8] [--first-seed 20] [--shots 5 20] [--quick]
+    python benchmarks/defaults.py [--seeds 12] [--first-seed 40] [--shots 5 20] [--jobs 2]
+                                  [--stop-after MINUTES] [--quick]
 
 The few-shot task of the bundled demo: the demo backbone (a ``test_resnet`` that ftgui trained
 from scratch on digits 0-4, ``scripts/make_demo_backbone.py``) is fine-tuned on digits 5-9 of
@@ -9,17 +10,22 @@ digit (ftgui splits them 80/20 into training and validation images as always: at
 one validation image per class) and is scored on the rest of the sample's images of those digits
 (40 - N per class), which no run sees: the test accuracy of the model the run saved.
 
-For each N, mode (full, head-only) and seed (20-27 - the seed also draws the split; seeds 0-5
-chose the smoothed-loss window, see ftgui.record.WINDOW_SHARE, and seeds 10-23 were used to try
-other defaults - a higher full fine-tuning rate, a faster head, weight averaging - none of which
-held up on fresh seeds, so these are fresh):
+For each N, mode (full, head-only) and seed (40-51 - the seed also draws the split; seeds 0-35
+were all used to choose settings: seeds 0-5 chose the smoothed-loss window, see
+ftgui.record.WINDOW_SHARE, seeds 10-23 were used to try other defaults - a higher full
+fine-tuning rate, a faster head, weight averaging - none of which held up on fresh seeds, and
+seeds 20-35 tried training again on all images (``--refit``); so 40-51 are fresh):
 
 - **before**: ftgui's old defaults - 5 epochs, batch 32, warm-up 1, the mode's learning rate,
-  the best epoch by validation accuracy;
+  the best epoch by validation accuracy, no training again on all images;
 - **before, 30 epochs**: the same for 30 epochs, as issue 15 measured "today" (its seed-to-seed
   spread is the one to halve: the 5-epoch runs are so short that they mostly measure underfitting);
 - **defaults**: ftgui's defaults now - epochs, batch size and warm-up chosen from the data,
-  the best epoch by the smoothed validation loss on a small validation set, the mode's rate;
+  the best epoch by the smoothed validation loss on a small validation set, the mode's rate,
+  then trained again from the same start on all images (training and validation) to that epoch
+  (``--refit auto``, which does it below 200 validation images: always here);
+- **defaults, no refit**: the same without the training again (``--refit no``): the defaults
+  before refit landed;
 - **--lr auto**: the same with the learning rate found by the range test;
 - **sweep**: the defaults with each learning rate from 3e-2 to 3e-4 (an expert's sweep);
 - **defaults, one split** and **defaults, one seed**: where the defaults' spread comes from - the
@@ -29,13 +35,17 @@ held up on fresh seeds, so these are fresh):
 
 Per configuration: the mean test accuracy over seeds, its spread (sample standard deviation
 over seeds) and the points below the sweep's best mean. Writes (or replaces) the section
-"Defaults against a learning-rate sweep" of benchmarks/RESULTS.md, keeping the rest. Runs one
-training at a time, in this process, on the CPU.
+"Defaults against a learning-rate sweep" of benchmarks/RESULTS.md, keeping the rest. Runs on
+the CPU, one training at a time per process, the (N, mode) cells in ``--jobs`` processes (one
+thread and one feature cache each), each cell's seeds as tasks of the pool, seed by seed; with
+``--stop-after`` no run starts after that many minutes and a cell's seed that misses a run is
+left out (the section says which seeds each cell has).
 """
 from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
 import os
 import shutil
 import statistics
@@ -58,8 +68,8 @@ TITLE = "## Defaults against a learning-rate sweep (issue 15)"
 NEW_DIGITS = range(5, 10)
 PER_DIGIT = 40
 SWEEP = (3e-2, 1e-2, 3e-3, 1e-3, 3e-4)
-BEFORE = {"epochs": 5, "batch_size": 32, "warmup_epochs": 1, "select": "accuracy"}
-"""ftgui's defaults before issue 15 (the learning rate was, and is, the mode's own)."""
+BEFORE = {"epochs": 5, "batch_size": 32, "warmup_epochs": 1, "select": "accuracy", "refit": "no"}
+"""ftgui's defaults before issue 15 (the learning rate was, and is, the mode's own; no refit)."""
 ISSUE = {**BEFORE, "epochs": 30}
 """What issue 15 measured as today's: the old defaults for 30 epochs."""
 TARGET_POINTS, TARGET_SPREAD = 2.0, 0.5
@@ -73,6 +83,8 @@ class Result:
     epochs: list[int] = field(default_factory=list)
     batches: list[int] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    odd: list[str] = field(default_factory=list)
+    """Runs meant to train again on all images (refit) where that did not complete, as 'seed N: status'."""
 
     @property
     def mean(self) -> float:
@@ -138,24 +150,35 @@ SOURCES: list[tuple[str, dict]] = [("defaults, one split", {"split_seed": FIRST}
 """The defaults with the split fixed while the seed varies, and the seed fixed while the split varies."""
 
 
-def benchmark(work: Path, shots: int, strategy: str, seeds: list[int]) -> list[Result]:
-    data, tests = make_task(work / f"{strategy}-{shots}", shots)
+def benchmark(work: Path, data: Path, tests: list[tuple[str, str]], shots: int, strategy: str, seeds: list[int],
+              first: int, stop_at: float | None = None) -> list[Result] | None:
+    """Every configuration for each of ``seeds`` (``first``: the benchmark's first seed, which
+    *one split* and *one seed* hold fixed); None once the clock passed ``stop_at`` (time.time())
+    before a run started."""
     configurations: list[tuple[str, dict]] = [("before", BEFORE), ("before, 30 epochs", ISSUE), ("defaults", {}),
-                                              ("--lr auto", {"lr": "auto"})]
+                                              ("defaults, no refit", {"refit": "no"}), ("--lr auto", {"lr": "auto"})]
     configurations += [(f"sweep {lr:g}", {"lr": lr}) for lr in SWEEP]
     results = {name: Result(name) for name, _ in configurations + SOURCES}
     for seed in seeds:
         default: tuple | None = None
         for name, settings in configurations + SOURCES:
-            settings = {key: {FIRST: seeds[0], LOOP: seed}.get(value, value) for key, value in settings.items()}
+            if stop_at is not None and time.time() > stop_at:
+                print(f"{shots}/class {strategy} seed {seed}: left out, --stop-after passed", flush=True)
+                return None
+            settings = {key: {FIRST: first, LOOP: seed}.get(value, value) for key, value in settings.items()}
             out = work / "runs" / f"{strategy}-{shots}-{name.replace(' ', '_').replace(',', '')}-{seed}"
-            if default is not None and settings.get("lr") == default[1]["config"]["lr"]:
-                accuracy, record, seconds = default  # the sweep's point at the default rate is the defaults' run
+            if default is not None and reuses_default(settings, default[3], default[1]["config"]["lr"]):
+                accuracy, record, seconds = default[:3]  # the sweep's point at the default rate is the defaults' run
             else:
-                accuracy, record, seconds = one_run(data, tests, out, strategy, settings.pop("seed", seed),
-                                                    **settings)
+                accuracy, record, seconds = one_run(data, tests, out, strategy, settings.get("seed", seed),
+                                                    **{key: value for key, value in settings.items()
+                                                       if key != "seed"})
             if name == "defaults":
-                default = accuracy, record, seconds
+                default = accuracy, record, seconds, settings
+            refit = record.get("refit") or {}
+            if settings.get("refit", "auto") != "no" and refit.get("status") != "completed":  # auto: always here
+                results[name].odd.append(f"seed {seed}: {refit.get('status', 'no refit')}")
+                print(f"{shots}/class {strategy} seed {seed} {name}: the refit did not complete: {refit}", flush=True)
             result = results[name]
             result.accuracies.append(accuracy)
             result.lrs.append(record["config"]["lr"])
@@ -166,6 +189,47 @@ def benchmark(work: Path, shots: int, strategy: str, seeds: list[int]) -> list[R
                   f"(lr {result.lrs[-1]:.2g}, {result.epochs[-1]} epochs, batch {result.batches[-1]}, "
                   f"{seconds:.1f} s)", flush=True)
     return list(results.values())
+
+
+def reuses_default(settings: dict, default_settings: dict, default_lr: float) -> bool:
+    """Whether a run with ``settings`` would be the defaults' run (given ``default_settings``, it
+    trained at ``default_lr``): the same settings (seed, split, refit and the rest), save that it
+    names the learning rate the defaults used. So a *defaults, no refit* run never stands in for a
+    sweep point, nor the other way round."""
+    rest = {key: value for key, value in settings.items() if key != "lr"}
+    return "lr" in settings and settings["lr"] == default_lr and rest == default_settings
+
+
+def start_process(work: Path) -> None:
+    """Each process of the pool: one thread and a feature cache of its own."""
+    torch.set_num_threads(1)  # one training at a time per process; on a shared machine more threads wait
+    os.environ["FTGUI_CACHE_DIR"] = str(work / f"cache-{os.getpid()}")
+
+
+def merge(parts: list[tuple[int, list[Result] | None]]) -> tuple[list[int], list[Result]]:
+    """One cell's seeds, each run as a task of the pool, as one list of results (the seeds in order;
+    those left out at --stop-after dropped) and the seeds in it."""
+    seeds, merged = [], None
+    for seed, results in parts:
+        if results is None:
+            continue
+        seeds.append(seed)
+        merged = merged or [Result(r.name) for r in results]
+        for into, r in zip(merged, results):
+            for name in ("accuracies", "lrs", "epochs", "batches", "seconds", "odd"):
+                getattr(into, name).extend(getattr(r, name))
+    return seeds, merged or []
+
+
+def seed_ranges(seeds: list[int]) -> str:
+    """40, 41, 42, 45 -> '40-42, 45'."""
+    runs: list[list[int]] = []
+    for seed in seeds:
+        if runs and seed == runs[-1][-1] + 1:
+            runs[-1].append(seed)
+        else:
+            runs.append([seed])
+    return ", ".join(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]) for run in runs) or "none"
 
 
 def table(shots: int, strategy: str, results: list[Result]) -> list[str]:
@@ -191,19 +255,20 @@ def verdicts(cells: list[tuple[int, str, list[Result]]]) -> list[str]:
     best, and the defaults' spread over seeds at most half of what issue 15 measured as today's
     (the old defaults for 30 epochs)."""
     lines = ["| images per class | mode | defaults: points below best | --lr auto: points below best "
-             "| spread: before / before, 30 epochs -> defaults | the defaults' spread: one split / one seed "
-             "| targets met |", "|---|---|---|---|---|---|---|"]
+             "| spread: before / before, 30 epochs -> defaults, no refit -> defaults "
+             "| the defaults' spread: one split / one seed | targets met |", "|---|---|---|---|---|---|---|"]
     for shots, strategy, results in cells:
         named = {r.name: r for r in results}
         best = max(r.mean for r in results if r.name.startswith("sweep"))
         gap_default, gap_auto = (100 * (best - named[n].mean) for n in ("defaults", "--lr auto"))
-        old, before, after, training, data = (100 * named[n].spread for n in (
-            "before", "before, 30 epochs", "defaults", "defaults, one split", "defaults, one seed"))
+        old, before, no_refit, after, training, data = (100 * named[n].spread for n in (
+            "before", "before, 30 epochs", "defaults, no refit", "defaults", "defaults, one split",
+            "defaults, one seed"))
         met = [gap_default <= TARGET_POINTS, gap_auto <= TARGET_POINTS, after <= TARGET_SPREAD * before]
         words = ", ".join(f"{what} {'yes' if ok else 'NO'}" for what, ok in
                           zip(("defaults", "lr auto", "spread"), met))
         lines.append(f"| {shots} | {strategy} | {gap_default:.1f} | {gap_auto:.1f} | {old:.1f} / {before:.1f} -> "
-                     f"{after:.1f} | {training:.1f} / {data:.1f} | {words} |")
+                     f"{no_refit:.1f} -> {after:.1f} | {training:.1f} / {data:.1f} | {words} |")
     return lines
 
 
@@ -219,42 +284,71 @@ def write_section(path: Path, lines: list[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, default=8)
-    parser.add_argument("--first-seed", type=int, default=20)
+    parser.add_argument("--seeds", type=int, default=12)
+    parser.add_argument("--first-seed", type=int, default=40)
     parser.add_argument("--shots", type=int, nargs="+", default=[5, 20])
     parser.add_argument("--strategies", nargs="+", default=["full", "head-only"])
     parser.add_argument("--quick", action="store_true", help="one seed, 20 images per class: to check the script")
+    parser.add_argument("--jobs", type=int, default=2, help="processes running the (N, mode) cells side by side")
+    parser.add_argument("--stop-after", type=float, default=None, metavar="MINUTES",
+                        help="start no run after this many minutes; a cell's seed with runs left out is left out")
     parser.add_argument("--results", default=str(HERE / "RESULTS.md"))
     args = parser.parse_args()
     if args.quick:
         args.seeds, args.shots = 1, [20]
-    torch.set_num_threads(1)  # one training at a time; on a shared machine more threads wait on each other
     started = time.perf_counter()
-    cells = []
+    stop_at = None if args.stop_after is None else time.time() + 60 * args.stop_after
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    keys = [(shots, strategy) for shots in args.shots for strategy in args.strategies]
+    # Each (N, mode) cell's seeds are tasks of the pool, seed by seed, within a seed the longest cells
+    # first (more images, full fine-tuning): the processes stay busy to the end, and every cell has
+    # about as many seeds done if --stop-after cuts the benchmark short.
+    heavy_first = sorted(keys, key=lambda key: (-key[0], key[1] != "full"))
+    jobs = max(1, min(args.jobs, len(keys) * len(seeds)))
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["FTGUI_CACHE_DIR"] = str(Path(tmp) / "cache")
-        for shots in args.shots:
-            for strategy in args.strategies:
-                seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-                cells.append((shots, strategy, benchmark(Path(tmp), shots, strategy, seeds)))
+        work = Path(tmp)
+        tasks_of = {(shots, strategy): make_task(work / f"{strategy}-{shots}", shots) for shots, strategy in keys}
+        tasks = [(work, *tasks_of[key], *key, [seed], seeds[0], stop_at) for seed in seeds for key in heavy_first]
+        with multiprocessing.get_context("spawn").Pool(jobs, start_process, (work,)) as pool:
+            done = pool.starmap(benchmark, tasks, chunksize=1)
+    parts: dict[tuple[int, str], list] = {key: [] for key in keys}
+    for task, results in zip(tasks, done):
+        parts[task[3], task[4]].append((task[5][0], results))
+    merged = {key: merge(parts[key]) for key in keys}
+    cells = [(shots, strategy, merged[shots, strategy][1]) for shots, strategy in keys if merged[shots, strategy][1]]
+    odd = [f"{shots}/class {strategy}, {r.name}, {what}" for shots, strategy, results in cells
+           for r in results for what in r.odd]
+    short = [f"{shots}/class {strategy}: seeds {seed_ranges(merged[shots, strategy][0])}"
+             for shots, strategy in keys if merged[shots, strategy][0] != seeds]
+    counts = [len(merged[key][0]) for key in keys]
     minutes = (time.perf_counter() - started) / 60
     lines = [TITLE, "",
              f"Measured {time.strftime('%Y-%m-%d')} on {machine()}, a machine shared with other work; "
-             f"{minutes:.0f} minutes, one thread. Produced by `python benchmarks/defaults.py`"
-             f"{' --quick' if args.quick else ''} (seeds {args.first_seed}-{args.first_seed + args.seeds - 1}).",
+             f"{minutes:.0f} minutes, {jobs} process{'es' if jobs > 1 else ''} of one thread. Produced by "
+             f"`python benchmarks/defaults.py`{' --quick' if args.quick else ''} "
+             f"(seeds {args.first_seed}-{args.first_seed + args.seeds - 1}"
+             f"{f', --stop-after {args.stop_after:g}' if args.stop_after is not None else ''}).",
+             *([f"**Cut short**: --stop-after left some seeds out (a seed counts only with all its runs): "
+                f"{'; '.join(short)}."] if short else []),
              "The demo backbone (test_resnet trained by ftgui on digits 0-4) fine-tuned at 32 px on digits 5-9 of "
              "the bundled sample: N images per class (split 80/20 into training and validation by the seed), "
              "scored on the other 40 - N images per class of the sample, which no run sees. *before*: the old "
              "defaults (5 epochs, batch 32, warm-up 1, best epoch by validation accuracy); *before, 30 epochs*: "
              "the same for 30 epochs, as issue 15 measured today's spread (the spread target is half of it); "
-             "*defaults*: epochs, "
-             "batch and warm-up chosen from the data and the best epoch by the smoothed validation loss; the "
-             "sweep is the defaults at each learning rate. Spread: the standard deviation of the test accuracy "
+             "*defaults*: epochs, batch and warm-up chosen from the data, the best epoch by the smoothed "
+             "validation loss, then trained again from the same start on all images (training and validation) "
+             "to that epoch, the model saved (`--refit auto`: below 200 validation images, always here); "
+             "*defaults, no refit*: the same without the training again (`--refit no`, the defaults before "
+             "refit landed); the sweep, *--lr auto*, *one split* and *one seed* are the defaults (with the "
+             "refit), the sweep at each learning rate. Spread: the standard deviation of the test accuracy "
              "over seeds, in points. *one split*: the defaults with the train/validation split fixed while the "
              "seed varies (the luck of training: the new layer's start, the order of the images, the "
              "augmentation); *one seed*: the seed fixed while the split varies (the luck of the data: which "
-             "images train and which validate).", *([uncertainty(args.seeds)] if args.seeds > 1 else []), "",
-             *verdicts(cells), ""]
+             "images train and which validate).", *([uncertainty(min(counts))] if min(counts) > 1 else []),
+             *([f"Runs whose training again on all images did not complete (they saved the validated model): "
+                f"{'; '.join(odd)}."]
+               if odd else []),
+             "", *verdicts(cells), ""]
     for shots, strategy, results in cells:
         lines += table(shots, strategy, results)
     text = "\n".join(lines)
