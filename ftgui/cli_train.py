@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import user_settings
 from .errors import FtguiError
-from .record import refit_words, saved_epoch_words
+from .record import REFIT_PHASE, refit_words, saved_epoch_words
 
 if TYPE_CHECKING:  # pragma: no cover
     from tqdm import tqdm
@@ -97,12 +97,12 @@ class ConsoleProgress:
         elif isinstance(event, Start):
             self._write(f"run folder: {event.run_dir} ({event.train_images} training, "
                         f"{event.val_images} validation images)")
-        elif isinstance(event, Step) and event.phase in ("train", "refit") and not self.quiet:
+        elif isinstance(event, Step) and event.phase in ("train", REFIT_PHASE) and not self.quiet:
             if self.bar is None or event.step == 1:
                 from tqdm import tqdm
 
                 self._close_bar()
-                where = f"all images, epoch {event.epoch}/{event.epochs}" if event.phase == "refit" \
+                where = f"all images, epoch {event.epoch}/{event.epochs}" if event.phase == REFIT_PHASE \
                     else f"epoch {event.epoch}"
                 self.bar = tqdm(total=event.steps, desc=where, file=sys.stderr, leave=False, dynamic_ncols=True)
             self.bar.update(1)

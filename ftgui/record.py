@@ -182,6 +182,10 @@ class Start:
     """Whether the run will train again on all images once the validation chose its epoch (``--refit``)."""
 
 
+REFIT_PHASE = "refit"
+"""The Step phase of the training again on all images (``--refit``)."""
+
+
 @dataclass(frozen=True)
 class Step:
     phase: str

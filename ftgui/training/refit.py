@@ -25,16 +25,13 @@ from typing import Any
 
 from .. import runs
 from ..callback_types import TrainState
-from ..record import End, Epoch, Event, Log, Row, Start, Step
+from ..record import REFIT_PHASE, End, Epoch, Event, Log, Row, Start, Step
 from .distributed import Processes
 from .hooks import EventStream, Listener
 from .plan import RunPlan
 from .setup import set_up
 from .sources import BatchSources
 from .writer import RunWriter
-
-REFIT = "refit"
-"""The Step phase of the training again on all images."""
 
 
 def refit_plan(plan: RunPlan, batch_size: int) -> RunPlan:
@@ -56,7 +53,7 @@ class RefitEvents:
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Step):
-            self.listener(dataclasses.replace(event, phase=REFIT, epochs=self.until))
+            self.listener(dataclasses.replace(event, phase=REFIT_PHASE, epochs=self.until))
         elif isinstance(event, Log):
             self.listener(event)
         elif isinstance(event, Epoch):

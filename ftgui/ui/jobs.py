@@ -31,7 +31,7 @@ from .. import runs
 from ..config import TrainConfig
 from ..errors import FtguiError
 from ..i18n import tr
-from ..record import End, Epoch, Event, Log, Start, Step, best_row
+from ..record import REFIT_PHASE, End, Epoch, Event, Log, Start, Step, best_row
 from .owners import record_owner
 from .words import error_text
 
@@ -42,8 +42,8 @@ TrainFn = Callable[..., Any]
 Work = Callable[..., Any]
 """What a Job runs: ``work(listener=..., stop=...)``."""
 FINISHED = ("completed", "stopped", "evaluated", "initialised", "failed")
-REFIT = "refit"
-"""The Step phase of the training once more on all images (``--refit``, ftgui.training.refit)."""
+REFIT = REFIT_PHASE
+"""The job's phase while the run trains once more on all images: the engine's Step phase."""
 READY = "refit-ready"
 """The job's phase between the last epoch and the first step of the training on all images."""
 ETA_SMOOTHING = 0.25
