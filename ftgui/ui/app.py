@@ -10,6 +10,14 @@ everyone's uploaded data is kept (a run's record names it, but no one can fetch 
 app serves no part of the runs folder: every run's record names its data and classes, and a
 visitor may read only their own runs' (see :mod:`.owners`); their model files are handed out
 as copies.
+
+Every event costs the page: Gradio 6.31's page, on each status message of any event (about
+three per event), looks up each component any event has used so far in the whole tree of the
+app's ~490 components. On a 2-core machine that is most of a second per event, and a page
+that fired its 30 load events, then the Runs tab's refresh chain on every tab click, then a
+refill of all 50 form controls on every change of the notice under Start, could not be clicked
+for 20-40 s while a training ran. So a tab refreshes what it shows when it is selected, not on
+load nor on another tab's click, and the form is refilled only when a job started elsewhere.
 """
 from __future__ import annotations
 
@@ -84,7 +92,7 @@ def build_app(options: AppOptions | None = None, context: AppContext | None = No
         with gr.Tabs(overflow_behavior="wrap") as tabs:
             data = data_tab.layout(ctx, demo)
             train_notice = train_tab.layout(ctx, demo, data)
-            predict_tab.layout(ctx, demo, tabs)
+            predict_tab.layout(ctx, demo)
             runs_tab.layout(ctx, demo, tabs, train_notice)
             plugins_tab.layout(ctx)
             lab_tab.layout(ctx, demo)

@@ -179,9 +179,9 @@ def on_source(source: str | None, model_name: str | None) -> dict:
     return gr.update(visible=True, **pretrained_picker(model_name, catalog.hub_online()))
 
 
-def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs) -> None:
+def layout(ctx: AppContext, demo: gr.Blocks) -> None:
     """Build the Predict tab's components and wire its events."""
-    with gr.Tab("3 · Predict", id="predict"):
+    with gr.Tab("3 · Predict", id="predict") as tab:
         choices = source_choices(ctx)
         with gr.Row():
             source = gr.Dropdown(choices, value=best_source(ctx), label="Model", scale=3, min_width=260,
@@ -210,7 +210,6 @@ def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs) -> None:
     batch_button.click(bind(predict_batch, ctx), [source, model_name, files, top_k], [table, csv_file],
                        api_name="predict_batch", concurrency_limit=CONCURRENCY)
     source.change(bind(on_source), [source, model_name], [model_name], api_visibility="private")
-    for event in (tabs.select, demo.load):
-        event(bind(refresh, ctx), [source, model_name], [source, model_name], api_visibility="private",
-              show_progress="hidden")
+    tab.select(bind(refresh, ctx), [source, model_name], [source, model_name], api_visibility="private",
+               show_progress="hidden")  # runs come and go: each time the tab is shown
     demo.load(bind(empty_batch), None, [table], api_visibility="private", show_progress="hidden")

@@ -486,7 +486,7 @@ def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs, train_notice: Notice
     """Build the Runs tab's components and wire its events; Resume says what it did in
     ``train_notice`` (which the Train tab's next poll then clears, see ``Notice.written_by``) and
     shows the Train tab, which follows the resumed run."""
-    with gr.Tab("4 · Runs", id="runs"):
+    with gr.Tab("4 · Runs", id="runs") as tab:
         table = gr.Dataframe(headers=TABLE_COLUMNS, label="Runs (newest first)", interactive=False,
                              max_height=300, elem_id="runs-table")
         gr.Markdown("### Compare")
@@ -535,6 +535,7 @@ def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs, train_notice: Notice
                                   api_name="resume_run")
     resumed.success(lambda: gr.Tabs(selected="train"), None, [tabs], **private)
     train_notice.written_by(resumed)
+    train_notice.started_elsewhere(resumed)
     one.change(bind(resume_offer, ctx), [one], [resume_button], **private)
     one.change(bind(gradients.for_run, ctx), [one], gradient_views, **private)
     files_button.click(bind(run_files.model_files, ctx), [one], [files], api_name="model_files").success(
@@ -547,7 +548,8 @@ def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs, train_notice: Notice
     one.change(lambda: (gr.update(visible=False, value=None),) * 2, None, [files, exported], **private)
     delete_button.click(bind(ask_to_delete), [one], [confirm_row, notice], **private)
     cancel.click(lambda: (gr.update(visible=False), ""), None, [confirm_row, notice], **private)
-    for event in (tabs.select, demo.load):  # runs come and go; a shown run may have finished since
-        event(bind(refresh, ctx), [chosen, one], pickers, **private).then(
-            bind(run_details, ctx), [one], details, **private).then(
-            bind(resume_offer, ctx), [one], [resume_button], **private)  # after the refresh, whatever else ran
+    # runs come and go, a shown run may have finished since: each time the tab is shown (only then:
+    # every event is costly for the page, see ftgui.ui.app)
+    tab.select(bind(refresh, ctx), [chosen, one], pickers, **private).then(
+        bind(run_details, ctx), [one], details, **private).then(
+        bind(resume_offer, ctx), [one], [resume_button], **private)  # after the refresh, whatever else ran

@@ -12,6 +12,7 @@ progress and curves (one training at a time).
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,10 +57,14 @@ POLL_SECONDS = 1.0
 @dataclass(frozen=True)
 class Notice:
     """The notice under Start/Stop (``text``), which the page's poll clears when it sends a
-    job's view, and the page's ``seen`` (what that poll sent last, see :func:`.job_view.poll`)."""
+    job's view, and the page's ``seen`` (what that poll sent last, see :func:`.job_view.poll`);
+    ``settings``: the form's controls and then the data source, and ``follow``: the handler that
+    fills them with the running job's (:func:`reattach`)."""
 
     text: gr.Markdown
     seen: gr.State
+    settings: list
+    follow: Callable[..., list]
 
     def written_by(self, event: Dependency) -> Dependency:
         """Wire ``event`` (its dependency), which writes the notice: once it has answered, the
@@ -69,6 +74,13 @@ class Notice:
         and clear the notice before the answer writes it; the notice then stayed until the job's
         next event, for good if it had none left (a job that ended as Stop answered)."""
         return event.success(restarted, [self.seen], [self.seen], api_visibility="private", show_progress="hidden")
+
+    def started_elsewhere(self, event: Dependency) -> Dependency:
+        """Wire ``event`` (the Runs tab's Resume), which started a job this page's form did not
+        describe: once it succeeded, the form shows that job's settings and data. (Not on every
+        change of the notice: every event is costly for the page, see :mod:`.app`, and these
+        outputs set off the form's change events.)"""
+        return event.success(self.follow, None, self.settings, api_visibility="private", show_progress="hidden")
 
 
 def reattach(ctx: AppContext, names: list[str], request: gr.Request | None = None) -> list:
@@ -258,7 +270,8 @@ def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> Notice:
     job_outputs = ([ui[k] for k in ("status", "progress", "loss", "acc", "log", "start", "stop")]
                    + [seen, ui["notice"], ui["preview"]] + [form[name] for name in CHOSEN_FROM_DATA])
     timer.tick(bind(poll, ctx), [seen], job_outputs, show_progress="hidden", api_name="poll", concurrency_limit=None)
-    notice = Notice(ui["notice"], seen)
+    settings = [*form.values(), data.source]
+    notice = Notice(ui["notice"], seen, settings, bind(reattach, ctx, list(form)))
     notice.written_by(ui["start"].click(form_handler(start_training, ctx, initial), inputs,
                                         [ui["notice"], ui["command"]], api_name="start_training"))
     notice.written_by(ui["stop"].click(bind(stop_training, ctx), None, [ui["notice"]], api_name="stop_training"))
@@ -297,10 +310,8 @@ def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> Notice:
     form["strategy"].input(bind(mode_learning_rate, ctx), [form["strategy"]], [form["lr"]], **private)
     form["strategy"].change(show_only(ui["strategy_groups"]), [form["strategy"]],
                             list(ui["strategy_groups"].values()), **private)
-    demo.load(bind(reattach, ctx, list(form)), None, [*form.values(), data.source], **private).then(
+    demo.load(notice.follow, None, settings, **private).then(
         bind(job_data_summary, ctx), [data.source, data.val_split], data.shown, **private)
-    # a job started elsewhere (Resume in the Runs tab writes the notice): the form shows its settings
-    ui["notice"].change(bind(reattach, ctx, list(form)), None, [*form.values(), data.source], **private)
     gr.on([form["init"].change, form["strategy"].change, demo.load], bind(init_warning, ctx),
           [form["strategy"], form["init"]], [ui["init_warning"]], **private)
     form["init"].change(bind(init_info, ctx), [form["init"]], [form["init"]], **private)
