@@ -130,3 +130,23 @@ def test_ftgui_lang_reaches_the_app(monkeypatch):
     assert launch.make_options("runs", [], "127.0.0.1", False, False, "1gb", "zh").language == "zh"
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["launch", "--lang", "fr"])
+
+
+def test_the_texts_go_out_only_to_a_page_served_in_another_language(tmp_path):
+    """The page's texts go out in one event with every component that has a text as an output
+    (over 200); Gradio's page makes every later event cost more for each component any event
+    has named as an output (see ftgui.ui.app: an English page took 20 s, not 4, to answer its
+    first click), so that event is not run on load: it follows a change of the page's language
+    state, from the one it was served in to the visitor's, which the load event sets."""
+    demo = build_app(AppOptions(runs_dir=tmp_path / "runs"))
+    components = {block._id for block in demo.ftgui_texts.components}
+    senders = [fn for fn in demo.fns.values() if components <= {block._id for block in fn.outputs}]
+    assert len(components) > 200 and len(senders) == 1
+    (texts,) = senders
+    ((state_id, event),) = texts.targets
+    assert event == "change" and demo.blocks[state_id].value == "en"  # served in English
+    (load,) = [fn for fn in demo.fns.values() if state_id in {block._id for block in fn.outputs}]
+    assert [event for _, event in load.targets] == ["load"] and len(load.outputs) == 1
+    assert load.fn(FakeRequest(accept="zh-CN,zh")) == "zh" and load.fn(FakeRequest(accept="en-US")) == "en"
+    switch, *shown = texts.fn("zh")
+    assert switch["value"] == "zh" and any(CJK.search(str(update.get("label", ""))) for update in shown)

@@ -12,12 +12,14 @@ visitor may read only their own runs' (see :mod:`.owners`); their model files ar
 as copies.
 
 Every event costs the page: Gradio 6.31's page, on each status message of any event (about
-three per event), looks up each component any event has used so far in the whole tree of the
-app's ~490 components. On a 2-core machine that is most of a second per event, and a page
-that fired its 30 load events, then the Runs tab's refresh chain on every tab click, then a
-refill of all 50 form controls on every change of the notice under Start, could not be clicked
-for 20-40 s while a training ran. So a tab refreshes what it shows when it is selected, not on
-load nor on another tab's click, and the form is refilled only when a job started elsewhere.
+three per event), looks up in the whole tree of the app's ~490 components each component that
+any event so far has named as an output. On a 2-core machine a fresh page could not be clicked
+for 20-25 s, and 30-45 s while a training ran: its load events had named the 225 components
+with a text (the page's texts in the visitor's language), the Runs tab's refresh chain ran on
+every tab click, and the form's 50 controls were refilled on every change of the notice under
+Start. So the texts go out only to a visitor who reads another language than
+the page was served in (:mod:`.language`), a tab refreshes what it shows when it is selected,
+and the form is refilled only when a job started elsewhere: 4-5 s, 9-10 s while training.
 """
 from __future__ import annotations
 

@@ -7,7 +7,8 @@ language (``Accept-Language``), English. Handlers run in it (``bind`` sets
 
 The fixed texts (labels, help, choices, headings) are written in English in the layout code.
 :class:`PageTexts` records them once the page is built, and gives every component its texts
-in a language: on each page load (an event) and, for ``--lang``, in the page as first served.
+in a language: in the page as first served (English, or ``--lang``) and, for a visitor who
+reads another, on page load (an event).
 """
 from __future__ import annotations
 
@@ -108,12 +109,21 @@ class PageTexts:
         return shown
 
     def wire(self, demo: gr.Blocks, language_switch: gr.Radio) -> None:
-        """On each page load the texts (and the switch) in the visitor's language; the switch
-        remembers a choice and reloads the page."""
+        """On each page load the visitor's language and, only when the page was not served in it
+        (English, or ``--lang``), the texts (and the switch) in it; the switch remembers a choice
+        and reloads the page. The texts come in an event whose outputs are every component with
+        a text, and once an event has named a component as an output, every later event of the
+        page costs more (see :mod:`.app`): a page already in its visitor's language never runs it."""
+        served = chosen or i18n.ENGLISH
+        shown = gr.State(served)
 
-        def load(request: gr.Request) -> list[Any]:
-            language = language_of(request)
+        def visitor_language(request: gr.Request) -> str:
+            return language_of(request)
+
+        def texts(language: str) -> list[Any]:
             return [gr.update(value=language), *self.shown_in(language)]
 
-        demo.load(load, None, [language_switch, *self.components], api_visibility="private", show_progress="hidden")
+        demo.load(visitor_language, None, [shown], api_visibility="private", show_progress="hidden")
+        shown.change(texts, [shown], [language_switch, *self.components], api_visibility="private",
+                     show_progress="hidden")
         language_switch.input(None, [language_switch], None, js=SWITCH_JS)
