@@ -176,7 +176,7 @@ def test_greedy_layerwise_against_scratch_on_the_digits(tmp_path):
         config = TrainConfig(data="sample:digits", model="test_resnet", strategy=strategy, init="kaiming",
                              epochs=epochs, img_size=32, seed=seed, split_seed=0, refit="no",
                              out=str(tmp_path / f"{strategy}-{epochs}-{seed}"))
-        return train(config).best["val_acc"]  # measured before any training again on all images: not needed
+        return train(config).best["val_acc"]  # the validated accuracy: training again on all images would not change it
 
     seeds = (0, 1)
     greedy = [best("greedy-layerwise", 5, s) for s in seeds]

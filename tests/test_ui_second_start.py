@@ -87,3 +87,23 @@ def test_start_stop_and_resume_each_make_the_next_poll_clear_their_notice(tmp_pa
     for name, writer in writers.items():
         assert any(fn.fn is job_view.restarted and fn.inputs == fn.outputs == [seen] and fn.trigger_only_on_success
                    for fn in fns if fn.trigger_after == writer._id), f"{name}: its notice may stay"
+
+
+def test_the_form_follows_a_resumed_job_and_tabs_refresh_only_when_shown(tmp_path):
+    """Every event costs Gradio's page more for each component it names (ftgui.ui.app), so the
+    form's ~50 controls are refilled once the Runs tab's Resume started a job - not on page load
+    only, and not on every change of the notice - and the Runs and Predict tabs refresh their
+    lists when they are selected, not on load nor on every other tab's click."""
+    from ftgui.ui.app import build_app
+
+    demo = build_app(AppOptions(runs_dir=tmp_path / "runs"))
+    fns = list(demo.fns.values())
+    resume = next(fn for fn in fns if fn.api_name == "resume_run")
+    on_load = next(fn for fn in fns if fn.name == "reattach" and [event for _, event in fn.targets] == ["load"])
+    refills = [fn for fn in fns if fn.name == "reattach" and fn.trigger_after == resume._id]
+    assert len(refills) == 1 and refills[0].trigger_only_on_success and refills[0].outputs == on_load.outputs
+    assert len(on_load.outputs) > 40  # every control of the form, and the data
+    assert [fn for fn in fns if fn.name == "reattach"] == [on_load, *refills]  # nothing else refills it
+    refreshes = {demo.blocks[target].id: events for fn in fns if fn.name == "refresh"
+                 for target, events in [fn.targets[0]] if target is not None}
+    assert refreshes == {"predict": "select", "runs": "select"}

@@ -11,11 +11,12 @@ import pandas as pd
 
 from .. import i18n
 from ..i18n import N_, tr
+from ..record import REFIT_PHASE
 from . import verdicts
-from .jobs import READY, REFIT
+from .jobs import READY
 
 SPLITS = (("train", N_("training")), ("val", N_("validation")))
-PHASES = {"train": N_("step"), "eval": N_("validating"), "features": N_("computing features"), REFIT: N_("step")}
+PHASES = {"train": N_("step"), "eval": N_("validating"), "features": N_("computing features"), REFIT_PHASE: N_("step")}
 """A Step event's phase as the progress bar names it, before its step/steps."""
 CHANCE = N_("guessing (chance)")
 CHANCE_COLOUR = "#9ca3af"
@@ -113,7 +114,7 @@ def progress_html(status: dict | None) -> str:
     alive = state in ("preparing", "running", "stopping")
     refit = status.get("refit") or {}
     epoch, epochs = status["epoch"], status["epochs"]
-    if phase == REFIT and step:
+    if phase == REFIT_PHASE and step:
         parts = [tr("Training once more on all images: epoch {epoch}/{epochs}", epoch=step["epoch"],
                     epochs=step.get("epochs") or step["epoch"])]
     elif phase == READY:
@@ -142,7 +143,7 @@ def progress_html(status: dict | None) -> str:
         parts.append(tr("{time} elapsed", time=duration(elapsed)))
     if status["eta_s"] is not None:
         parts.append(tr("about {time} left", time=duration(status["eta_s"])))
-    second = alive and (phase == REFIT or state != "stopping")  # a stop in the first training cancels it
+    second = alive and (phase == REFIT_PHASE or state != "stopping")  # a stop in the first training cancels it
     return _bar(status["fraction"], " · ".join(parts), status.get("refit_from") if second else None)
 
 

@@ -11,10 +11,9 @@ import gradio as gr
 from ..config import AUTO
 from ..errors import FtguiError
 from ..i18n import N_, tr
-from ..record import SMOOTHED, best_row
+from ..record import REFIT_PHASE, SMOOTHED, best_row
 from . import charts, preview, verdicts
 from .context import UPLOADS, AppContext
-from .jobs import REFIT
 from .train_form import CHOSEN_FROM_DATA
 
 CHANCE_HELP = N_("**Reading the result:** guessing would score 1 / (number of classes), e.g. 33% for 3 classes; "
@@ -80,14 +79,14 @@ def describe_job(status: dict | None) -> str:
                                    bool(status.get("trains_all")))
     if state == "preparing":
         line = tr("… Preparing {name} ({what}): reading the images and loading the model…", name=name, what=what)
-    elif state == "running" and status.get("phase") == REFIT and best:
+    elif state == "running" and status.get("phase") == REFIT_PHASE and best:
         line = tr("▶ {name}: {best}. Now training once more from the same start on all {images} images, the "
                   "validation ones too, up to the same epoch, {epoch}…", name=name, best=best_text,
                   images=all_images(status), epoch=best["epoch"])
     elif state == "running":
         line = (tr("▶ Training {name} ({what})… {best}", name=name, what=what, best=best_text) if best else
                 tr("▶ Training {name} ({what})…", name=name, what=what))
-    elif state == "stopping" and status.get("phase") == REFIT and best:
+    elif state == "stopping" and status.get("phase") == REFIT_PHASE and best:
         line = tr("■ Stopping {name}'s training on all images after the current step; the model trained without "
                   "the validation images (epoch {epoch}) stays saved…", name=name, epoch=best["epoch"])
     elif state == "stopping":

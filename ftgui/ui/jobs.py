@@ -42,8 +42,6 @@ TrainFn = Callable[..., Any]
 Work = Callable[..., Any]
 """What a Job runs: ``work(listener=..., stop=...)``."""
 FINISHED = ("completed", "stopped", "evaluated", "initialised", "failed")
-REFIT = REFIT_PHASE
-"""The job's phase while the run trains once more on all images: the engine's Step phase."""
 READY = "refit-ready"
 """The job's phase between the last epoch and the first step of the training on all images."""
 ETA_SMOOTHING = 0.25
@@ -142,7 +140,7 @@ class Job:
         with self._lock:
             if isinstance(event, Step):
                 self.last_step = event
-                if event.phase == REFIT:
+                if event.phase == REFIT_PHASE:
                     marks = self._refit_marks
                     if not marks or (len(marks) == 1 and event.epoch > marks[0][2]):
                         marks.append((self._clock(), _refit_progress(event), event.epoch))
@@ -249,14 +247,14 @@ class Job:
         partial = next((row["epoch"] for row in metrics if row.get("stopped")), None)
         alive = state not in FINISHED
         planned = bool(start and start.refit and epochs > 0)
-        refit_step = step if step is not None and step.phase == REFIT and alive else None
+        refit_step = step if step is not None and step.phase == REFIT_PHASE and alive else None
         first_share = 0.5 if planned else 1.0
         refit_from = first_share if planned and alive else None
         if refit_step is not None:
             until = max(refit_step.epochs or refit_step.epoch, 1)
             refit_from = len(whole) / (epochs + (epochs if planned else until))  # where the first training ended
             fraction = refit_from + (1 - refit_from) * _refit_progress(refit_step)
-            phase = REFIT
+            phase = REFIT_PHASE
         else:
             fraction = _fraction(step, len(metrics), epochs, state)
             if state not in ("completed", "evaluated", "initialised"):
@@ -322,11 +320,11 @@ def _refit_eta(step: Step, marks: list[tuple[float, float, int]], ends: list[tup
     progress = _refit_progress(step)
     for when, done, _ in reversed(marks):
         if progress > done:
-            return (now - when) * (1 - progress) / (progress - done), REFIT
+            return (now - when) * (1 - progress) / (progress - done), REFIT_PHASE
     if len(ends) >= 2 and ends[-1][1] > ends[0][1]:
         per_epoch = (ends[-1][0] - ends[0][0]) / (ends[-1][1] - ends[0][1])
-        return per_epoch * max(step.epochs or step.epoch, 1) * (1 - progress), REFIT
-    return None, REFIT
+        return per_epoch * max(step.epochs or step.epoch, 1) * (1 - progress), REFIT_PHASE
+    return None, REFIT_PHASE
 
 
 def _fraction(step: Step | None, epochs_done: int, epochs: int, state: str) -> float:

@@ -22,13 +22,13 @@ from gradio.events import Dependency
 from .. import runs
 from ..errors import FtguiError
 from ..i18n import tr
+from ..record import REFIT_PHASE
 from . import catalog, owners, preview, train_tools, verdicts, words
 from .command import train_command
 from .context import AppContext
 from .data_tab import DataTab
 from .handlers import bind, show_chosen, show_only
 from .job_view import CHANCE_HELP, poll, poll_fresh, restarted, trains_all
-from .jobs import REFIT
 from .train_form import (
     CHOSEN_FROM_DATA,
     config_from_form,
@@ -138,7 +138,7 @@ def stop_training(ctx: AppContext, request: gr.Request | None = None) -> str:
                             name=job.name))
     status = job.status()
     job.stop()
-    if status.get("phase") == REFIT and status["step"]:
+    if status.get("phase") == REFIT_PHASE and status["step"]:
         return tr("Stopping **{name}**'s training on all images after the current step; the model trained without "
                   "the validation images (epoch {epoch}) stays saved.", name=job.name,
                   epoch=status["step"].get("epochs") or "?")
