@@ -160,7 +160,7 @@ def shoot(page, name: str) -> None:
 
 # -- plots: their values read back from the SVG -----------------------------------------------------------
 PLOTTED = """sel => {
-  const svg = document.querySelector(sel + ' svg');
+  const svg = document.querySelector(sel + ' svg.marks');  // Vega's chart, not an icon before it
   if (!svg) return null;
   // each axis: its scale from its labels, which sit at the scale's own positions (Vega rounds its
   // tick lines to whole pixels, not its labels) but shifted off them by a whole pixel or few (a
@@ -198,12 +198,14 @@ def plotted(page, selector: str) -> dict | None:
 
 
 def wait_for_plot(page, selector: str, check, timeout: float = 60) -> dict:
-    """The plot's values once ``check(values)`` holds (the chart redraws asynchronously)."""
+    """The plot's values once ``check(values)`` holds and every line is drawn in a colour (the
+    chart redraws asynchronously). A line with no stroke is in the page's SVG but not on the
+    screen: Gradio's LinePlot gives no colour to a series its chart's first data did not have."""
     deadline = time.monotonic() + timeout
     shown = None
     while time.monotonic() < deadline:
         shown = plotted(page, selector)
-        if shown and check(shown):
+        if shown and all(line["stroke"] not in (None, "none") for line in shown["series"]) and check(shown):
             return shown
         page.wait_for_timeout(250)
     paths = page.evaluate("s => [...document.querySelectorAll(s + ' svg .mark-line path')]"

@@ -8,6 +8,9 @@ from __future__ import annotations
 import pytest
 from browser_kit import ARTIFACTS, MARKS, PHONE, choose, open_tab, plotted, tiny_app, wait_for_plot, wait_for_text
 
+from ftgui.runs import list_runs
+from ftgui.ui.run_names import display_names
+
 pytestmark = MARKS
 
 
@@ -60,6 +63,19 @@ def test_lab_runs_an_experiment_and_shows_the_seeds_figures(app, page):
     for quote in ("smaller is not always better", "calibrate the variance with 1/sqrt(n)",
                   "the network stays symmetric", "梯度扩散"):
         assert quote in body
+    # a second experiment with other series (another initialiser, other layers): each is drawn in a
+    # colour (wait_for_plot), not only those of the first experiment
+    choose(page, "#lab-init-a", "lecun")
+    layers = page.locator("#lab-layers input[type=number]")
+    layers.fill("6")
+    layers.press("Tab")
+    page.locator("#lab-run").click()
+    a = "A: lecun · tanh"
+    wait_for_plot(page, "#lab-spread", lambda s: sorted(s["legend"]) == [a, b]
+                  and all(len(line["points"]) == 6 for line in s["series"]))
+    wait_for_plot(page, "#lab-hist-a", lambda s: "layer 6" in s["legend"] and "layer 10" not in s["legend"])
+    wait_for_plot(page, "#lab-loss", lambda s: a in s["legend"])
+    wait_for_plot(page, "#lab-gradients", lambda s: "A: lecun · sigmoid" in s["legend"])
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "lab.png"), full_page=True)
     assert plotted(page, "#lab-loss") is not None
@@ -81,7 +97,12 @@ def test_runs_tab_plots_gradients_per_stage_of_a_grad_norms_run(app, page):
     rows = [{"epoch": e, "train_loss": 1.0, "train_acc": 0.5, "val_loss": 1.0, "val_acc": 0.5,
              "grad_norm/stage0": 10.0 ** (-4 + e), "grad_norm/stage1": 1e-2, "grad_norm/head": 1.0,
              "update_ratio/stage0": 1e-5, "update_ratio/stage1": 1e-3, "update_ratio/head": 1e-2} for e in (1, 2, 3)]
-    fake_run(app.ftgui_context.runs_root, "20261129-165500-test_resnet-scratch", rows=rows)
+    fake_run(app.ftgui_context.runs_root, "20261129-165500-test_resnet-scratch", rows=rows,
+             created="2026-11-29T16:55:00")
+    blocks = [{**{k: v for k, v in row.items() if "/" not in k}, "grad_norm/blocks.0": 1e-3,
+               "grad_norm/head": 1.0, "update_ratio/blocks.0": 1e-4, "update_ratio/head": 1e-2} for row in rows]
+    other = fake_run(app.ftgui_context.runs_root, "20261129-160000-test_vit-scratch", rows=blocks,
+                     created="2026-11-29T16:00:00")
     page.goto(app.local_url)
     open_tab(page, "4 · Runs")
     page.locator("#runs-gradients").get_by_text("Gradients per stage").first.click()
@@ -93,3 +114,8 @@ def test_runs_tab_plots_gradients_per_stage_of_a_grad_norms_run(app, page):
     wait_for_text(page, "#runs-gradients-text", "gradient diffusion")
     assert "0.1 times the gradient of the head" in page.locator("#runs-gradients-text").inner_text()
     page.screenshot(path=str(ARTIFACTS / "runs-gradients.png"), full_page=True)
+
+    # then an older run, of a model with other stages: each of its lines in a colour (wait_for_plot)
+    choose(page, "#runs-one", display_names(list_runs(app.ftgui_context.runs_root))[other.name])
+    shown = wait_for_plot(page, "#runs-gradients", lambda s: sorted(s["legend"]) == ["blocks.0", "head"])
+    assert [round(y, 1) for _, y in series(shown, "blocks.0")] == [-3.0] * 3

@@ -16,7 +16,7 @@ import time
 import pytest
 from browser_kit import MARKS, SLOW, markdown_text, open_tab, plotted, tiny_app, wait_for_plot, wait_for_text
 
-from ftgui.record import Log
+from ftgui.record import Log, Step
 from ftgui.runs import read_metrics
 from ftgui.ui import jobs, verdicts
 
@@ -196,3 +196,40 @@ def test_started_notice_answered_after_a_poll_is_cleared(app, page, problems, ho
     assert job.name in page.locator("#train-status").inner_text()
     hold.release()
     wait_for_text(page, "#train-status", "Finished")
+
+
+def test_a_job_that_names_its_classes_before_its_first_epoch_draws_its_curves_in_colour(
+        app, page, problems, hold, monkeypatch, tmp_path):
+    """The job's record names its classes (so the chance level is known) while its first epoch is
+    still training - the demo's on 2 cores. The page that started it drew guessing's line alone,
+    and the curves that came after were in the page but had no colour: Gradio's LinePlot keeps the
+    series of the first data it drew, so only the dashed line was seen. Guessing's line now comes
+    with the first points. The job is held at its first training step until the page has polled."""
+    manager = app.ftgui_context.jobs
+    training = manager._fns["train"]
+    reached, release = threading.Event(), threading.Event()
+
+    def train(target, listener, stop):
+        def held(event):
+            if isinstance(event, Step) and event.phase == "train" and not reached.is_set():
+                reached.set()
+                release.wait(SLOW / 1000)
+            listener(event)
+
+        return training(target, held, stop)
+
+    monkeypatch.setitem(manager._fns, "train", train)
+    try:
+        ready_to_train(app, page, tmp_path)
+        start(page, 2)
+        assert reached.wait(SLOW / 1000), "the job never reached its first step"
+        job = manager.current
+        assert job.classes() == 3 and not job.status()["metrics"]  # the chance level is known, no point yet
+        wait_for_polls(hold, POLLS)  # the page has been sent the job's view with the chance level
+    finally:
+        release.set()
+    wait_for_text(page, "#train-status", "Finished")
+    for plot in PLOTS:  # each line in a colour (wait_for_plot): the two curves and guessing's
+        shown = wait_for_plot(page, plot, lambda s: len(s["series"]) == 3)
+        assert len(shown["legend"]) == 3, shown["legend"]
+    problems.check()

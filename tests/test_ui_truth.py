@@ -121,6 +121,8 @@ def test_charts_draw_chance_and_the_loss_axis_includes_ln_c():
     acc = charts.curves(rows(0.3, 0.4), "acc", classes=4, epochs=10)
     assert list(acc[acc["curve"] == charts.CHANCE]["value"]) == [0.25, 0.25]
     assert charts.CURVE_COLOURS[charts.CHANCE] == charts.CHANCE_COLOUR and "stroke-dasharray" in charts.PLOT_STYLE
+    # never guessing's line alone (before the first epoch): the curves added later would have no colour
+    assert len(charts.curves([], "loss", classes=3, epochs=10)) == 0
 
 
 def test_runs_table_and_details_say_how_uncertain_and_what_chance_is(ctx):

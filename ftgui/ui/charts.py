@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import gradio as gr
 import pandas as pd
@@ -47,10 +49,16 @@ def curves(metrics: list[dict], kind: str, classes: int | None = None, epochs: i
     """Training and validation ``kind`` ('loss' or 'acc') per epoch, one row per point; with
     the number of ``classes``, the chance level (1/C for accuracy, ln C for loss) as a line
     from epoch 0 to ``epochs``: it spans the whole run, so curves grow from left to right,
-    and the loss axis always includes the loss of guessing."""
+    and the loss axis always includes the loss of guessing.
+
+    The chance line comes with the first points, never alone: Gradio 6.31's LinePlot fixes
+    its series (its colour scale's domain) when it draws its chart from its first data, and
+    later data only moves the lines, so curves added to a chart drawn with guessing's line
+    alone had no colour and were not seen (the page that started a job whose record named
+    its classes before the first epoch ended showed only the dashed line)."""
     rows = [{"epoch": row["epoch"], "value": row[f"{split}_{kind}"], "curve": tr(label)}
             for row in metrics for split, label in SPLITS if row.get(f"{split}_{kind}") is not None]
-    if classes and classes >= 2:
+    if rows and classes and classes >= 2:
         level = verdicts.chance(classes) if kind == "acc" else verdicts.chance_loss(classes)
         last = max(epochs or 1, max((r["epoch"] for r in metrics), default=1))
         rows += [{"epoch": epoch, "value": level, "curve": tr(CHANCE)} for epoch in (0, last)]
@@ -93,6 +101,34 @@ def epoch_plot(frame: pd.DataFrame, label: str, empty: str, replaces: bool = Fal
     if replaces:
         return gr.update(visible=False)
     return gr.update(value=None, label=empty, visible=True)
+
+
+def keep_series_coloured(event: Any, plots: Sequence[gr.LinePlot]) -> None:
+    """After ``event`` has sent ``plots`` their data, send each a legend naming the series that
+    data holds (in order): every series then has a colour.
+
+    Gradio 6.31's LinePlot fixes its series (its colour scale's domain) when it draws its chart,
+    and new data only moves the lines: a series the chart's first data did not have was in the
+    page with no colour, so not seen (the Lab's second experiment with another initialiser or
+    other layers, the Runs tab's gradients of a model with other stages). A change of legend
+    makes the plot draw its chart again from the data it holds then; sent with the data, it
+    would draw the data before it (see :func:`epoch_plot`), so it is an event of its own."""
+    def legends(*shown: Any) -> Any:
+        updates = [_legend(value, plot.color) for value, plot in zip(shown, plots)]
+        return updates[0] if len(updates) == 1 else tuple(updates)
+
+    event.then(legends, list(plots), list(plots), api_visibility="private", show_progress="hidden")
+
+
+def _legend(shown: Any, column: str | None) -> Any:
+    """A plot's legend update from the data it shows (Gradio's plot payload, a dict or its
+    PlotData model: ``columns`` and ``data`` rows); no data or no series column: no change."""
+    payload = shown.model_dump() if hasattr(shown, "model_dump") else shown
+    if not payload or column is None or column not in payload["columns"]:
+        return gr.skip()
+    at = payload["columns"].index(column)
+    series = list(dict.fromkeys(row[at] for row in payload["data"]))
+    return gr.update(colors_in_legend=series) if series else gr.skip()
 
 
 def duration(seconds: float) -> str:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..errors import FtguiError
 from ..i18n import N_, tr
-from . import heavy
+from . import charts, heavy
 from .context import AppContext, demo_backbone, demo_settings
 from .handlers import bind
 
@@ -141,5 +141,6 @@ def layout(ctx: AppContext) -> None:
                              y_title="validation accuracy", height=260, elem_classes="ftgui-plot",
                              label="Validation accuracy per epoch: press Compare", elem_id="lab-compare-plot")
     gr.on(None, bind(empty_table), None, [table], api_visibility="private", show_progress="hidden")  # on page load
-    button.click(bind(run_compare, ctx), [data, vary, seeds, epochs], [table, verdicts, curves],
-                 api_name="lab_compare", concurrency_limit=1)
+    compared = button.click(bind(run_compare, ctx), [data, vary, seeds, epochs], [table, verdicts, curves],
+                            api_name="lab_compare", concurrency_limit=1)
+    charts.keep_series_coloured(compared, [curves])

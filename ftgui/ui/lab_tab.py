@@ -25,7 +25,7 @@ import pandas as pd
 
 from ..errors import FtguiError
 from ..i18n import N_, plugin_text, tr
-from . import gradients, heavy, lab_compare
+from . import charts, gradients, heavy, lab_compare
 from .context import AppContext
 from .handlers import bind
 from .words import plain_name
@@ -384,6 +384,7 @@ def layout(ctx: AppContext, demo: gr.Blocks) -> None:
         lab_compare.layout(ctx)
     demo.load(bind(opening), None, [*tables, *meters, *meter_tables], api_visibility="private", show_progress="hidden")
     outputs = [status, spread, *hists, *tables, *meters, *meter_tables, losses, grads]
-    button.click(bind(run_lab, ctx), [*inputs, layers], outputs, api_name="run_lab", concurrency_limit=1)
+    ran = button.click(bind(run_lab, ctx), [*inputs, layers], outputs, api_name="run_lab", concurrency_limit=1)
+    charts.keep_series_coloured(ran, [spread, *hists, losses, grads])
     # one at a time: the Lab sets torch's thread count process-wide while it runs (ftgui.lab.mlp.one_thread),
     # and two overlapping runs could leave it at 1 for good

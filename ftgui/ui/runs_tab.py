@@ -537,7 +537,8 @@ def layout(ctx: AppContext, demo: gr.Blocks, tabs: gr.Tabs, train_notice: Notice
     train_notice.written_by(resumed)
     train_notice.started_elsewhere(resumed)
     one.change(bind(resume_offer, ctx), [one], [resume_button], **private)
-    one.change(bind(gradients.for_run, ctx), [one], gradient_views, **private)
+    charts.keep_series_coloured(one.change(bind(gradients.for_run, ctx), [one], gradient_views, **private),
+                                gradient_views[:2])
     files_button.click(bind(run_files.model_files, ctx), [one], [files], api_name="model_files").success(
         lambda: gr.update(visible=True), None, [files], **private)
     confirm.click(bind(delete_run, ctx), [one], [notice], api_name="delete_run").then(
