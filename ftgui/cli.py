@@ -60,11 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     finder = sub.add_parser("lr-find", parents=[common], help="find a learning rate (a range test)",
                             description="Train for at most --steps steps with the learning rate growing from "
-                                        "1e-7 to 10, on the same data, mode and layers a run would train, and "
-                                        "suggest a learning rate; writes no run. `ftgui train --lr auto` does "
-                                        "this first.")
+                                        "1e-7 to 10, on the same data, mode and layers a run would train, "
+                                        "--tests times from the same weights (the batches in another order), "
+                                        "and suggest a learning rate from the mean loss; writes no run. "
+                                        "`ftgui train --lr auto` does this first.")
     add_training_flags(finder)
-    finder.add_argument("--steps", type=int, default=100, help="at most this many steps (default 100)")
+    finder.add_argument("--steps", type=int, default=100, help="at most this many steps per test (default 100)")
+    finder.add_argument("--tests", type=int, default=3, help="tests averaged (default 3)")
     finder.add_argument("--json", action="store_true", help="the curve and the suggestion as JSON")
 
     pred = sub.add_parser("predict", parents=[common], help="label images with a run or a pretrained model")

@@ -185,12 +185,16 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
 
     if not 3 <= args.steps <= 10_000:
         raise FtguiError("--steps must be between 3 and 10000")
-    finding = lr_find(config_from_args(args), listener=ConsoleProgress(quiet=True), steps=args.steps)
+    if not 1 <= args.tests <= 20:
+        raise FtguiError("--tests must be between 1 and 20")
+    finding = lr_find(config_from_args(args), listener=ConsoleProgress(quiet=True), steps=args.steps,
+                      tests=args.tests)
     if args.json:
         print(json.dumps(finding.to_dict()))
         return 0
     lowest = min(range(len(finding.losses)), key=finding.losses.__getitem__)
     print(f"suggested learning rate: {finding.suggestion:.2g} (the loss fell fastest around it; lowest loss "
-          f"{finding.losses[lowest]:.3f} at {finding.lrs[lowest]:.2g}; {finding.steps} steps)")
+          f"{finding.losses[lowest]:.3f} at {finding.lrs[lowest]:.2g}; the mean of {finding.tests} tests of "
+          f"{finding.steps} steps)")
     print(f"train with: --lr {finding.suggestion:.2g}   (or --lr auto to find it at the start of a run)")
     return 0

@@ -23,7 +23,7 @@ from .training import distributed
 from .training.distributed import Processes
 from .training.hooks import EventStream, Listener
 from .training.loop import Loop, NonFinite, TrainResult, non_finite_message
-from .training.lr_find import LrFinding, find_lr
+from .training.lr_find import STEPS, TESTS, LrFinding, find_lr
 from .training.plan import RunPlan, plan_run
 from .training.refit import train_on_all
 from .training.setup import set_up
@@ -112,11 +112,11 @@ def _run(plan: RunPlan, listener: Listener | None, stop: threading.Event | None,
         writer.lr_finding = old_record.lr_finder
     if plan.config.lr == AUTO and resume_state is None and plan.strategy_item.trains and plan.epochs > 0 \
             and sources.train_loader is not None:
-        events.log("finding a learning rate: a range test of at most 100 steps")
+        events.log(f"finding a learning rate: {TESTS} range tests of at most {STEPS} steps, averaged")
         finding = find_lr(plan, setup, sources)
         plan.lr = processes.share(finding.suggestion)  # every process trains with rank 0's finding
         writer.lr_finding = {**finding.to_dict(), "suggestion": plan.lr}
-        events.log(f"learning rate {plan.lr:.2g}, found over {finding.steps} steps")
+        events.log(f"learning rate {plan.lr:.2g}, found over {finding.tests} tests of {finding.steps} steps")
     state = TrainState(config=plan.config, run_dir=run_dir, model=setup.model, device=plan.device,
                        epochs=plan.epochs, steps_per_epoch=sources.steps_per_epoch(),
                        store={reg.item.name: {} for reg, _ in plan.callbacks}, _log=events.log)
@@ -160,8 +160,9 @@ def _refit(plan: RunPlan, loop: Loop, events: EventStream, stop: threading.Event
 
 
 def lr_find(config: TrainConfig, listener: Listener | None = None, registry: Registry | None = None,
-            steps: int = 100) -> LrFinding:
-    """The learning-rate range test on ``config``'s data, model, mode and layers; writes no run."""
+            steps: int = STEPS, tests: int = TESTS) -> LrFinding:
+    """The learning-rate range test on ``config``'s data, model, mode and layers (``tests`` of
+    them, averaged: see :mod:`ftgui.training.lr_find`); writes no run."""
     plan = plan_run(config, registry, check_out=False)
     if not plan.strategy_item.trains:
         raise FtguiError(f"mode '{plan.strategy_item.name}' does not train: there is no learning rate to find")
@@ -171,7 +172,7 @@ def lr_find(config: TrainConfig, listener: Listener | None = None, registry: Reg
     try:
         if sources.train_loader is None:
             raise FtguiError("no training images left after the split; add images or lower the validation share")
-        return find_lr(plan, setup, sources, steps)
+        return find_lr(plan, setup, sources, steps, tests=tests)
     finally:
         sources.close()
 

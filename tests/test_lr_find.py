@@ -11,6 +11,7 @@ from ftgui.cli import main
 from ftgui.config import TrainConfig
 from ftgui.engine import lr_find, train
 from ftgui.runs import load_run
+from ftgui.training import lr_find as finder
 from ftgui.training.lr_find import valley
 
 TINY = dict(model="test_resnet", img_size=32, batch_size=8, aug="none", strategy="scratch", seed=1)
@@ -32,6 +33,32 @@ def test_the_range_test_sweeps_up_and_stops_when_the_loss_explodes(three_classes
     assert 1e-5 < finding.suggestion < 1.0
 
 
+def test_the_suggestion_is_read_off_the_mean_of_the_tests(three_classes, monkeypatch):
+    """Three tests from the same weights, each its batches in another order; their curves
+    averaged up to the shortest (a test ends when its loss explodes), the valley of the mean."""
+    seen = []
+    test = finder._range_test
+
+    def recorded(plan, setup, sources, steps, start, end, epoch):
+        seen.append((epoch, {k: v.clone() for k, v in setup.model.state_dict().items()}))
+        lrs, losses, after = test(plan, setup, sources, steps, start, end, epoch)
+        seen[-1] += (lrs, losses)
+        return lrs, losses, after
+
+    monkeypatch.setattr(finder, "_range_test", recorded)
+    finding = lr_find(TrainConfig(data=str(three_classes), **TINY), steps=40)
+    assert finding.tests == len(seen) == 3
+    assert seen[0][0] < seen[1][0] < seen[2][0]  # each test its own epochs' batch order
+    for _, weights, _, _ in seen[1:]:  # each from the same weights
+        assert all((weights[k] == seen[0][1][k]).all() for k in weights)
+    curves = [losses for *_, losses in seen]
+    assert curves[0] != curves[1]
+    n = min(map(len, curves))
+    assert finding.steps == n and finding.lrs == seen[0][2][:n]
+    assert finding.losses == pytest.approx([sum(c[i] for c in curves) / 3 for i in range(n)])
+    assert finding.suggestion == valley(finding.lrs, finding.losses)
+
+
 def test_lr_auto_records_the_finding_and_trains_as_if_it_were_given(three_classes, tmp_path):
     auto = train(TrainConfig(data=str(three_classes), lr="auto", epochs=2, out=str(tmp_path / "auto"), **TINY))
     record = load_run(auto.run_dir).record
@@ -47,7 +74,8 @@ def test_lr_find_from_the_command_line(three_classes, capsys):
     assert main(["lr-find", "--data", str(three_classes), "--model", "test_resnet", "--img-size", "32",
                  "--strategy", "scratch", "--steps", "30", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert set(printed) == {"lrs", "losses", "suggestion", "steps"} and printed["steps"] <= 30
+    assert set(printed) == {"lrs", "losses", "suggestion", "steps", "tests"} and printed["steps"] <= 30
+    assert printed["tests"] == 3
     assert main(["lr-find", "--data", str(three_classes), "--strategy", "predict-only", "--weights", "none"]) == 2
     with pytest.raises(FtguiError):
         TrainConfig(lr="fast").validate()
