@@ -160,7 +160,7 @@ def test_compare_reads_only_the_sample_digits_on_a_shared_app(ctx, tmp_path):
 def test_compare_shows_mean_and_std_over_seeds_and_a_verdict(ctx):
     from ftgui.ui import lab_compare
 
-    table, verdicts, curves = lab_compare.run_compare(ctx, "sample:digits", "init=zeros,kaiming", 2, 1)
+    table, verdicts, curves = lab_compare.run_compare(ctx, "sample:digits", "init=zeros,kaiming", 2, 2)
     rows = table.set_index("configuration")
     assert rows.loc["init=zeros", "best val acc (mean ± std)"] == "0.100 ± 0.000"  # the trap: chance, every seed
     assert list(rows["seeds"]) == [2, 2]
@@ -168,6 +168,7 @@ def test_compare_shows_mean_and_std_over_seeds_and_a_verdict(ctx):
     shown = curves["value"]
     assert set(shown["configuration"]) == {f"{c}{band}" for c in ("init=zeros", "init=kaiming")
                                            for band in ("", " − 1 std", " + 1 std")}
+    assert curves["visible"] and set(shown["epoch"]) == {1, 2} and "One epoch" not in verdicts
     zeros = shown[shown["configuration"].str.startswith("init=zeros")]
     assert set(zeros["value"].round(3)) == {0.1}  # the trap: chance on every seed, no spread
     compared = next(p for p in ctx.runs_root.iterdir() if p.name.startswith("lab-compare-"))
@@ -175,6 +176,18 @@ def test_compare_shows_mean_and_std_over_seeds_and_a_verdict(ctx):
     assert any(key.startswith("grad_norm/") for key in read_metrics(run)[0])  # the Lab measures gradients
     saved = [p for p in ctx.runs_root.iterdir() if p.name.startswith("lab-compare-")]
     assert len(saved) == 1 and (saved[0] / "compare.json").is_file()
+
+
+def test_a_compare_of_one_epoch_draws_no_chart_and_says_why():
+    """One point a line drew dots on an x axis labelled from 1.000000 to 1.000000."""
+    from ftgui.ui import lab_compare
+
+    one = pd.DataFrame({"epoch": [1, 1], "value": [0.5, 0.7], "configuration": ["init=zeros", "init=lecun"]})
+    plot, note = lab_compare.chart(one)
+    assert plot == {"__type__": "update", "visible": False} and "One epoch draws no curve" in note
+    two = pd.concat([one, one.assign(epoch=2)])
+    plot, note = lab_compare.chart(two)
+    assert plot["visible"] and plot["value"] is two and note == ""
 
 
 @pytest.mark.slow

@@ -108,9 +108,20 @@ def run_compare(ctx: AppContext, data: str, vary_text: str, seeds: float, epochs
                       "configuration": tr("{configuration} + 1 std", configuration=r.config.name)}]
     curves = pd.DataFrame(rows, columns=["epoch", "value", "configuration"]).astype(
         {"epoch": "int64", "value": "float64"})
-    label = tr("Validation accuracy per epoch: the mean over seeds, with the band of ± 1 standard deviation")
+    plot, note = chart(curves)
     saved = tr("Saved in `{folder}` (with compare.json).", folder=root.name)
-    return table, f"{saved}\n\n{verdicts}", gr.update(value=curves if len(curves) else None, label=label)
+    return table, f"{saved}\n\n{verdicts}{note}", plot
+
+
+def chart(curves: pd.DataFrame) -> tuple[dict, str]:
+    """The curves plot's update, and a note for the verdicts: with one epoch, no chart (one point
+    a line draws dots on an x axis running from 1 to 1) and a note saying why."""
+    label = tr("Validation accuracy per epoch: the mean over seeds, with the band of ± 1 standard deviation")
+    if curves["epoch"].nunique() == 1:
+        note = "\n\n" + tr("One epoch draws no curve (its numbers are in the table): compare over two epochs or "
+                            "more to see the curves.")
+        return charts.epoch_plot(curves.iloc[:0], label, "", replaces=True), note
+    return charts.epoch_plot(curves, label, "", replaces=True), ""
 
 
 def empty_table() -> pd.DataFrame:
