@@ -1,6 +1,6 @@
 """Do ftgui's defaults get what an expert's learning-rate sweep gets? (issue 15)
 
-    python benchmarks/defaults.py [--seeds 12] [--first-seed 40] [--shots 5 20] [--jobs 2]
+    python benchmarks/defaults.py [--seeds 12] [--first-seed 81] [--shots 5 20] [--jobs 2]
                                   [--stop-after MINUTES] [--quick]
 
 The few-shot task of the bundled demo: the demo backbone (a ``test_resnet`` that ftgui trained
@@ -10,14 +10,17 @@ digit (ftgui splits them 80/20 into training and validation images as always: at
 one validation image per class) and is scored on the rest of the sample's images of those digits
 (40 - N per class), which no run sees: the test accuracy of the model the run saved.
 
-For each N, mode (full, head-only) and seed (40-51 - the seed also draws the split; seeds 0-35
+For each N, mode (full, head-only) and seed (81-92 - the seed also draws the split; seeds 0-80
 were all used to choose settings: seeds 0-5 chose the smoothed-loss window, see
 ftgui.record.WINDOW_SHARE, seeds 10-23 were used to try other defaults - a higher full
-fine-tuning rate, a faster head, weight averaging - none of which held up on fresh seeds, and
-seeds 20-35 tried training again on all images (``--refit``); so 40-51 are fresh):
+fine-tuning rate, a faster head, weight averaging - none of which held up on fresh seeds,
+seeds 20-35 tried training again on all images (``--refit``), seeds 40-51 were this benchmark's
+before the new head started at zeros, seeds 60-71 chose how ``--lr auto`` reads its range tests
+and seeds 72-80 the new head's start; so 81-92 are fresh):
 
 - **before**: ftgui's old defaults - 5 epochs, batch 32, warm-up 1, the mode's learning rate,
-  the best epoch by validation accuracy, no training again on all images;
+  the best epoch by validation accuracy, no training again on all images, the new head started
+  at random (``--init lecun``);
 - **before, 30 epochs**: the same for 30 epochs, as issue 15 measured "today" (its seed-to-seed
   spread is the one to halve: the 5-epoch runs are so short that they mostly measure underfitting);
 - **defaults**: ftgui's defaults now - epochs, batch size and warm-up chosen from the data,
@@ -26,6 +29,8 @@ seeds 20-35 tried training again on all images (``--refit``); so 40-51 are fresh
   (``--refit auto``, which does it below 200 validation images: always here);
 - **defaults, no refit**: the same without the training again (``--refit no``): the defaults
   before refit landed;
+- **defaults, random head**: the same with the new head started at random (``--init lecun``)
+  instead of zeros: the defaults before the mode chose the head's start;
 - **--lr auto**: the same with the learning rate found by the range test;
 - **sweep**: the defaults with each learning rate from 3e-2 to 3e-4 (an expert's sweep);
 - **defaults, one split** and **defaults, one seed**: where the defaults' spread comes from - the
@@ -68,8 +73,9 @@ TITLE = "## Defaults against a learning-rate sweep (issue 15)"
 NEW_DIGITS = range(5, 10)
 PER_DIGIT = 40
 SWEEP = (3e-2, 1e-2, 3e-3, 1e-3, 3e-4)
-BEFORE = {"epochs": 5, "batch_size": 32, "warmup_epochs": 1, "select": "accuracy", "refit": "no"}
-"""ftgui's defaults before issue 15 (the learning rate was, and is, the mode's own; no refit)."""
+BEFORE = {"epochs": 5, "batch_size": 32, "warmup_epochs": 1, "select": "accuracy", "refit": "no", "init": "lecun"}
+"""ftgui's defaults before issue 15 (the learning rate was, and is, the mode's own; no refit; the new
+head started at random, LeCun's 1/sqrt(n))."""
 ISSUE = {**BEFORE, "epochs": 30}
 """What issue 15 measured as today's: the old defaults for 30 epochs."""
 TARGET_POINTS, TARGET_SPREAD = 2.0, 0.5
@@ -156,7 +162,9 @@ def benchmark(work: Path, data: Path, tests: list[tuple[str, str]], shots: int, 
     *one split* and *one seed* hold fixed); None once the clock passed ``stop_at`` (time.time())
     before a run started."""
     configurations: list[tuple[str, dict]] = [("before", BEFORE), ("before, 30 epochs", ISSUE), ("defaults", {}),
-                                              ("defaults, no refit", {"refit": "no"}), ("--lr auto", {"lr": "auto"})]
+                                              ("defaults, no refit", {"refit": "no"}),
+                                              ("defaults, random head", {"init": "lecun"}),
+                                              ("--lr auto", {"lr": "auto"})]
     configurations += [(f"sweep {lr:g}", {"lr": lr}) for lr in SWEEP]
     results = {name: Result(name) for name, _ in configurations + SOURCES}
     for seed in seeds:
@@ -256,19 +264,22 @@ def verdicts(cells: list[tuple[int, str, list[Result]]]) -> list[str]:
     (the old defaults for 30 epochs)."""
     lines = ["| images per class | mode | defaults: points below best | --lr auto: points below best "
              "| spread: before / before, 30 epochs -> defaults, no refit -> defaults "
-             "| the defaults' spread: one split / one seed | targets met |", "|---|---|---|---|---|---|---|"]
+             "| the defaults' spread: one split / one seed | the defaults with a random head: points below best, "
+             "spread | targets met |", "|---|---|---|---|---|---|---|---|"]
     for shots, strategy, results in cells:
         named = {r.name: r for r in results}
         best = max(r.mean for r in results if r.name.startswith("sweep"))
-        gap_default, gap_auto = (100 * (best - named[n].mean) for n in ("defaults", "--lr auto"))
-        old, before, no_refit, after, training, data = (100 * named[n].spread for n in (
+        gap_default, gap_auto, gap_random = (100 * (best - named[n].mean)
+                                             for n in ("defaults", "--lr auto", "defaults, random head"))
+        old, before, no_refit, after, training, data, random = (100 * named[n].spread for n in (
             "before", "before, 30 epochs", "defaults, no refit", "defaults", "defaults, one split",
-            "defaults, one seed"))
+            "defaults, one seed", "defaults, random head"))
         met = [gap_default <= TARGET_POINTS, gap_auto <= TARGET_POINTS, after <= TARGET_SPREAD * before]
         words = ", ".join(f"{what} {'yes' if ok else 'NO'}" for what, ok in
                           zip(("defaults", "lr auto", "spread"), met))
         lines.append(f"| {shots} | {strategy} | {gap_default:.1f} | {gap_auto:.1f} | {old:.1f} / {before:.1f} -> "
-                     f"{no_refit:.1f} -> {after:.1f} | {training:.1f} / {data:.1f} | {words} |")
+                     f"{no_refit:.1f} -> {after:.1f} | {training:.1f} / {data:.1f} | {gap_random:.1f}, {random:.1f} | "
+                     f"{words} |")
     return lines
 
 
@@ -285,7 +296,7 @@ def write_section(path: Path, lines: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=12)
-    parser.add_argument("--first-seed", type=int, default=40)
+    parser.add_argument("--first-seed", type=int, default=81)
     parser.add_argument("--shots", type=int, nargs="+", default=[5, 20])
     parser.add_argument("--strategies", nargs="+", default=["full", "head-only"])
     parser.add_argument("--quick", action="store_true", help="one seed, 20 images per class: to check the script")
@@ -333,17 +344,19 @@ def main() -> None:
              "The demo backbone (test_resnet trained by ftgui on digits 0-4) fine-tuned at 32 px on digits 5-9 of "
              "the bundled sample: N images per class (split 80/20 into training and validation by the seed), "
              "scored on the other 40 - N images per class of the sample, which no run sees. *before*: the old "
-             "defaults (5 epochs, batch 32, warm-up 1, best epoch by validation accuracy); *before, 30 epochs*: "
-             "the same for 30 epochs, as issue 15 measured today's spread (the spread target is half of it); "
-             "*defaults*: epochs, batch and warm-up chosen from the data, the best epoch by the smoothed "
-             "validation loss, then trained again from the same start on all images (training and validation) "
-             "to that epoch, the model saved (`--refit auto`: below 200 validation images, always here); "
-             "*defaults, no refit*: the same without the training again (`--refit no`, the defaults before "
-             "refit landed); the sweep, *--lr auto*, *one split* and *one seed* are the defaults (with the "
-             "refit), the sweep at each learning rate. Spread: the standard deviation of the test accuracy "
-             "over seeds, in points. *one split*: the defaults with the train/validation split fixed while the "
-             "seed varies (the luck of training: the new layer's start, the order of the images, the "
-             "augmentation); *one seed*: the seed fixed while the split varies (the luck of the data: which "
+             "defaults (5 epochs, batch 32, warm-up 1, best epoch by validation accuracy, the new head started at "
+             "random: LeCun's 1/sqrt(n)); *before, 30 epochs*: the same for 30 epochs, as issue 15 measured "
+             "today's spread (the spread target is half of it); *defaults*: the new head started at zeros, epochs,"
+             " batch and warm-up chosen from the data, the best epoch by the smoothed validation loss, then "
+             "trained again from the same start on all images (training and validation) to that epoch, the model "
+             "saved (`--refit auto`: below 200 validation images, always here); *defaults, no refit*: the same "
+             "without the training again (`--refit no`, the defaults before refit landed); *defaults, random "
+             "head*: the same with the new head started at random (`--init lecun`, the defaults before the head "
+             "started at zeros); the sweep, *--lr auto*, *one split* and *one seed* are the defaults (with the "
+             "refit), the sweep at each learning rate. Spread: the standard deviation of the test accuracy over "
+             "seeds, in points. *one split*: the defaults with the train/validation split fixed while the seed "
+             "varies (the luck of training: the order of the images, the augmentation, and the new layer's start "
+             "where it is random); *one seed*: the seed fixed while the split varies (the luck of the data: which "
              "images train and which validate).", *([uncertainty(min(counts))] if min(counts) > 1 else []),
              *([f"Runs whose training again on all images did not complete (they saved the validated model): "
                 f"{'; '.join(odd)}."]

@@ -70,8 +70,9 @@ class TrainConfig:
     strategy: str = setting("head-only", "--strategy", "predict-only, head-only (default), full, scratch, "
                             "or a plugin's", kind=str)
     strategy_params: dict[str, Any] = field(default_factory=dict)
-    init: str = setting("lecun", "--init", "initialiser of the new head, or of every layer with scratch "
-                        "(default lecun)", kind=str)
+    init: str | None = setting(None, "--init", "initialiser of the new head, or of every layer with scratch "
+                               "(default: the mode's own, zeros for a new head, lecun from scratch)", kind=str)
+    """None: the strategy's ``default_init``."""
     init_params: dict[str, Any] = field(default_factory=dict)
     bias_init: str = setting("zero", "--bias-init", "biases of initialised layers: zero (default) or a "
                              "number such as 0.01", kind=str)

@@ -31,14 +31,14 @@ def _fan_in(weight: torch.Tensor) -> int:
 class Zeros(Initializer):
     name = "zeros"
     description = (
-        "all weights 0: every unit computes the same thing and gets the same update, so the "
-        "network stays symmetric and cannot learn (the seed's trap)"
+        "all weights 0: hidden units stay identical copies, the seed's symmetry trap; a new last "
+        "layer alone still learns, so fine-tuning starts it at 0"
     )
     translations = {"zh": {
-        "label": "全都初始化为 0（陷阱：每个单元都学到同样的东西）",
+        "label": "全都初始化为 0（对隐藏层是陷阱；新的最后一层可以从它学起）",
         "description": (
-            "所有权重都为 0：每个单元算出同样的输出、得到同样的更新，网络保持对称，"
-            "学不到东西（教程所说的对称性陷阱）"),
+            "所有权重都为 0：隐藏层的各单元始终是彼此的复制品（教程所说的对称性陷阱）；"
+            "只有新的最后一层时仍能学习，所以微调让它从 0 开始"),
     }}
 
     def init_weight(self, weight, **params):

@@ -134,6 +134,16 @@ def choose(page, dropdown: str, option: str) -> None:
     expect(box).to_have_value(option)
 
 
+def choose_mode(page, label: str, init: str) -> None:
+    """Pick the Train tab's mode whose label has ``label`` as a person would; wait until the form
+    shows the mode's own initialiser ``init``, which the app fills in (a choice made before it
+    came would be replaced)."""
+    from playwright.sync_api import expect
+
+    page.locator("#strategy label", has_text=label).click()
+    expect(page.locator("#init input").first).to_have_value(init, timeout=SLOW)
+
+
 def use_zip(page, data: Path, summary: str, thumbnails: int) -> None:
     """Drop a zip on the Data tab; wait for its summary and for every thumbnail to be decoded
     (they load lazily, after the summary is shown: a screenshot taken at once shows blanks)."""

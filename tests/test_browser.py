@@ -14,6 +14,7 @@ from browser_kit import (
     MARKS,
     SLOW,
     TABS,
+    choose_mode,
     open_tab,
     shoot,
     stop_training,
@@ -37,7 +38,7 @@ def app(tmp_path_factory):
 def start_from_scratch(page, epochs: int) -> None:
     """On the Train tab: train from scratch for ``epochs``, and wait until it trains."""
     open_tab(page, "2 · Train")
-    page.locator("#strategy label", has_text="scratch").click()
+    choose_mode(page, "scratch", "lecun")
     page.get_by_label("Epochs").fill(str(epochs))
     page.get_by_label("Epochs").press("Tab")
     page.locator("#start").click()

@@ -14,7 +14,17 @@ import threading
 import time
 
 import pytest
-from browser_kit import MARKS, SLOW, markdown_text, open_tab, plotted, tiny_app, wait_for_plot, wait_for_text
+from browser_kit import (
+    MARKS,
+    SLOW,
+    choose_mode,
+    markdown_text,
+    open_tab,
+    plotted,
+    tiny_app,
+    wait_for_plot,
+    wait_for_text,
+)
 
 from ftgui.record import Log, Step
 from ftgui.runs import read_metrics
@@ -105,7 +115,7 @@ def ready_to_train(app, page, tmp_path) -> None:
     page.locator("#data-zip input[type=file]").set_input_files(str(data))
     wait_for_text(page, "#data-summary", "30 images in 3 classes")
     open_tab(page, "2 · Train")
-    page.locator("#strategy label", has_text="from scratch").click()
+    choose_mode(page, "from scratch", "lecun")
 
 
 def start(page, epochs: int) -> None:

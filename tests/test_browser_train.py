@@ -19,6 +19,7 @@ from browser_kit import (
     PHONE,
     SLOW,
     choose,
+    choose_mode,
     markdown_text,
     open_tab,
     plotted,
@@ -119,7 +120,8 @@ def test_train_at_chance_reload_stop_resume_and_preview(app, page, problems, tmp
     open_tab(page, "2 · Train")
     assert "Train only the last layer (state 2)" in page.locator("#strategy").inner_text()  # item 7
     assert "Train everything (state 3)" in page.locator("#strategy").inner_text()
-    page.locator("#strategy label", has_text="from scratch").click()
+    expect(page.locator("#init input").first).to_have_value("zeros")  # a new last layer starts at zeros
+    choose_mode(page, "from scratch", "lecun")  # every layer at random: zeros would trap them
     choose(page, "#init", "zeros")
     wait_for_text(page, "#init-warning", "symmetry trap")  # warned before Start (item 5)
     assert "Loss: the training and validation loss appear here" in page.locator("#loss-plot").inner_text()  # 16

@@ -137,6 +137,29 @@ def test_epochs_zero_writes_the_initialised_model_as_a_loadable_run(three_classe
     assert len(rows) == 12 and all(r["label"] in ("circle", "square", "triangle") for r in rows)
 
 
+@pytest.mark.parametrize("strategy", ["head-only", "full"])
+def test_with_no_initialiser_named_a_new_head_starts_at_zeros(three_classes, pretrained_run, tmp_path, strategy):
+    """The mode's own initialiser: zeros for a new last layer (each class learns from its own
+    error; no random start adds luck), recorded by name, the pretrained layers as they were."""
+    result = train(TrainConfig(data=str(three_classes), strategy=strategy, weights=str(pretrained_run), epochs=0,
+                               out=str(tmp_path / "run"), **TINY))
+    record = load_run(result.run_dir).record
+    assert record["initializer"]["name"] == record["config"]["init"] == "zeros"
+    saved, before = tensors(result.run_dir), tensors(pretrained_run)
+    head = [name for name in saved if name.startswith("fc.")]
+    assert head and all(float(saved[name].abs().max()) == 0.0 for name in head)
+    assert all(torch.equal(saved[name], before[name]) for name in saved if name not in head)
+
+
+def test_with_no_initialiser_named_scratch_starts_every_layer_at_lecun(three_classes, tmp_path):
+    """Zeros would trap every hidden unit in symmetry: from scratch the mode's own is LeCun's 1/sqrt(n)."""
+    result = train(TrainConfig(data=str(three_classes), strategy="scratch", epochs=0, out=str(tmp_path / "run"),
+                               **TINY))
+    assert load_run(result.run_dir).record["initializer"]["name"] == "lecun"
+    conv = tensors(result.run_dir)["conv1.0.weight"]
+    assert float(conv.std()) == pytest.approx(conv[0].numel() ** -0.5, rel=0.15)
+
+
 def test_an_initialiser_that_raises_names_itself_and_its_plugin(three_classes, tmp_path):
     class Broken(ftgui.Initializer):
         name = "broken"

@@ -144,6 +144,13 @@ def test_form_becomes_a_config_and_a_command(ctx, three_classes, pretrained_run)
                                         form(ctx, strategy="head-only", weights="run:base", lr=0.05))
     assert config.weights == str(ctx.runs_root / "base") and config.lr == 0.05
     assert train_form.weights_architecture(ctx, "run:base") == "test_resnet"
+    fresh = train_form.initial_form(ctx)
+    assert (fresh["strategy"], fresh["init"]) == ("head-only", "zeros")  # the form shows the mode's own
+    config = train_form.config_from_form(ctx, "sample:digits", 0.2, form(ctx, strategy="full", init="zeros"))
+    assert config.init is None and "--init" not in train_command(config)  # the mode's own: left to the engine
+    assert train_form.form_from_config(ctx, config)["init"] == "zeros"
+    config = train_form.config_from_form(ctx, "sample:digits", 0.2, form(ctx, strategy="full", init="lecun"))
+    assert config.init == "lecun" and "--init lecun" in train_command(config)
     for changes, message in [({"weights": "run:../etc"}, "no run named"),
                              ({"epochs": -1}, '"Epochs" must be auto or between 0 and'),
                              ({"model": " "}, "choose a backbone"),
@@ -230,7 +237,9 @@ def test_strategy_choice_shows_what_matters(ctx):
     assert train_layout.strategy_order(ctx)[:4] == ["predict-only", "head-only", "full", "scratch"]
     mode, weights, init, settings, init_label, lr = train_tab.on_strategy(ctx, "scratch")
     assert "initialiser" in mode["info"] and "suits this mode" in lr["info"]
-    assert train_tab.mode_learning_rate(ctx, "head-only") == ctx.registry.strategy("head-only").default_lr
+    assert train_tab.mode_defaults(ctx, "head-only") == (1e-2, "zeros")  # a new last layer starts at zeros
+    assert train_tab.mode_defaults(ctx, "full") == (1e-3, "zeros")
+    assert train_tab.mode_defaults(ctx, "scratch") == (1e-3, "lecun")  # zeros would trap every hidden layer
     assert weights["visible"] is False and init["visible"] is True
     assert init_label["label"] == "Initialiser of every layer"
     _, weights, init, settings, _, _ = train_tab.on_strategy(ctx, "predict-only")

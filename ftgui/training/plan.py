@@ -86,10 +86,10 @@ def plan_run(config: TrainConfig, registry: Registry | None = None, check_out: b
         runs.check_out_dir(config.out)
     registry = registry or load_registry(config.plugins_dirs)
     strategy = registry.get("strategy", config.strategy)
-    initializer = registry.get("initializer", config.init)
+    item: Strategy = strategy.item  # type: ignore[assignment]
+    initializer = registry.get("initializer", config.init or item.default_init)
     callbacks = [(registry.get("callback", name), registry.callback(name).resolve(params or {}))
                  for name, params in config.callbacks.items()]
-    item: Strategy = strategy.item  # type: ignore[assignment]
     weights = _weights(config, item)
     architecture = _architecture(config, weights)
     if weights == "none":

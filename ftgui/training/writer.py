@@ -52,8 +52,8 @@ class RunWriter:
         return RunRecord(
             status=status, created=self.created, ftgui_version=__version__,
             config={**plan.config.to_dict(), "model": plan.architecture, "weights": plan.weights, "lr": plan.lr,
-                    "epochs": plan.epochs, "batch_size": plan.batch_size, "warmup_epochs": plan.warmup_epochs,
-                    "select": plan.select, "refit": "yes" if plan.refit else "no"},
+                    "init": init.name, "epochs": plan.epochs, "batch_size": plan.batch_size,
+                    "warmup_epochs": plan.warmup_epochs, "select": plan.select, "refit": "yes" if plan.refit else "no"},
             architecture=plan.architecture, weights_source=setup.weights_source,
             label_names=setup.label_names, new_head=bool(setup.new_layers) and strategy.needs_pretrained,
             strategy=PluginUse(strategy.name, plan.strategy_params, plan.strategy.source),

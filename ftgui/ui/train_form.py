@@ -90,11 +90,12 @@ def form_from_config(ctx: AppContext, config: TrainConfig) -> dict[str, Any]:
     values: dict[str, Any] = {name: getattr(config, name) for name in SETTINGS}
     values.update({name: None for name in CHOSEN_FROM_DATA if values[name] == AUTO})  # an empty box
     values.update(weights_file=None, weights_path=None, lr=config.lr or strategy.default_lr,
-                  img_size=config.img_size or 0, weights=_weights_choice(ctx, config.weights))
+                  init=config.init or strategy.default_init, img_size=config.img_size or 0,
+                  weights=_weights_choice(ctx, config.weights))
     if values["weights"] == "path":
         values["weights_path"] = config.weights
     for kind, table, chosen, given in (("strategy", ctx.registry.strategies, config.strategy, config.strategy_params),
-                                       ("init", ctx.registry.initializers, config.init, config.init_params)):
+                                       ("init", ctx.registry.initializers, values["init"], config.init_params)):
         for name, registered in table.items():
             for param in registered.item.params:
                 value = given.get(param.name, param.default) if name == chosen else param.default
@@ -161,7 +162,8 @@ def config_from_form(ctx: AppContext, data: str | None, val_split: float, form: 
     config = TrainConfig(
         data=data, model=model, strategy=strategy.name,
         strategy_params=_changed_params(form, "strategy", strategy),
-        init=initializer.name, init_params=_changed_params(form, "init", initializer),
+        init=None if initializer.name == strategy.default_init else initializer.name,
+        init_params=_changed_params(form, "init", initializer),
         bias_init=str(form.get("bias_init") or "zero"),
         weights=(resolve_weights(ctx, form["weights"], form.get("weights_file"), form.get("weights_path"))
                  if strategy.needs_pretrained else None),

@@ -215,9 +215,10 @@ def init_info(ctx: AppContext, name: str) -> dict:
     return gr.update(info=described(ctx.registry.initializer(name)))
 
 
-def mode_learning_rate(ctx: AppContext, name: str) -> float:
-    """When a person picks another mode: that mode's usual learning rate."""
-    return ctx.registry.strategy(name).default_lr
+def mode_defaults(ctx: AppContext, name: str) -> tuple[float, str]:
+    """When a person picks another mode: that mode's usual learning rate and initialiser."""
+    strategy = ctx.registry.strategy(name)
+    return strategy.default_lr, strategy.default_init
 
 
 def weights_model(ctx: AppContext, choice: str) -> dict:
@@ -307,7 +308,7 @@ def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> Notice:
     form["strategy"].change(bind(on_strategy, ctx), [form["strategy"]],
                             [form["strategy"], ui["weights_group"], ui["init_group"], ui["settings_group"],
                              form["init"], form["lr"]], **private)
-    form["strategy"].input(bind(mode_learning_rate, ctx), [form["strategy"]], [form["lr"]], **private)
+    form["strategy"].input(bind(mode_defaults, ctx), [form["strategy"]], [form["lr"], form["init"]], **private)
     form["strategy"].change(show_only(ui["strategy_groups"]), [form["strategy"]],
                             list(ui["strategy_groups"].values()), **private)
     demo.load(notice.follow, None, settings, **private).then(

@@ -56,7 +56,7 @@ PLAIN_NAMES = {
     "head-only": N_("train only the last layer (state 2)"),
     "full": N_("train everything (state 3)"),
     "scratch": N_("start from random weights (from scratch)"),
-    "zeros": N_("all zeros (a trap: every unit learns the same thing)"),
+    "zeros": N_("all zeros (a trap for hidden layers; a new last layer learns from it)"),
     "constant": N_("all the same value (the same trap)"),
     "small-random": N_("small random numbers"),
     "lecun": N_("scaled to the number of inputs (LeCun, 1/sqrt(n))"),
