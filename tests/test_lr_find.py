@@ -59,6 +59,32 @@ def test_the_suggestion_is_read_off_the_mean_of_the_tests(three_classes, monkeyp
     assert finding.suggestion == valley(finding.lrs, finding.losses)
 
 
+def test_a_zero_head_is_tested_from_random_starts_and_put_back(three_classes, pretrained_run, monkeypatch):
+    """From zeros every image's loss is ln C, a flat start along which the valley began at the
+    smallest rate: each test draws the new head's weights as LeCun's (its own draw), the
+    pretrained layers as they are; afterwards the head is zeros again, as the run starts it."""
+    starts, setups = [], []
+    test = finder._range_test
+
+    def recorded(plan, setup, sources, steps, start, end, epoch):
+        setups.append(setup)
+        starts.append({k: v.clone() for k, v in setup.model.state_dict().items()})
+        return test(plan, setup, sources, steps, start, end, epoch)
+
+    monkeypatch.setattr(finder, "_range_test", recorded)
+    lr_find(TrainConfig(data=str(three_classes), weights=str(pretrained_run), model="test_resnet", img_size=32,
+                        strategy="full", batch_size=8, aug="none", seed=1), steps=20)
+    assert len(starts) == 3
+    heads = [start["fc.weight"] for start in starts]
+    for head in heads:
+        assert float(head.std()) == pytest.approx(head.shape[1] ** -0.5, rel=0.2)
+    assert not (heads[0] == heads[1]).all() and not (heads[1] == heads[2]).all()  # each test its own draw
+    for name in starts[0]:
+        if not name.startswith("fc."):
+            assert all((start[name] == starts[0][name]).all() for start in starts[1:]), name
+    assert float(setups[0].model.state_dict()["fc.weight"].abs().max()) == 0.0  # the run's own start, put back
+
+
 def test_lr_auto_records_the_finding_and_trains_as_if_it_were_given(three_classes, tmp_path):
     auto = train(TrainConfig(data=str(three_classes), lr="auto", epochs=2, out=str(tmp_path / "auto"), **TINY))
     record = load_run(auto.run_dir).record
