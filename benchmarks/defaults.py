@@ -15,7 +15,7 @@ were all used to choose settings: seeds 0-5 chose the smoothed-loss window, see
 ftgui.record.WINDOW_SHARE, seeds 10-23 were used to try other defaults - a higher full
 fine-tuning rate, a faster head, weight averaging - none of which held up on fresh seeds,
 seeds 20-35 tried training again on all images (``--refit``), seeds 40-51 were this benchmark's
-before the new head started at zeros, seeds 60-71 chose how ``--lr auto`` reads its range tests
+before the new head started at zeros, seeds 60-71 chose how ``--lr auto`` reads its range tests,
 seeds 72-80 the new head's start and seeds 81-85 how the range tests start from it; so 93-104
 are fresh):
 

@@ -61,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     finder = sub.add_parser("lr-find", parents=[common], help="find a learning rate (a range test)",
                             description="Train for at most --steps steps with the learning rate growing from "
                                         "1e-7 to 10, on the same data, mode and layers a run would train, "
-                                        "--tests times from the same weights (the batches in another order), "
+                                        "--tests times from the same weights (the batches in another order; a head "
+                                        "that starts at zeros from a new random draw each time), "
                                         "and suggest a learning rate from the mean loss; writes no run. "
                                         "`ftgui train --lr auto` does this first.")
     add_training_flags(finder)
