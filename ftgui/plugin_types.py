@@ -198,12 +198,13 @@ class Strategy(Plugin):
         al., 2020) does: zeros trap hidden units in symmetry, but each class of a last layer gets
         its own error signal, so it learns; and a zero layer starts every class at the same score,
         sends no random gradients into the pretrained layers and adds no luck of its own. On the
-        bundled few-shot digits (seeds 72-80, then benchmarks/RESULTS.md on fresh ones), fine-tuning
-        everything from a zero head scored 2.0-2.6 points higher than from LeCun's random start,
-        its spread over seeds about halved (1.6 against 3.0 points at 5 images per class, 2.2
-        against 3.9 at 20), and head-only scored the same within 0.6 points, its spread at 5 images
-        per class 0.6 against 2.0. Every layer of a network trained from scratch starts random:
-        LeCun's 1/sqrt(n)."""
+        bundled few-shot digits (seeds 72-80), fine-tuning everything from a zero head scored
+        2.0-2.6 points higher than from LeCun's random start, its spread over seeds about halved
+        (1.6 against 3.0 points at 5 images per class, 2.2 against 3.9 at 20); head-only scored
+        the same within 0.6 points, its spread at 5 images per class 0.6 against 2.0. On fresh
+        seeds 93-104 (benchmarks/RESULTS.md) the gain held (1.7 and 1.9 points); the spread fell
+        at 5 images per class (2.9 against 5.4) but not at 20 (3.2 against 1.9). Every layer of
+        a network trained from scratch starts random: LeCun's 1/sqrt(n)."""
         return "zeros" if self.needs_pretrained else "lecun"
 
     def param_groups(self, model: nn.Module, **params: Any) -> list[dict]:
