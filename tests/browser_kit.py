@@ -136,12 +136,19 @@ def choose(page, dropdown: str, option: str) -> None:
 
 def choose_mode(page, label: str, init: str) -> None:
     """Pick the Train tab's mode whose label has ``label`` as a person would; wait until the form
-    shows the mode's own initialiser ``init``, which the app fills in (a choice made before it
-    came would be replaced)."""
+    shows the mode's own initialiser ``init`` and its description, which the app fills in one
+    after the other. A choice made before the first came would be replaced; a dropdown opened
+    before the second came is drawn again under the open list (Gradio then reports "Cannot read
+    properties of null (reading 'offsetWidth')")."""
     from playwright.sync_api import expect
+
+    from ftgui.registry import load_registry
+    from ftgui.ui.train_layout import described
 
     page.locator("#strategy label", has_text=label).click()
     expect(page.locator("#init input").first).to_have_value(init, timeout=SLOW)
+    info = described(load_registry(entry_points=False).initializer(init))
+    expect(page.locator("#init")).to_contain_text(info, timeout=SLOW)
 
 
 def use_zip(page, data: Path, summary: str, thumbnails: int) -> None:
