@@ -136,10 +136,9 @@ def choose(page, dropdown: str, option: str) -> None:
 
 def choose_mode(page, label: str, init: str) -> None:
     """Pick the Train tab's mode whose label has ``label`` as a person would; wait until the form
-    shows the mode's own initialiser ``init`` and its description, which the app fills in one
-    after the other. A choice made before the first came would be replaced; a dropdown opened
-    before the second came is drawn again under the open list (Gradio then reports "Cannot read
-    properties of null (reading 'offsetWidth')")."""
+    shows the mode's own initialiser ``init`` and then its description, which the app sends in
+    two updates: a choice made before the first came would be replaced, and the dropdown is
+    drawn again when the second comes."""
     from playwright.sync_api import expect
 
     from ftgui.registry import load_registry
