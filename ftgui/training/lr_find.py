@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
+from timm.layers import variance_scaling_
 from torch import nn
 
 from .. import checkpoint
@@ -104,12 +105,13 @@ def find_lr(plan: RunPlan, setup: RunSetup, sources: BatchSources, steps: int = 
 
 def _random_where_equal(layers: list[nn.Module]) -> None:
     """Draw the weights of each layer whose weights are all equal (zeros) as LeCun's, std
-    1/sqrt(fan-in), for the range tests only (see the module's docstring)."""
+    1/sqrt(fan-in) (timm's helper, as the bundled ``lecun`` initialiser draws them), for the
+    range tests only (see the module's docstring)."""
     for layer in layers:
         weight = getattr(layer, "weight", None)
         if isinstance(weight, torch.Tensor) and weight.dim() >= 2 and bool((weight == weight.flatten()[0]).all()):
             with torch.no_grad():
-                weight.normal_(0.0, weight[0].numel() ** -0.5)
+                variance_scaling_(weight, scale=1.0, mode="fan_in", distribution="normal")
 
 
 def _range_test(plan: RunPlan, setup: RunSetup, sources: BatchSources, steps: int, start: float, end: float,
