@@ -72,8 +72,10 @@ class TrainState:
     refit: bool = False
     """True in the run's training again on all images (``--refit``), a second fit after the
     first one ended: from the same start, without validation (``metrics`` has no val_loss or
-    val_acc), up to the validated epoch; its model is the one saved. Callbacks that shape the
-    training (``ema``, ``clip-grad``) act in it as in the first; loggers may skip it."""
+    val_acc), up to the validated epoch; its model is the one saved. With ``--refit-runs`` N
+    (3 by default when pretrained weights learn) there are N such fits one after the other, and
+    the average of their models is saved. Callbacks that shape the training (``ema``,
+    ``clip-grad``) act in each as in the first; loggers may skip them."""
     status: str = "running"
     """How the run ended, from ``on_fit_end``: completed, stopped, evaluated, initialised or failed."""
     best: dict[str, Any] | None = None

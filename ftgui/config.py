@@ -23,6 +23,7 @@ AUGMENTATIONS = ("none", "light", "strong")
 DEFAULT_MODEL = "resnet18"
 MAX_SEED = 2**32 - 1
 MAX_LR = 10.0
+MAX_REFIT_RUNS = 10
 WORKER_MEMORY = 512 * 2**20
 """What one data-loading process may take (a copy of the decoded-image cache's pages)."""
 
@@ -114,6 +115,10 @@ class TrainConfig:
     refit: str = setting("auto", "--refit", "after the validation chose the epoch, train again from the same "
                          "start on all images, the validation ones too, to that epoch and save that model: yes, "
                          "no, or auto (default): yes below 200 validation images split off the data", kind=str)
+    refit_runs: int | str = setting(AUTO, "--refit-runs", "when the run trains again on all images: how many "
+                                    "times, each from the same start with its own order of images and "
+                                    "augmentation, their weights averaged into the model saved (1 to 10), or auto "
+                                    "(default): 3 when pretrained weights learn, else 1", kind=number_or_auto)
     num_workers: int | None = setting(None, "--num-workers", "data loading processes (default: automatic)",
                                       kind=int)
     feature_views: int = setting(0, "--feature-views", "head-only: cache K augmented views per image "
@@ -153,6 +158,8 @@ class TrainConfig:
             (self.select in SELECT_RULES,
              N_("{setting[select]} must be one of auto, accuracy, loss, not {select!r}")),
             (self.refit in REFIT_RULES, N_("{setting[refit]} must be one of auto, yes, no, not {refit!r}")),
+            (_within(self.refit_runs, 1, MAX_REFIT_RUNS),
+             N_("{setting[refit_runs]} must be auto or between 1 and 10, not {refit_runs}")),
             (0 <= self.feature_views <= 1000, N_("{setting[feature_views]} must be between 0 and 1000")),
             (0 <= self.seed <= MAX_SEED, N_("{setting[seed]} must be between 0 and 4294967295, not {seed}")),
             (self.split_seed is None or 0 <= self.split_seed <= MAX_SEED,

@@ -96,7 +96,9 @@ def _run(plan: RunPlan, listener: Listener | None, stop: threading.Event | None,
         plan.auto_settings = plan.auto_settings or old_record.auto_settings
     events.chosen = {name: info["value"] for name, info in (plan.auto_settings or {}).items()
                      if isinstance(info, dict)}
-    events.refit_planned = plan.refit
+    events.refit_planned, events.refit_runs = plan.refit, plan.refit_runs
+    if plan.refit and plan.config.refit_runs == AUTO:
+        events.chosen["refit_runs"] = plan.refit_runs
     created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     if run_dir is not None and old_record is not None:
         _check_same_data(plan, setup, old_record, run_dir)

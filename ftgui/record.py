@@ -72,6 +72,10 @@ def refit_words(refit: Mapping[str, Any] | None) -> str:
     if not refit:
         return ""
     status = refit.get("status")
+    if status == "completed" and refit.get("runs", 1) > 1:
+        return (f"then trained again on all {refit.get('images')} images to epoch {refit.get('epoch')}, "
+                f"{refit['runs']} times, and averaged their weights into the model saved (its validation accuracy "
+                "was measured before it learned from those images)")
     if status == "completed":
         return (f"then trained again on all {refit.get('images')} images to epoch {refit.get('epoch')}, which is "
                 "the model saved (its validation accuracy was measured before it learned from those images)")
@@ -177,9 +181,12 @@ class Start:
     earlier_epochs: list[Row] = field(default_factory=list)
     """A resumed run's epochs before this start (their rows), so a view can draw them."""
     chosen: dict[str, int] = field(default_factory=dict)
-    """The settings chosen from the data (``auto``), by field: epochs, batch_size, warmup_epochs."""
+    """The settings chosen by the run (``auto``), by field: epochs, batch_size, warmup_epochs (from
+    the data), refit_runs (from what learns, when it trains again on all images)."""
     refit: bool = False
     """Whether the run will train again on all images once the validation chose its epoch (``--refit``)."""
+    refit_runs: int = 1
+    """How many times it will (``--refit-runs``), their weights averaged into the model saved."""
 
 
 REFIT_PHASE = "refit"
@@ -197,6 +204,10 @@ class Step:
     loss: float | None = None
     epochs: int | None = None
     """With phase ``refit``: the epoch the training on all images ends with."""
+    run: int = 1
+    """With phase ``refit``: which of the trainings on all images this is (from 1) ..."""
+    runs: int = 1
+    """... of how many (``--refit-runs``)."""
 
 
 @dataclass(frozen=True)

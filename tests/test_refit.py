@@ -16,6 +16,7 @@ from ftgui.record import End, Log, Start, Step, refit_decision
 from ftgui.registry import Registered, load_registry
 from ftgui.runs import load_run, read_metrics
 from ftgui.training import refit as refit_module
+from ftgui.training.auto_settings import FINE_TUNE, HEAD, SCRATCH, refit_runs
 
 TINY = dict(model="test_resnet", img_size=32, batch_size=8, aug="none")
 
@@ -211,3 +212,60 @@ def test_the_command_line_says_what_was_saved(three_classes, tmp_path, capsys):
     assert main(["train", "--data", str(three_classes), "--model", "test_resnet", "--strategy", "scratch",
                  "--refit", "sometimes", "--out", str(tmp_path / "bad")]) == 2
     assert "--refit must be one of auto, yes, no, not 'sometimes'" in capsys.readouterr().err
+
+
+def fine_tune(data, weights, out, **extra) -> TrainConfig:
+    return TrainConfig(data=str(data), weights=str(weights), lr=1e-3, out=str(out),
+                       **{**TINY, "strategy": "full", "epochs": 3, **extra})
+
+
+def test_several_trainings_on_all_images_are_averaged_into_the_saved_model(three_classes, pretrained_run,
+                                                                            tmp_path):
+    """``--refit-runs 2``: the saved weights are the mean of two plain runs on all images to the
+    validated epoch, from the same start (pretrained weights, a zero head), the first with the
+    run's seed and the second with the next (its own order of images)."""
+    events = []
+    result = train(fine_tune(three_classes, pretrained_run, tmp_path / "run", refit="yes", refit_runs=2, seed=5),
+                   events.append)
+    record = load_run(result.run_dir).record
+    chosen = record["best"]["epoch"]
+    assert record["config"]["refit_runs"] == 2
+    assert {k: record["refit"][k] for k in ("status", "epoch", "images", "runs")} == {
+        "status": "completed", "epoch": chosen, "images": 36, "runs": 2}
+    plains = [load_file(train(fine_tune(three_classes, pretrained_run, tmp_path / f"plain-{seed}", val_split=0.0,
+                                        refit="no", seed=seed, callbacks={"stop-after": {"last": chosen}}),
+                              registry=registry_with(StopAfter())).run_dir / "model.safetensors")
+              for seed in (5, 6)]
+    assert not torch.equal(plains[0]["fc.weight"], plains[1]["fc.weight"])  # their own orders of images
+    saved = load_file(result.run_dir / "model.safetensors")
+    assert saved.keys() == plains[0].keys()
+    for name, tensor in saved.items():
+        expected = (plains[0][name] + plains[1][name]) / 2 if tensor.is_floating_point() else plains[1][name]
+        assert torch.equal(tensor, expected), name
+
+    steps = [e for e in events if isinstance(e, Step) and e.phase == "refit"]
+    assert [(e.run, e.runs) for e in steps][0] == (1, 2) and (steps[-1].run, steps[-1].runs) == (2, 2)
+    assert [(e.refit, e.refit_runs) for e in events if isinstance(e, Start)] == [(True, 2)]
+    logs = [e.message for e in events if isinstance(e, Log)]
+    assert any(f"from the same start to epoch {chosen}, the epoch the validation chose, 2 times" in line
+               for line in logs)
+    assert "the average of the 2 models trained on all images is saved" in logs
+    assert any(line.startswith("all images (2 of 2), epoch 1/") for line in logs)
+
+
+def test_auto_averages_three_trainings_when_pretrained_weights_learn_else_one(three_classes, pretrained_run,
+                                                                             tmp_path):
+    assert [refit_runs("auto", kind) for kind in (FINE_TUNE, HEAD, SCRATCH)] == [3, 1, 1]
+    assert refit_runs(2, SCRATCH) == 2
+    events = []
+    full = load_run(train(fine_tune(three_classes, pretrained_run, tmp_path / "full", epochs=1),
+                          events.append).run_dir).record
+    assert full["config"]["refit_runs"] == 3 and full["refit"]["runs"] == 3 and full["refit"]["status"] == "completed"
+    start = next(e for e in events if isinstance(e, Start))
+    assert start.refit_runs == 3 and start.chosen["refit_runs"] == 3  # the form's empty control shows it
+    assert {e.run for e in events if isinstance(e, Step) and e.phase == "refit"} == {1, 2, 3}
+    head = load_run(train(fine_tune(three_classes, pretrained_run, tmp_path / "head", epochs=1,
+                                    strategy="head-only")).run_dir).record
+    assert head["config"]["refit_runs"] == 1 and head["refit"]["runs"] == 1
+    with pytest.raises(SettingError, match="must be auto or between 1 and 10, not 0"):
+        train(fine_tune(three_classes, pretrained_run, tmp_path / "bad", refit_runs=0))

@@ -64,8 +64,9 @@ class EventStream(Callback):
         self.train_images, self.val_images = train_images, val_images
         self.chosen: dict[str, int] = {}
         """The settings chosen from the data, for the Start event."""
-        self.refit_planned = False
-        """Whether the run will train again on all images (RunPlan.refit), for the Start event."""
+        self.refit_planned, self.refit_runs = False, 1
+        """Whether the run will train again on all images, and how many times (RunPlan.refit and
+        refit_runs), for the Start event."""
         self.refit: dict[str, Any] | None = None
         """How the training again on all images went (RunRecord.refit), for the End event."""
 
@@ -77,7 +78,7 @@ class EventStream(Callback):
 
     def on_fit_start(self, state: TrainState, **params: Any) -> None:
         self.listener(Start(str(state.run_dir), state.epochs, state.steps_per_epoch, self.train_images, self.val_images,
-                            list(state.history), dict(self.chosen), self.refit_planned))
+                            list(state.history), dict(self.chosen), self.refit_planned, self.refit_runs))
 
     def on_batch_end(self, state: TrainState, **params: Any) -> None:
         loss = float(state.loss.item()) if state.loss is not None else None

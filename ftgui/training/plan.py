@@ -22,7 +22,7 @@ from ..i18n import N_
 from ..plugin_types import Initializer, Strategy
 from ..record import refit_decision, selection_rule
 from ..registry import Registered, Registry, load_registry
-from .auto_settings import FINE_TUNE, HEAD, SCRATCH, Sizes, choose
+from .auto_settings import FINE_TUNE, HEAD, SCRATCH, Sizes, choose, refit_runs
 
 
 @dataclass
@@ -50,6 +50,8 @@ class RunPlan:
     """How many processes train together (torchrun's world size): ``batch_size`` is each one's."""
     refit: bool = False
     """Whether the run trains again on all images to the validated epoch (``--refit``), once resolved."""
+    refit_runs: int = 1
+    """How many times it does, their weights averaged (``--refit-runs``), once resolved."""
 
     def resolved(self) -> Sizes:
         if self.sizes is None:
@@ -134,6 +136,7 @@ def resolve_for_data(plan: RunPlan, train_images: int, val_images: int, kind: st
                               "this run has none: give {setting[val_split]} above 0 without {setting[val_data]}, "
                               "or set {setting[refit]} to auto or no"))
     plan.refit = trains and refit_decision(config.refit, val_images, split_off)
+    plan.refit_runs = refit_runs(config.refit_runs, kind) if plan.refit else 1
 
 
 def _weights(config: TrainConfig, strategy: Strategy) -> str:

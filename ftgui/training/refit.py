@@ -10,6 +10,11 @@ ones too, with the same settings and learning-rate schedule, up to the chosen ep
 that model. Its validation accuracy cannot be measured any more (it has seen those images): the
 run keeps reporting the validated epoch's, measured before, which if anything understates it.
 
+When pretrained weights learn it does that three times (``--refit-runs``), each with its own
+order of images and augmentation, and saves the average of their weights: most of the luck left
+after the refit is one training's order of images, and the average has less of it (see
+auto_settings.REFIT_RUNS and benchmarks/RESULTS.md).
+
 The run's folder keeps the first training's curves and validation predictions; its record's
 ``refit`` says how the training again went. If it is stopped or fails, the validated model
 stays saved: nothing already saved is lost.
@@ -21,7 +26,10 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
 
 from .. import runs
 from ..callback_types import TrainState
@@ -29,9 +37,12 @@ from ..record import REFIT_PHASE, End, Epoch, Event, Log, Row, Start, Step
 from .distributed import Processes
 from .hooks import EventStream, Listener
 from .plan import RunPlan
-from .setup import set_up
+from .setup import RunSetup, seed_everything, set_up
 from .sources import BatchSources
 from .writer import RunWriter
+
+if TYPE_CHECKING:
+    from .loop import TrainResult
 
 
 def refit_plan(plan: RunPlan, batch_size: int) -> RunPlan:
@@ -45,67 +56,106 @@ def refit_plan(plan: RunPlan, batch_size: int) -> RunPlan:
 
 class RefitEvents:
     """The listener's view of the training again: its steps as phase ``refit`` (with the epoch
-    it ends with), each epoch as a log line, and nothing of its own start or end - the run's
-    End event comes after it, with RunRecord.refit."""
+    it ends with, and which of the ``runs`` trainings on all images it is), each epoch as a log
+    line, and nothing of its own start or end - the run's End event comes after it, with
+    RunRecord.refit."""
 
-    def __init__(self, listener: Listener, until: int) -> None:
-        self.listener, self.until = listener, until
+    def __init__(self, listener: Listener, until: int, runs: int = 1) -> None:
+        self.listener, self.until, self.runs = listener, until, runs
+        self.run = 1
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Step):
-            self.listener(dataclasses.replace(event, phase=REFIT_PHASE, epochs=self.until))
+            self.listener(dataclasses.replace(event, phase=REFIT_PHASE, epochs=self.until, run=self.run,
+                                              runs=self.runs))
         elif isinstance(event, Log):
             self.listener(event)
         elif isinstance(event, Epoch):
-            self.listener(Log(epoch_words(event.row, self.until)))
+            self.listener(Log(epoch_words(event.row, self.until, self.run, self.runs)))
         elif not isinstance(event, (Start, End)):
             raise TypeError(f"unknown event {event!r}")
 
 
-def epoch_words(row: Row, until: int) -> str:
-    return (f"all images, epoch {row['epoch']}/{until}: train_loss {row['train_loss']:.4f} "
+def epoch_words(row: Row, until: int, run: int = 1, runs: int = 1) -> str:
+    which = f" ({run} of {runs})" if runs > 1 else ""
+    return (f"all images{which}, epoch {row['epoch']}/{until}: train_loss {row['train_loss']:.4f} "
             f"train_acc {row['train_acc']:.4f}")
+
+
+def start_words(images: int, until: int, runs: int) -> str:
+    """The log line that announces the training again on all images."""
+    if runs == 1:
+        return (f"training again on all {images} images (the validation ones too) from the same start to epoch "
+                f"{until}, the epoch the validation chose; that model is the one saved")
+    return (f"training again on all {images} images (the validation ones too) from the same start to epoch {until}, "
+            f"the epoch the validation chose, {runs} times, each with its own order of images and augmentation; "
+            "the average of their weights is the model saved")
+
+
+class WeightSum:
+    """The running sum of several models' weights, to average them: the models of the trainings
+    on all images, which share their start (see auto_settings.REFIT_RUNS). On the CPU in double
+    precision, where the sum of a few float32 values of like size is exact: a weight no training
+    changed (a frozen layer) comes back bit for bit, and the mean is the correctly rounded one."""
+
+    def __init__(self) -> None:
+        self.total: dict[str, torch.Tensor] = {}
+        self.count = 0
+
+    def add(self, model: nn.Module) -> None:
+        for name, value in model.state_dict().items():
+            if not value.is_floating_point():
+                self.total[name] = value.detach().to("cpu", copy=True)  # counters: the last model's
+            elif name in self.total:
+                self.total[name] += value.detach().to("cpu", torch.float64)
+            else:
+                self.total[name] = value.detach().to("cpu", torch.float64, copy=True)
+        self.count += 1
+
+    def load_mean_into(self, model: nn.Module) -> None:
+        model.load_state_dict({name: value / self.count if value.is_floating_point() else value
+                               for name, value in self.total.items()})
 
 
 def train_on_all(plan: RunPlan, best: Row, earlier: BatchSources, run_dir: Path, events: EventStream,
                  stop: threading.Event, processes: Processes, writer: RunWriter,
                  save_record: Callable[[], None]) -> None:
-    """Train again on all images to ``best``'s epoch and save that model into ``run_dir``
-    (``earlier``: the first training's batches, whose batch size and cached features it reuses);
-    ``writer.refit`` (the record's ``refit``) says how it went, ``save_record`` writes it. A failure
-    is recorded there and logged, not raised: the run completed and its validated model stays."""
-    until = int(best["epoch"])
+    """Train again on all images to ``best``'s epoch, ``plan.refit_runs`` times (their weights
+    averaged), and save that model into ``run_dir`` (``earlier``: the first training's batches,
+    whose batch size and cached features it reuses); ``writer.refit`` (the record's ``refit``) says
+    how it went, ``save_record`` writes it. A failure is recorded there and logged, not raised: the
+    run completed and its validated model stays."""
+    until, count = int(best["epoch"]), plan.refit_runs
     start = time.perf_counter()
-    info: dict[str, Any] = {"status": "running", "auto": plan.config.refit == "auto", "epoch": until}
+    info: dict[str, Any] = {"status": "running", "auto": plan.config.refit == "auto", "epoch": until, "runs": count}
     writer.refit = info
     save_record()  # a crash from here on leaves a completed run with its validated model
-    listener = RefitEvents(events.listener, until)
+    listener = RefitEvents(events.listener, until, count)
     again = refit_plan(plan, earlier.batch_size)
     quiet = EventStream(listener, 0, 0)
+    weights, losses, accuracies = WeightSum(), [], []
     try:
-        setup = set_up(again, lambda message: None, sync_batch_norm=processes.many, earlier=earlier.setup)
-        info["images"] = len(setup.train.indices) if setup.train else 0
-        events.log(f"training again on all {info['images']} images (the validation ones too) from the same start "
-                   f"to epoch {until}, the epoch the validation chose; that model is the one saved")
-        sources = BatchSources(again, setup, quiet.progress, processes)
-        sources.adopt_features(earlier)
-        try:
-            from .loop import Loop  # the loop calls this module back at its end
-
-            state = TrainState(config=again.config, run_dir=run_dir, model=setup.model, device=again.device,
-                               epochs=again.epochs, steps_per_epoch=sources.steps_per_epoch(),
-                               store={reg.item.name: {} for reg, _ in again.callbacks}, _log=quiet.log,
-                               refit=True)
-            loop = Loop(again, setup, sources, RunWriter(run_dir, again, setup, writer.created, writes=False),
-                        state, quiet, stop, None, until=until)
-            result = loop.fit()
-            if result.status == "completed" and writer.writes:
-                runs.save_model(run_dir, state.trained_model(), setup.label_names, setup.data_config)
-        finally:
-            sources.close()
-        last = result.metrics[-1] if result.metrics else {}
-        info.update(status=result.status, train_loss=last.get("train_loss"), train_acc=last.get("train_acc"))
-        events.log("the model trained on all images is saved" if result.status == "completed" else
+        for run in range(1, count + 1):
+            listener.run = run
+            result, model, setup = _train_once(again, run, until, earlier, run_dir, quiet, stop, processes,
+                                               writer, lambda images: events.log(start_words(images, until, count)))
+            info["images"] = len(setup.train.indices) if setup.train else 0
+            last = result.metrics[-1] if result.metrics else {}
+            losses.append(last.get("train_loss"))
+            accuracies.append(last.get("train_acc"))
+            if result.status != "completed":
+                break
+            weights.add(model)
+            if run < count:
+                del model, setup  # one model in memory at a time
+        completed = weights.count == count
+        if completed and writer.writes:
+            if count > 1:
+                weights.load_mean_into(model)
+            runs.save_model(run_dir, model, setup.label_names, setup.data_config)
+        info.update(status=result.status, train_loss=_mean(losses), train_acc=_mean(accuracies))
+        events.log(("the model trained on all images is saved" if count == 1 else
+                    f"the average of the {count} models trained on all images is saved") if completed else
                    "the training on all images was stopped; the validated model stays saved")
     except Exception as exc:  # the run itself completed: its validated model stays, and the record says why
         info.update(status="failed", error=f"{type(exc).__name__}: {exc}")
@@ -114,3 +164,36 @@ def train_on_all(plan: RunPlan, best: Row, earlier: BatchSources, run_dir: Path,
         info["seconds"] = round(time.perf_counter() - start, 1)
         events.refit = info
         save_record()
+
+
+def _mean(values: list[float | None]) -> float | None:
+    known = [value for value in values if value is not None]
+    return sum(known) / len(known) if known else None
+
+
+def _train_once(again: RunPlan, run: int, until: int, earlier: BatchSources, run_dir: Path, quiet: EventStream,
+                stop: threading.Event, processes: Processes, writer: RunWriter,
+                announce: Callable[[int], None]) -> tuple[TrainResult, nn.Module, RunSetup]:
+    """The ``run``-th training on all images: from the same start as the others (the run's seed
+    sets up the model and initialises the new layers), then with a seed of its own for everything
+    after - the order of the images, the augmentation, dropout: the run's seed plus ``run - 1``."""
+    setup = set_up(again, lambda message: None, sync_batch_norm=processes.many, earlier=earlier.setup)
+    if run == 1:
+        announce(len(setup.train.indices) if setup.train else 0)
+    own = again
+    if run > 1:  # the first goes on as a plain run on all images would
+        own = dataclasses.replace(again, config=dataclasses.replace(again.config, seed=again.config.seed + run - 1))
+        seed_everything(own.config.seed)
+    sources = BatchSources(own, setup, quiet.progress, processes)
+    sources.adopt_features(earlier)
+    try:
+        from .loop import Loop  # the loop calls this module back at its end
+
+        state = TrainState(config=own.config, run_dir=run_dir, model=setup.model, device=own.device,
+                           epochs=own.epochs, steps_per_epoch=sources.steps_per_epoch(),
+                           store={reg.item.name: {} for reg, _ in own.callbacks}, _log=quiet.log, refit=True)
+        loop = Loop(own, setup, sources, RunWriter(run_dir, own, setup, writer.created, writes=False),
+                    state, quiet, stop, None, until=until)
+        return loop.fit(), state.trained_model(), setup
+    finally:
+        sources.close()
