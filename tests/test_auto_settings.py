@@ -186,11 +186,13 @@ def test_the_train_tab_leaves_empty_controls_to_the_data_and_shows_what_was_chos
 
     ctx = AppContext(AppOptions(runs_dir=tmp_path / "runs"))
     values = train_form.initial_form(ctx)
-    assert [values[name] for name in ("epochs", "batch_size", "warmup_epochs")] == [None, None, None]
+    assert [values[name] for name in ("epochs", "batch_size", "warmup_epochs", "refit_runs")] == [None] * 4
     config = train_form.config_from_form(ctx, "sample:digits", 0.2, {**values, "batch_size": 16})
-    assert (config.epochs, config.batch_size, config.warmup_epochs) == ("auto", 16, "auto")
-    hints = job_view.chosen_hints({"chosen": {"epochs": 50, "warmup_epochs": 5}})
-    assert [hint["placeholder"] for hint in hints] == ["auto: 50 in this run", "auto", "auto: 5 in this run"]
+    assert (config.epochs, config.batch_size, config.warmup_epochs, config.refit_runs) == ("auto", 16, "auto", "auto")
+    assert train_form.config_from_form(ctx, "sample:digits", 0.2, {**values, "refit_runs": "2"}).refit_runs == 2
+    hints = job_view.chosen_hints({"chosen": {"epochs": 50, "warmup_epochs": 5, "refit_runs": 3}})
+    assert [hint["placeholder"] for hint in hints] == ["auto: 50 in this run", "auto", "auto: 5 in this run",
+                                                       "auto: 3 in this run"]
     with speaking("zh"):
         assert job_view.chosen_hints(None)[0]["placeholder"] == "自动"
     chosen = {"train_images": 80, "kind": "fine-tune", "epochs": {"value": 50, "why": "..."},

@@ -269,6 +269,47 @@ def test_a_run_that_will_not_train_on_all_images_keeps_one_bar(tmp_path, refit):
     assert job.join(10)
 
 
+def test_several_trainings_on_all_images_share_the_rest_of_the_bar_and_say_which_is_running(tmp_path):
+    """``--refit-runs 3``: the first training gets a quarter of the bar, the three trainings on
+    all images the rest, one after the other; the texts say which of them runs, and the result
+    that their weights were averaged."""
+    now = [1000.0]
+    feed = Feed()
+    job = JobManager(feed, clock=lambda: now[0]).start(TrainConfig(epochs=4, out=str(tmp_path / "run")))
+    feed.send(Start(str(tmp_path / "run"), 4, 2, 40, 10, refit=True, refit_runs=3))
+    now[0] += 5.0
+    feed.send(Step("train", 1, 1, 2, 0.9))
+    first = job.status()
+    assert first["refit_runs"] == 3 and first["fraction"] == pytest.approx(0.25 * 0.5 / 4)
+    assert "epoch 1/4, then 3 more times on all images · step 1/2" in charts.progress_html(first)
+    assert "left:25.0%" in charts.progress_html(first)
+    _first_training(feed, now, lambda: None, epochs=2)
+    assert job.status()["eta_raw_s"] == pytest.approx(10.0 * (2 + 3 * 2))  # 2 epochs left, then 3 trainings of 2
+    feed.send(*(event for epoch in (3, 4) for event in (Step("train", epoch, 1, 2, 0.9), Step("eval", epoch, 1, 1),
+                                                        Epoch(row(epoch)))))
+    feed.send(Step("refit", 2, 5, 5, 0.5, epochs=3, run=2, runs=3))  # the second training's epoch 2 done
+    second = job.status()
+    assert second["phase"] == "refit" and second["fraction"] == pytest.approx(0.25 + 0.75 * (1 + 2 / 3) / 3)
+    text = charts.progress_html(second)
+    assert "Training on all images, 2 of 3: epoch 2/3 · step 5/5" in text
+    with i18n.speaking("zh"):
+        assert "用全部图片训练（第 2/3 次）：第 2/3 轮" in charts.progress_html(second)
+    line = job_view.describe_job({**second, "trains_all": True})
+    assert "Now training 3 more times from the same start on all 50 images, the validation ones too, each with its " \
+           "own order of images, up to the same epoch, 3, to average their weights…" in line
+    done_refit = {**REFIT_DONE, "runs": 3}
+    feed.send(End("completed", row(3), str(job.run_dir), None, done_refit), Result("completed"))
+    assert job.join(10)
+    done = job.status()
+    assert "epoch 4/4, then 3 more times on all images to epoch 3 · 100%" in charts.progress_html(done)
+    result = job_view.describe_job(done)
+    assert "Then it trained 3 more times from the same start on all 50 images, the validation ones too, each with " \
+           "its own order of images, up to the same epoch, 3, and averaged their weights: that is the saved " \
+           "model." in result
+    with i18n.speaking("zh"):
+        assert "训练了 3 次，每次图片顺序不同，都训练同样的 3 轮，并取了它们权重的平均" in job_view.describe_job(done)
+
+
 # -- the result line ---------------------------------------------------------------------------
 BASE = {"id": 1, "name": "run-1", "model": "resnet18", "strategy": "head-only", "epochs": 5, "state": "completed",
         "stop_reason": None, "error": None, "classes": 10, "val_images": 80, "train_images": 320,

@@ -150,14 +150,23 @@ def progress_html(status: dict | None) -> str:
     alive = state in ("preparing", "running", "stopping")
     refit = status.get("refit") or {}
     epoch, epochs = status["epoch"], status["epochs"]
-    if phase == REFIT_PHASE and step:
+    runs = status.get("refit_runs") or 1
+    if phase == REFIT_PHASE and step and step.get("runs", 1) > 1:
+        parts = [tr("Training on all images, {run} of {runs}: epoch {epoch}/{epochs}", run=step["run"],
+                    runs=step["runs"], epoch=step["epoch"], epochs=step.get("epochs") or step["epoch"])]
+    elif phase == REFIT_PHASE and step:
         parts = [tr("Training once more on all images: epoch {epoch}/{epochs}", epoch=step["epoch"],
                     epochs=step.get("epochs") or step["epoch"])]
     elif phase == READY:
         parts = [tr("epoch {epoch}/{epochs} done; getting ready to train once more on all images", epoch=epoch,
                     epochs=epochs)]
     elif alive and status.get("refit_planned") and state != "stopping":  # a stop cancels the second training
-        parts = [tr("epoch {epoch}/{epochs}, then once more on all images", epoch=epoch, epochs=epochs)]
+        parts = [tr("epoch {epoch}/{epochs}, then {runs} more times on all images", epoch=epoch, epochs=epochs,
+                    runs=runs) if runs > 1 else
+                 tr("epoch {epoch}/{epochs}, then once more on all images", epoch=epoch, epochs=epochs)]
+    elif state == "completed" and refit.get("status") == "completed" and refit.get("runs", 1) > 1:
+        parts = [tr("epoch {epoch}/{epochs}, then {runs} more times on all images to epoch {until}", epoch=epoch,
+                    epochs=epochs, runs=refit["runs"], until=refit.get("epoch"))]
     elif state == "completed" and refit.get("status") == "completed":
         parts = [tr("epoch {epoch}/{epochs}, then once more on all images to epoch {until}", epoch=epoch,
                     epochs=epochs, until=refit.get("epoch"))]

@@ -14,7 +14,7 @@ from ..i18n import N_, tr
 from ..record import REFIT_PHASE, SMOOTHED, best_row
 from . import charts, preview, verdicts
 from .context import UPLOADS, AppContext
-from .train_form import CHOSEN_FROM_DATA
+from .train_form import CHOSEN_IF_EMPTY
 
 CHANCE_HELP = N_("**Reading the result:** guessing would score 1 / (number of classes), e.g. 33% for 3 classes; "
                  "the accuracy chart draws that level dashed. An accuracy measured on few validation images is "
@@ -79,6 +79,11 @@ def describe_job(status: dict | None) -> str:
                                    bool(status.get("trains_all")))
     if state == "preparing":
         line = tr("… Preparing {name} ({what}): reading the images and loading the model…", name=name, what=what)
+    elif state == "running" and status.get("phase") == REFIT_PHASE and best and status.get("refit_runs", 1) > 1:
+        line = tr("▶ {name}: {best}. Now training {runs} more times from the same start on all {images} images, the "
+                  "validation ones too, each with its own order of images, up to the same epoch, {epoch}, to average "
+                  "their weights…", name=name, best=best_text, runs=status["refit_runs"], images=all_images(status),
+                  epoch=best["epoch"])
     elif state == "running" and status.get("phase") == REFIT_PHASE and best:
         line = tr("▶ {name}: {best}. Now training once more from the same start on all {images} images, the "
                   "validation ones too, up to the same epoch, {epoch}…", name=name, best=best_text,
@@ -123,6 +128,12 @@ def refit_text(refit: dict | None, best: dict | None) -> str:
     if not refit or refit.get("status") == "running":
         return ""
     epoch = refit.get("epoch") or (best or {}).get("epoch", "?")
+    if refit.get("status") == "completed" and refit.get("runs", 1) > 1:
+        return tr(" Then it trained {runs} more times from the same start on all {images} images, the validation ones "
+                  "too, each with its own order of images, up to the same epoch, {epoch}, and averaged their weights: "
+                  "that is the saved model. The validation accuracy above was measured before this; no image is left "
+                  "to check it on, so it likely understates the model a little.", runs=refit["runs"],
+                  images=refit.get("images", "?"), epoch=epoch)
     if refit.get("status") == "completed":
         return tr(" Then it trained once more from the same start on all {images} images, the validation ones too, "
                   "up to the same epoch, {epoch}: that is the saved model. The validation accuracy above was measured "
@@ -141,11 +152,11 @@ def refit_text(refit: dict | None, best: dict | None) -> str:
 
 
 def chosen_hints(status: dict | None) -> tuple:
-    """The placeholders of the Epochs, Batch size and Warm-up controls: "auto", and once the
-    job has chosen their values from its data, what it chose (an explicit value hides them)."""
+    """The placeholders of the Epochs, Batch size, Warm-up and Trainings on all images controls:
+    "auto", and once the job has chosen their values, what it chose (an explicit value hides them)."""
     chosen = (status or {}).get("chosen") or {}
     return tuple(gr.update(placeholder=tr(CHOSEN, value=chosen[name]) if name in chosen else tr(AUTO_PLACEHOLDER))
-                 for name in CHOSEN_FROM_DATA)
+                 for name in CHOSEN_IF_EMPTY)
 
 
 def poll(ctx: AppContext, seen: Any, request: gr.Request | None = None) -> tuple:
@@ -157,7 +168,7 @@ def poll(ctx: AppContext, seen: Any, request: gr.Request | None = None) -> tuple
     the last job ended (see :func:`poll_fresh`) keeps its empty view until a new job starts."""
     job = ctx.jobs.current
     if job is not None and not job.alive and seen == ("detached", job.id):
-        return (*[gr.skip()] * 7, seen, gr.skip(), gr.skip(), *[gr.skip()] * len(CHOSEN_FROM_DATA))
+        return (*[gr.skip()] * 7, seen, gr.skip(), gr.skip(), *[gr.skip()] * len(CHOSEN_IF_EMPTY))
     status = job.status() if job else None
     mine = job is None or ctx.visitor(request).owns(job.owner)
     if status is not None and not mine:
@@ -175,7 +186,7 @@ def poll(ctx: AppContext, seen: Any, request: gr.Request | None = None) -> tuple
         curves = (gr.skip(), gr.skip(), gr.skip())
         notice: Any = gr.skip()
         offer: Any = gr.skip()
-        hints: tuple = (gr.skip(),) * len(CHOSEN_FROM_DATA)
+        hints: tuple = (gr.skip(),) * len(CHOSEN_IF_EMPTY)
         sent = gr.skip()  # not rewritten: a Start may have marked it meanwhile (see restarted)
     else:
         curves = job_curves(status, replaces=follows_another_job(seen, status))

@@ -223,15 +223,15 @@ class Job:
 
         A run that will train once more on all images once the validation chose its epoch
         (``refit_planned``, ``--refit``: as its Start event says) has two phases: the bar gives
-        the first training half of it (the training on all images goes to the chosen epoch, at
-        most as many), and once the training on all images has begun (``phase`` ``refit``;
-        ``refit-ready`` between the last epoch and its first step) the rest fills at that
-        training's pace, from wherever the first ended (an early stop ends it sooner), so the
-        bar never goes back; ``refit_from`` is where on the bar the second phase begins. Until
-        then the time left counts it as many epochs as the epoch chosen so far, at the first
-        training's pace; then from its own pace (before its first step: the first training's pace
-        per epoch). ``refit`` is the run's account of it
-        once the run has ended (End.refit)."""
+        the first training a share of 1 / (1 + the number of trainings on all images,
+        ``--refit-runs``; each goes to the chosen epoch, at most as many), and once the training
+        on all images has begun (``phase`` ``refit``; ``refit-ready`` between the last epoch and
+        its first step) the rest fills at that training's pace, from wherever the first ended (an
+        early stop ends it sooner), so the bar never goes back; ``refit_from`` is where on the
+        bar the second phase begins. Until then the time left counts each training on all images
+        as many epochs as the epoch chosen so far, at the first training's pace; then from its
+        own pace (before its first step: the first training's pace per epoch). ``refit`` is the
+        run's account of it once the run has ended (End.refit)."""
         with self._lock:
             events = list(self.events)
             step = self.last_step
@@ -247,12 +247,13 @@ class Job:
         partial = next((row["epoch"] for row in metrics if row.get("stopped")), None)
         alive = state not in FINISHED
         planned = bool(start and start.refit and epochs > 0)
+        runs = start.refit_runs if start and planned else 1
         refit_step = step if step is not None and step.phase == REFIT_PHASE and alive else None
-        first_share = 0.5 if planned else 1.0
+        first_share = 1 / (1 + runs) if planned else 1.0
         refit_from = first_share if planned and alive else None
         if refit_step is not None:
             until = max(refit_step.epochs or refit_step.epoch, 1)
-            refit_from = len(whole) / (epochs + (epochs if planned else until))  # where the first training ended
+            refit_from = len(whole) / (epochs + runs * (epochs if planned else until))  # where the first training ended
             fraction = refit_from + (1 - refit_from) * _refit_progress(refit_step)
             phase = REFIT_PHASE
         else:
@@ -272,9 +273,9 @@ class Job:
             else:
                 done = fraction * epochs / first_share  # epochs of the first training, a part of one too
                 left = epochs - done
-                if planned:  # then the training on all images, to the epoch chosen so far (all of them before)
+                if planned:  # then the trainings on all images, to the epoch chosen so far (all of them before)
                     best = best_row([row for row in whole if row.get("val_acc") is not None])
-                    left += int(best["epoch"]) if best else epochs
+                    left += runs * (int(best["epoch"]) if best else epochs)
                 this_job = done - len(earlier)  # a resumed run's earlier epochs took no time here
                 raw = elapsed * left / this_job if this_job > 0 else None
                 if raw is not None and len(ends) >= 2:  # this job's pace, its slow first epoch left out
@@ -293,7 +294,8 @@ class Job:
             "run_dir": str(self.run_dir) if self.run_dir else None,
             "epochs": epochs if start or isinstance(given, int) else given, "epoch": epoch, "stopped_in": partial,
             "step": vars(step) if step else None, "metrics": metrics, "fraction": fraction,
-            "phase": phase, "refit_planned": planned, "refit_from": refit_from, "refit": end.refit if end else None,
+            "phase": phase, "refit_planned": planned, "refit_runs": runs, "refit_from": refit_from,
+            "refit": end.refit if end else None,
             "elapsed_s": elapsed, "elapsed_total_s": elapsed + before, "eta_s": eta, "eta_raw_s": raw,
             "n_events": len(events),
             "classes": self.classes(), "val_images": start.val_images if start else None,
@@ -306,8 +308,10 @@ class Job:
 
 
 def _refit_progress(step: Step) -> float:
-    """How much of the training on all images a ``refit`` Step has done (it ends with epoch ``step.epochs``)."""
-    return min((step.epoch - 1 + step.step / max(step.steps, 1)) / max(step.epochs or step.epoch, 1), 1.0)
+    """How much of the training on all images a ``refit`` Step has done: of all ``step.runs`` of
+    them, each of which ends with epoch ``step.epochs``."""
+    within = min((step.epoch - 1 + step.step / max(step.steps, 1)) / max(step.epochs or step.epoch, 1), 1.0)
+    return min((step.run - 1 + within) / max(step.runs, 1), 1.0)
 
 
 def _refit_eta(step: Step, marks: list[tuple[float, float, int]], ends: list[tuple[float, int]],
@@ -323,7 +327,7 @@ def _refit_eta(step: Step, marks: list[tuple[float, float, int]], ends: list[tup
             return (now - when) * (1 - progress) / (progress - done), REFIT_PHASE
     if len(ends) >= 2 and ends[-1][1] > ends[0][1]:
         per_epoch = (ends[-1][0] - ends[0][0]) / (ends[-1][1] - ends[0][1])
-        return per_epoch * max(step.epochs or step.epoch, 1) * (1 - progress), REFIT_PHASE
+        return per_epoch * max(step.epochs or step.epoch, 1) * max(step.runs, 1) * (1 - progress), REFIT_PHASE
     return None, REFIT_PHASE
 
 

@@ -78,9 +78,10 @@ def weights_architecture(ctx: AppContext, choice: str) -> str | None:
 
 # -- the form -----------------------------------------------------------------------------
 SETTINGS = ("model", "strategy", "init", "bias_init", "epochs", "batch_size", "aug", "device", "seed",
-            "weight_decay", "warmup_epochs", "label_smoothing", "select", "refit")
-CHOSEN_FROM_DATA = ("epochs", "batch_size", "warmup_epochs")
-"""Settings an empty control leaves to the data (``auto``, see ftgui.training.auto_settings)."""
+            "weight_decay", "warmup_epochs", "label_smoothing", "select", "refit", "refit_runs")
+CHOSEN_IF_EMPTY = ("epochs", "batch_size", "warmup_epochs", "refit_runs")
+"""Settings an empty control leaves to the run (``auto``): epochs, batch size and warm-up chosen
+from the data (see ftgui.training.auto_settings), the trainings on all images from what learns."""
 
 
 def form_from_config(ctx: AppContext, config: TrainConfig) -> dict[str, Any]:
@@ -88,7 +89,7 @@ def form_from_config(ctx: AppContext, config: TrainConfig) -> dict[str, Any]:
     plugin parameter the config does not set keeps its default."""
     strategy = ctx.registry.strategy(config.strategy)
     values: dict[str, Any] = {name: getattr(config, name) for name in SETTINGS}
-    values.update({name: None for name in CHOSEN_FROM_DATA if values[name] == AUTO})  # an empty box
+    values.update({name: None for name in CHOSEN_IF_EMPTY if values[name] == AUTO})  # an empty box
     values.update(weights_file=None, weights_path=None, lr=config.lr or strategy.default_lr,
                   init=config.init or strategy.default_init, img_size=config.img_size or 0,
                   weights=_weights_choice(ctx, config.weights))
@@ -177,6 +178,7 @@ def config_from_form(ctx: AppContext, data: str | None, val_split: float, form: 
         label_smoothing=_number(form["label_smoothing"], float, N_("label smoothing")),
         select=form.get("select") or AUTO,
         refit=form.get("refit") or AUTO,
+        refit_runs=_number_or_auto(form.get("refit_runs"), N_("Trainings on all images")),
         callbacks={name: _changed_params(form, "callback", ctx.registry.callback(name))
                    for name in form.get("callbacks") or []},
         plugins_dirs=list(ctx.options.plugins_dirs),

@@ -151,6 +151,8 @@ def settings_section(values: dict, strategy, form: dict, ui: dict) -> None:
                                   info=SELECT_INFO, elem_id="select")
         form["refit"] = gr.Radio(REFIT_CHOICES, value=values["refit"], label="After picking the best epoch",
                                  info=REFIT_INFO, elem_id="refit")
+        form["refit_runs"] = gr.Textbox(values["refit_runs"], label="Trainings on all images",
+                                        placeholder=AUTO_PLACEHOLDER, info=REFIT_RUNS_INFO, elem_id="refit-runs")
 
 
 SELECT_CHOICES = [("Automatic (chosen from the number of validation images)", "auto"),
@@ -176,6 +178,9 @@ REFIT_INFO = ("The validation images are kept aside to pick the best epoch, so t
               "better on new images. Its validation accuracy cannot be measured any more (it has seen those "
               "images), so the one shown is from before. It takes up to about twice as long. Automatic does it below "
               f"{SMALL_VALIDATION} validation images split off your data.")
+REFIT_RUNS_INFO = ("How many times to train once more on all images, each time from the same start with its own order "
+                   "of images; the saved model averages their weights, so it depends less on luck. Leave empty for "
+                   "3 when pretrained weights learn (up to about four times as long as one training), else 1.")
 
 
 def callbacks_section(ctx: AppContext, values: dict, form: dict, ui: dict) -> None:

@@ -30,7 +30,7 @@ from .data_tab import DataTab
 from .handlers import bind, show_chosen, show_only
 from .job_view import CHANCE_HELP, poll, poll_fresh, restarted, trains_all
 from .train_form import (
-    CHOSEN_FROM_DATA,
+    CHOSEN_IF_EMPTY,
     config_from_form,
     form_from_config,
     initial_form,
@@ -269,7 +269,7 @@ def layout(ctx: AppContext, demo: gr.Blocks, data: DataTab) -> Notice:
     inputs = [data.source, data.val_split, *form.values()]
     initial = {name: values[name] for name in form}
     job_outputs = ([ui[k] for k in ("status", "progress", "loss", "acc", "log", "start", "stop")]
-                   + [seen, ui["notice"], ui["preview"]] + [form[name] for name in CHOSEN_FROM_DATA])
+                   + [seen, ui["notice"], ui["preview"]] + [form[name] for name in CHOSEN_IF_EMPTY])
     timer.tick(bind(poll, ctx), [seen], job_outputs, show_progress="hidden", api_name="poll", concurrency_limit=None)
     settings = [*form.values(), data.source]
     notice = Notice(ui["notice"], seen, settings, bind(reattach, ctx, list(form)))

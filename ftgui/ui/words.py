@@ -19,7 +19,7 @@ CONTROLS = {
     "warmup_epochs": N_("Warm-up epochs"), "label_smoothing": N_("Label smoothing"),
     "num_workers": N_("data-loading processes"), "feature_views": N_("augmented feature views"),
     "out": N_("the run folder"), "select": N_("How to pick the best epoch"),
-    "refit": N_("After picking the best epoch"),
+    "refit": N_("After picking the best epoch"), "refit_runs": N_("Trainings on all images"),
 }
 """TrainConfig field -> the control's label in the Train and Data tabs."""
 
