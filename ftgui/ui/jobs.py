@@ -229,7 +229,9 @@ class Job:
         its first step) the rest fills at that training's pace, from wherever the first ended (an
         early stop ends it sooner), so the bar never goes back; ``refit_from`` is where on the
         bar the second phase begins. Until then the time left counts each training on all images
-        as many epochs as the epoch chosen so far, at the first training's pace; then from its
+        as many epochs as the first training has (the chosen epoch is known only once that has
+        ended: counting the best so far, early in the run, promised a fraction of the time it
+        took), then as the chosen epoch, at the first training's pace; then from its
         own pace (before its first step: the first training's pace per epoch). ``refit`` is the
         run's account of it once the run has ended (End.refit)."""
         with self._lock:
@@ -273,8 +275,9 @@ class Job:
             else:
                 done = fraction * epochs / first_share  # epochs of the first training, a part of one too
                 left = epochs - done
-                if planned:  # then the trainings on all images, to the epoch chosen so far (all of them before)
-                    best = best_row([row for row in whole if row.get("val_acc") is not None])
+                if planned:  # then the trainings on all images: to the chosen epoch, at most the last
+                    best = best_row([row for row in whole if row.get("val_acc") is not None]) \
+                        if len(whole) >= epochs else None
                     left += runs * (int(best["epoch"]) if best else epochs)
                 this_job = done - len(earlier)  # a resumed run's earlier epochs took no time here
                 raw = elapsed * left / this_job if this_job > 0 else None

@@ -176,7 +176,8 @@ REFIT_INFO = ("The validation images are kept aside to pick the best epoch, so t
               "them. Once that epoch is picked, the run can train once more from the same start on all images, "
               "the validation ones too, up to that epoch, and save that model: with few images it usually does "
               "better on new images. Its validation accuracy cannot be measured any more (it has seen those "
-              "images), so the one shown is from before. It takes up to about twice as long. Automatic does it below "
+              "images), so the one shown is from before. Each training on all images takes up to as long as the "
+              "first. Automatic does it below "
               f"{SMALL_VALIDATION} validation images split off your data.")
 REFIT_RUNS_INFO = ("How many times to train once more on all images, each time from the same start with its own order "
                    "of images; the saved model averages their weights, so it depends less on luck. Leave empty for "
