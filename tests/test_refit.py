@@ -130,20 +130,23 @@ def test_yes_without_split_off_validation_images_is_one_clear_line(three_classes
     assert evaluated.status == "initialised" and load_run(evaluated.run_dir).record["refit"] is None
 
 
-def test_stopping_the_training_again_keeps_the_validated_model(three_classes, tmp_path):
+@pytest.mark.parametrize("runs", [1, 2])
+def test_stopping_the_training_again_keeps_the_validated_model(three_classes, tmp_path, runs):
+    """Stopped in the only training on all images, or in the second of two: nothing of them is saved."""
     stop = threading.Event()
     validated: dict[str, bytes] = {}
     model = tmp_path / "run" / "model.safetensors"
 
     def listener(event):
-        if isinstance(event, Step) and event.phase == "refit" and not stop.is_set():
-            validated["bytes"] = model.read_bytes()  # what the first training saved
-            stop.set()
+        if isinstance(event, Step) and event.phase == "refit":
+            validated.setdefault("bytes", model.read_bytes())  # what the first training saved
+            if event.run == runs:
+                stop.set()
 
-    result = train(scratch(three_classes, tmp_path / "run", refit="yes"), listener, stop)
+    result = train(scratch(three_classes, tmp_path / "run", refit="yes", refit_runs=runs), listener, stop)
     record = load_run(result.run_dir).record
     assert result.status == "completed" and record["status"] == "completed"
-    assert record["refit"]["status"] == "stopped"
+    assert record["refit"]["status"] == "stopped" and record["refit"]["runs"] == runs
     assert model.read_bytes() == validated["bytes"]
 
 
