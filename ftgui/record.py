@@ -72,6 +72,11 @@ def refit_words(refit: Mapping[str, Any] | None) -> str:
     if not refit:
         return ""
     status = refit.get("status")
+    if status == "completed" and refit.get("runs", 1) > 1 and refit.get("averaged") is False:
+        return (f"then trained again on all {refit.get('images')} images to epoch {refit.get('epoch')}, "
+                f"{refit['runs']} times; their average scored lower on those images than each alone (the trainings "
+                "went too far apart, as a high learning rate makes them), so the first of them is the model saved "
+                "(its validation accuracy was measured before it learned from those images)")
     if status == "completed" and refit.get("runs", 1) > 1:
         return (f"then trained again on all {refit.get('images')} images to epoch {refit.get('epoch')}, "
                 f"{refit['runs']} times, and averaged their weights into the model saved (its validation accuracy "

@@ -12,7 +12,7 @@ import ftgui
 from ftgui.config import TrainConfig
 from ftgui.engine import train
 from ftgui.errors import SettingError
-from ftgui.record import End, Log, Start, Step, refit_decision
+from ftgui.record import End, Log, Start, Step, refit_decision, refit_words
 from ftgui.registry import Registered, load_registry
 from ftgui.runs import load_run, read_metrics
 from ftgui.training import refit as refit_module
@@ -223,10 +223,11 @@ def fine_tune(data, weights, out, **extra) -> TrainConfig:
 
 
 def test_several_trainings_on_all_images_are_averaged_into_the_saved_model(three_classes, pretrained_run,
-                                                                            tmp_path):
+                                                                            tmp_path, monkeypatch):
     """``--refit-runs 2``: the saved weights are the mean of two plain runs on all images to the
     validated epoch, from the same start (pretrained weights, a zero head), the first with the
-    run's seed and the second with the next (its own order of images)."""
+    run's seed and the second with the next (its own order of images); an average that scores
+    lower on those images than the trainings alone is refused for the first of them."""
     events = []
     result = train(fine_tune(three_classes, pretrained_run, tmp_path / "run", refit="yes", refit_runs=2, seed=5),
                    events.append)
@@ -254,6 +255,26 @@ def test_several_trainings_on_all_images_are_averaged_into_the_saved_model(three
                for line in logs)
     assert "the average of the 2 models trained on all images is saved" in logs
     assert any(line.startswith("all images (2 of 2), epoch 1/") for line in logs)
+    refit = record["refit"]
+    assert refit["averaged"] is True and len(refit["accuracy_alone"]) == 2
+    assert refit["accuracy_averaged"] >= min(refit["accuracy_alone"]) - refit_module.AVERAGE_TOLERANCE
+    assert any(line.startswith("the average of their weights classifies ") for line in logs)
+
+    scores = iter([1.0, 1.0, 0.5])  # each training alone learned every image; their average half of them
+    monkeypatch.setattr(refit_module, "accuracy_on_all", lambda model, setup, plan: next(scores))
+    events.clear()
+    refused = train(fine_tune(three_classes, pretrained_run, tmp_path / "refused", refit="yes", refit_runs=2, seed=5),
+                    events.append)
+    refit = load_run(refused.run_dir).record["refit"]
+    assert (refit["status"], refit["averaged"], refit["accuracy_alone"], refit["accuracy_averaged"]) == (
+        "completed", False, [1.0, 1.0], 0.5)
+    first = load_file(refused.run_dir / "model.safetensors")
+    assert all(torch.equal(tensor, plains[0][name]) for name, tensor in first.items())  # the first training's
+    logs = [e.message for e in events if isinstance(e, Log)]
+    assert "the average of their weights classifies only 50% of the images right (each alone: 100%, 100%): the " \
+           "trainings went too far apart to average, as a high learning rate makes them; the first of them is " \
+           "saved instead" in logs
+    assert "the model trained on all images is saved" in logs
 
 
 def test_auto_averages_three_trainings_when_pretrained_weights_learn_else_one(three_classes, pretrained_run,
@@ -272,3 +293,12 @@ def test_auto_averages_three_trainings_when_pretrained_weights_learn_else_one(th
     assert head["config"]["refit_runs"] == 1 and head["refit"]["runs"] == 1
     with pytest.raises(SettingError, match="must be auto or between 1 and 10, not 0"):
         train(fine_tune(three_classes, pretrained_run, tmp_path / "bad", refit_runs=0))
+
+
+def test_the_console_says_whether_the_average_or_the_first_training_was_saved():
+    done = {"status": "completed", "images": 36, "epoch": 3, "runs": 3, "averaged": True}
+    assert refit_words(done).startswith("then trained again on all 36 images to epoch 3, 3 times, and averaged their "
+                                        "weights into the model saved")
+    refused = refit_words({**done, "averaged": False})
+    assert "their average scored lower on those images than each alone" in refused
+    assert "the first of them is the model saved" in refused

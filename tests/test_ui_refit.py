@@ -309,6 +309,13 @@ def test_several_trainings_on_all_images_share_the_rest_of_the_bar_and_say_which
            "model." in result
     with i18n.speaking("zh"):
         assert "训练了 3 次，每次图片顺序不同，都训练同样的 3 轮，并取了它们权重的平均" in job_view.describe_job(done)
+    refused = {**done, "refit": {**done_refit, "averaged": False, "accuracy_alone": [1.0, 0.98, 1.0],
+                                 "accuracy_averaged": 0.56}}
+    result = job_view.describe_job(refused)
+    assert "but the average of their weights got only 56% of those images right, where each alone got at least 98%" \
+           in result and "So the saved model is the first of them." in result and "averaged their" not in result
+    with i18n.speaking("zh"):
+        assert "只认对了这些图片中的 56%，而每个单独的模型至少认对 98%" in job_view.describe_job(refused)
 
 
 # -- the result line ---------------------------------------------------------------------------

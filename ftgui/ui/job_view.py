@@ -128,6 +128,15 @@ def refit_text(refit: dict | None, best: dict | None) -> str:
     if not refit or refit.get("status") == "running":
         return ""
     epoch = refit.get("epoch") or (best or {}).get("epoch", "?")
+    if refit.get("status") == "completed" and refit.get("runs", 1) > 1 and refit.get("averaged") is False:
+        return tr(" Then it trained {runs} more times from the same start on all {images} images, the validation ones "
+                  "too, up to the same epoch, {epoch}, but the average of their weights got only {averaged} of those "
+                  "images right, where each alone got at least {alone}: the trainings went too far apart, as a high "
+                  "learning rate makes them (a lower one lets them average). So the saved model is the first of them. "
+                  "The validation accuracy above was measured before this; no image is left to check it on, so it "
+                  "likely understates the model a little.", runs=refit["runs"], images=refit.get("images", "?"),
+                  epoch=epoch, averaged=f"{refit.get('accuracy_averaged') or 0.0:.0%}",
+                  alone=f"{min(refit.get('accuracy_alone') or [0.0]):.0%}")
     if refit.get("status") == "completed" and refit.get("runs", 1) > 1:
         return tr(" Then it trained {runs} more times from the same start on all {images} images, the validation ones "
                   "too, each with its own order of images, up to the same epoch, {epoch}, and averaged their weights: "
