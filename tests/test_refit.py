@@ -302,3 +302,25 @@ def test_the_console_says_whether_the_average_or_the_first_training_was_saved():
     refused = refit_words({**done, "averaged": False})
     assert "their average scored lower on those images than each alone" in refused
     assert "the first of them is the model saved" in refused
+
+
+def test_the_average_is_judged_by_the_share_of_all_images_a_model_gets_right(three_classes, tmp_path):
+    from torch import nn
+
+    from ftgui.training.plan import plan_run
+    from ftgui.training.setup import set_up
+
+    class Always(nn.Module):
+        """Says ``label`` for every image."""
+
+        def __init__(self, label: int) -> None:
+            super().__init__()
+            self.label = label
+
+        def forward(self, images):
+            return nn.functional.one_hot(torch.full((len(images),), self.label), 3).float()
+
+    plan = plan_run(scratch(three_classes, tmp_path / "none", val_split=0.0))
+    setup = set_up(plan, lambda message: None)
+    assert len(setup.train.indices) == 36  # 12 images of each of 3 classes
+    assert [refit_module.accuracy_on_all(Always(label), setup, plan) for label in range(3)] == [1 / 3] * 3

@@ -63,7 +63,7 @@ class EventStream(Callback):
         self.listener = listener
         self.train_images, self.val_images = train_images, val_images
         self.chosen: dict[str, int] = {}
-        """The settings chosen from the data, for the Start event."""
+        """The settings the run chose (``auto``: Start.chosen), for the Start event."""
         self.refit_planned, self.refit_runs = False, 1
         """Whether the run will train again on all images, and how many times (RunPlan.refit and
         refit_runs), for the Start event."""
