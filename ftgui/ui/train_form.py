@@ -133,8 +133,9 @@ def _number(value: Any, kind: type, name: str) -> Any:
 
 
 def _number_or_auto(value: Any, name: str) -> int | str:
-    """An epochs, batch size or warm-up box's value: empty (or "auto") means chosen from the
-    data; ``name`` (marked ``N_``) names the box in the error for anything else."""
+    """An epochs, batch size, warm-up or trainings-on-all-images box's value: empty (or "auto")
+    means ftgui chooses it (from the data, or for the trainings from the mode); ``name`` (marked
+    ``N_``) names the box in the error for anything else."""
     text = "" if value is None else str(value).strip()
     if text.lower() in ("", AUTO):
         return AUTO
@@ -143,8 +144,8 @@ def _number_or_auto(value: Any, name: str) -> int | str:
     except ValueError:
         number = math.nan
     if not number.is_integer():
-        raise FtguiError(tr("{name} takes a whole number, or stays empty to have it chosen from your data; "
-                            "not {value!r}", name=tr(name), value=text))
+        raise FtguiError(tr("{name} takes a whole number, or stays empty to have ftgui choose it; not {value!r}",
+                            name=tr(name), value=text))
     return int(number)
 
 
