@@ -236,6 +236,8 @@ def compare(base: TrainConfig, vary: dict[str, list[Any]], seeds: int = 3, root:
                 outcome = train(run, listener=listener, stop=stop, registry=registry)
             except FtguiError as exc:
                 raise FtguiError(f"{config.name}, seed {run.seed}: {exc}") from None
+            if stop.is_set() and outcome.status != "completed":
+                break  # a run cut short would compare fewer epochs than the others: left out
             best = (outcome.best or {}).get("val_acc")
             if best is None:
                 raise FtguiError(f"{config.name}, seed {run.seed}: the run has no validation accuracy "

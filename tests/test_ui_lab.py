@@ -2,6 +2,7 @@
 numbers the page shows are the seed's figures (docs/init-lab.md)."""
 from __future__ import annotations
 
+import json
 import math
 
 import pandas as pd
@@ -176,6 +177,46 @@ def test_compare_shows_mean_and_std_over_seeds_and_a_verdict(ctx):
     assert any(key.startswith("grad_norm/") for key in read_metrics(run)[0])  # the Lab measures gradients
     saved = [p for p in ctx.runs_root.iterdir() if p.name.startswith("lab-compare-")]
     assert len(saved) == 1 and (saved[0] / "compare.json").is_file()
+
+
+@pytest.mark.slow
+def test_stop_ends_a_comparison_after_its_current_run_and_shows_the_runs_that_finished(tmp_path):
+    """Stop pressed while the third of four runs was about to train: that run is left out (it
+    would compare fewer epochs), the two that finished are the table, and the page says so."""
+    from ftgui.ui import lab_compare
+
+    ctx = AppContext(AppOptions(runs_dir=tmp_path / "runs"))
+    assert lab_compare.stop_compare(ctx) == "Nothing is being compared."
+    pressed = []
+
+    def progress(fraction, desc=""):
+        if fraction >= 0.5 and not pressed:
+            pressed.append(lab_compare.stop_compare(ctx))
+
+    table, verdicts, curves = lab_compare.run_compare(ctx, "sample:digits", "init=zeros,lecun", 2, 1,
+                                                      progress=progress)
+    assert pressed and pressed[0].startswith("Stopping the comparison")
+    assert list(table["configuration"]) == ["init=zeros"] and list(table["seeds"]) == [2]
+    assert "**Stopped** after 2 of 4 runs" in verdicts and "one configuration: nothing to compare" in verdicts
+    compared = next(p for p in ctx.runs_root.iterdir() if p.name.startswith("lab-compare-"))
+    saved = json.loads((compared / "compare.json").read_text())
+    assert saved["stopped"] and [len(c["runs"]) for c in saved["configs"]] == [2]
+    assert ctx.comparing is None  # the next Stop says nothing is being compared
+
+
+def test_only_who_started_a_comparison_may_stop_it_on_a_shared_app(tmp_path):
+    from ftgui.ui import lab_compare
+    from ftgui.ui.context import Comparing
+
+    shared = AppContext(AppOptions(runs_dir=tmp_path / "runs", host="0.0.0.0"))
+    shared.comparing = Comparing("someone")
+    with pytest.raises(FtguiError, match="another visitor"):
+        lab_compare.stop_compare(shared)
+    assert not shared.comparing.stop.is_set()
+    local = AppContext(AppOptions(runs_dir=tmp_path / "local"))
+    local.comparing = Comparing("someone")
+    lab_compare.stop_compare(local)  # on a local app the person at the computer may stop anything
+    assert local.comparing.stop.is_set()
 
 
 def test_a_compare_of_one_epoch_draws_no_chart_and_says_why():

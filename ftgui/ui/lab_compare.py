@@ -7,7 +7,9 @@ per pair saying whether the difference is larger than the seed-to-seed noise.
 The runs are small (the bundled pretrained backbone's architecture at 32 pixels, a few
 epochs) and go to ``<runs>/lab-compare-<time>/`` with ``compare.json``; they are not in the
 Runs tab's list, which shows the runs directly under the runs folder. One comparison at a
-time, and none while the app's training job runs (both would share the same CPU cores).
+time, and none while the app's training job runs (both would share the same CPU cores). Stop
+ends it after the current run (the run cut short is left out: it would compare fewer epochs);
+the table and sentences then show the runs that finished.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import pandas as pd
 from ..errors import FtguiError
 from ..i18n import N_, tr
 from . import charts, heavy
-from .context import AppContext, demo_backbone, demo_settings
+from .context import AppContext, Comparing, demo_backbone, demo_settings
 from .handlers import bind
 
 PROGRESS = gr.Progress()
@@ -65,7 +67,7 @@ def check_data(ctx: AppContext, data: str | None) -> str:
 
 
 def run_compare(ctx: AppContext, data: str, vary_text: str, seeds: float, epochs: float,
-                progress: gr.Progress = PROGRESS) -> tuple[pd.DataFrame, str, dict]:
+                request: gr.Request | None = None, progress: gr.Progress = PROGRESS) -> tuple[pd.DataFrame, str, dict]:
     """The handler of "Compare": (table, verdicts, curves)."""
     data = check_data(ctx, data)
     ctx.jobs.ensure_idle()
@@ -85,12 +87,21 @@ def run_compare(ctx: AppContext, data: str, vary_text: str, seeds: float, epochs
         progress(index / total, desc=tr("{run}, seed {seed} ({number} of {total} runs)", run=name, seed=seed,
                                         number=index + 1, total=total))
 
-    result = compare.compare(config, vary, seeds=int(seeds), root=root, registry=ctx.registry, on_run=on_run,
-                             listener=lambda event: None)
+    ctx.comparing = comparing = Comparing(ctx.visitor(request).id)
+    try:
+        result = compare.compare(config, vary, seeds=int(seeds), root=root, registry=ctx.registry, on_run=on_run,
+                                 listener=lambda event: None, stop=comparing.stop)
+    finally:
+        ctx.comparing = None
     table = pd.DataFrame([[r.config.name, f"{r.mean:.3f} ± {r.std:.3f}", len(r.runs), f"{r.seconds:.1f} s",
                            f"{r.trainable:,}" if r.trainable is not None else "-"] for r in result.results],
                          columns=empty_table().columns)
     verdicts = "\n".join(f"- {line}" for line in result.verdicts() or [tr("one configuration: nothing to compare")])
+    if result.stopped:
+        done = sum(len(r.runs) for r in result.results)
+        verdicts = tr("**Stopped** after {done} of {total} runs: the table and the sentences below use only the runs "
+                      "that finished.", done=done, total=len(compare.configurations(vary)) * int(seeds)) + "\n\n" + (
+            verdicts if result.results else tr("No run finished: nothing to compare."))
     rows = []
     for r in result.results:
         per_epoch: dict[int, list[float]] = {}
@@ -111,6 +122,18 @@ def run_compare(ctx: AppContext, data: str, vary_text: str, seeds: float, epochs
     plot, note = chart(curves)
     saved = tr("Saved in `{folder}` (with compare.json).", folder=root.name)
     return table, f"{saved}\n\n{verdicts}{note}", plot
+
+
+def stop_compare(ctx: AppContext, request: gr.Request | None = None) -> str:
+    """The handler of "Stop": end the comparison after its current run, when this visitor
+    started it (on a local app anyone may)."""
+    comparing = ctx.comparing
+    if comparing is None:
+        return tr("Nothing is being compared.")
+    if not ctx.visitor(request).owns(comparing.owner):
+        raise FtguiError(tr("this comparison was started by another visitor: only they may stop it"))
+    comparing.stop.set()
+    return tr("Stopping the comparison: the run in progress is left out, the runs that finished are shown.")
 
 
 def chart(curves: pd.DataFrame) -> tuple[dict, str]:
@@ -145,6 +168,8 @@ def layout(ctx: AppContext) -> None:
             seeds = gr.Slider(2, 5, value=3, step=1, label="Random seeds", elem_id="lab-compare-seeds")
             epochs = gr.Slider(1, 10, value=3, step=1, label="Epochs", elem_id="lab-compare-epochs")
             button = gr.Button("Compare", variant="primary", elem_id="lab-compare-run")
+            stop = gr.Button("Stop", variant="stop", elem_id="lab-compare-stop")
+        notice = gr.Markdown(elem_id="lab-compare-notice")
         table = gr.Dataframe(headers=TABLE, interactive=False, label="Best validation accuracy over seeds",
                              elem_id="lab-compare-table")
         verdicts = gr.Markdown(elem_id="lab-compare-verdicts")
@@ -155,3 +180,6 @@ def layout(ctx: AppContext) -> None:
     compared = button.click(bind(run_compare, ctx), [data, vary, seeds, epochs], [table, verdicts, curves],
                             api_name="lab_compare", concurrency_limit=1)
     charts.keep_series_coloured(compared, [curves])
+    compared.then(lambda: "", None, [notice], api_visibility="private", show_progress="hidden")
+    stop.click(bind(stop_compare, ctx), None, [notice], api_name="lab_compare_stop", concurrency_limit=None,
+               show_progress="hidden")
