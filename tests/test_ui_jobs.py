@@ -94,6 +94,26 @@ def test_second_start_is_refused_while_busy_then_allowed(tmp_path):
     assert manager.current is second
 
 
+def test_a_training_and_the_labs_comparison_wait_for_each_other(tmp_path):
+    """They would share the computer's cores: while one runs the other is refused in one line."""
+    gate = threading.Event()
+    manager = JobManager(fake_train(epochs_done=gate))
+    with manager.comparison("visitor") as comparing:
+        with pytest.raises(Busy, match=r"busy: the Init Lab is comparing; stop it"):
+            manager.start(TrainConfig(epochs=1, out=str(tmp_path / "run")))
+        with pytest.raises(Busy, match=r"busy: the Init Lab is comparing"), manager.comparison("another"):
+            pass
+        manager.shutdown()  # the app closing stops the comparison too
+        assert comparing.stop.is_set()
+    assert manager.comparing is None
+    job = manager.start(TrainConfig(epochs=1, out=str(tmp_path / "run")))
+    with pytest.raises(Busy, match=r"busy: run is training"), manager.comparison("visitor"):
+        pass
+    assert manager.comparing is None
+    gate.set()
+    assert job.join(10)
+
+
 def test_user_errors_are_kept_as_they_are_and_an_empty_run_folder_is_removed(tmp_path):
     run_dir = tmp_path / "empty"
     run_dir.mkdir()

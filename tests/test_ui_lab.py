@@ -201,22 +201,21 @@ def test_stop_ends_a_comparison_after_its_current_run_and_shows_the_runs_that_fi
     compared = next(p for p in ctx.runs_root.iterdir() if p.name.startswith("lab-compare-"))
     saved = json.loads((compared / "compare.json").read_text())
     assert saved["stopped"] and [len(c["runs"]) for c in saved["configs"]] == [2]
-    assert ctx.comparing is None  # the next Stop says nothing is being compared
+    assert ctx.jobs.comparing is None  # the next Stop says nothing is being compared, and training may start
 
 
 def test_only_who_started_a_comparison_may_stop_it_on_a_shared_app(tmp_path):
     from ftgui.ui import lab_compare
-    from ftgui.ui.context import Comparing
 
     shared = AppContext(AppOptions(runs_dir=tmp_path / "runs", host="0.0.0.0"))
-    shared.comparing = Comparing("someone")
-    with pytest.raises(FtguiError, match="another visitor"):
-        lab_compare.stop_compare(shared)
-    assert not shared.comparing.stop.is_set()
+    with shared.jobs.comparison("someone") as comparing:
+        with pytest.raises(FtguiError, match="another visitor"):
+            lab_compare.stop_compare(shared)
+    assert not comparing.stop.is_set()
     local = AppContext(AppOptions(runs_dir=tmp_path / "local"))
-    local.comparing = Comparing("someone")
-    lab_compare.stop_compare(local)  # on a local app the person at the computer may stop anything
-    assert local.comparing.stop.is_set()
+    with local.jobs.comparison("someone") as comparing:
+        lab_compare.stop_compare(local)  # on a local app the person at the computer may stop anything
+    assert comparing.stop.is_set()
 
 
 def test_a_compare_of_one_epoch_draws_no_chart_and_says_why():

@@ -8,7 +8,6 @@ import hashlib
 import json
 import re
 import shutil
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,18 +79,8 @@ class AppOptions:
         return values
 
 
-@dataclass
-class Comparing:
-    """The Lab's comparison that is running (one at a time in the app): who started it, for
-    whom alone (and on a local app everyone) Stop works, and the event that stops it."""
-
-    owner: str | None
-    stop: threading.Event = field(default_factory=threading.Event)
-
-
 class AppContext:
-    """Everything the tabs share: options, plugins, the job manager, the loaded models and the
-    Lab's running comparison."""
+    """Everything the tabs share: options, plugins, the job manager and the loaded models."""
 
     def __init__(self, options: AppOptions) -> None:
         from ..registry import load_registry
@@ -103,7 +92,6 @@ class AppContext:
         self.registry = load_registry(options.plugins_dirs)
         self.jobs = JobManager()
         self.predictors = PredictorCache()
-        self.comparing: Comparing | None = None
 
     @property
     def uploads(self) -> Path:

@@ -17,13 +17,15 @@ when it ends): the engine wants an empty folder to begin with.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -348,8 +350,18 @@ def _fraction(step: Step | None, epochs_done: int, epochs: int, state: str) -> f
     return min(done / epochs, 1.0)
 
 
+@dataclass
+class Comparing:
+    """The Lab's comparison that is running (ui.lab_compare): who started it - only they (and
+    on a local app everyone) may stop it - and the event that stops it."""
+
+    owner: str | None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
 class JobManager:
-    """Owns at most one running :class:`Job` per app, and remembers the latest one.
+    """Owns at most one running :class:`Job` per app, and remembers the latest one; and the
+    Lab's comparison while it runs. The two share the computer's cores, so each waits for the other.
 
     ``train_fn`` and ``resume_fn`` stand in for ``engine.train`` and ``engine.resume``
     (tests); by default those are imported on first use. ``clock`` is its jobs' wall clock
@@ -362,6 +374,7 @@ class JobManager:
         self._clock = clock
         self._lock = threading.Lock()
         self.current: Job | None = None
+        self.comparing: Comparing | None = None
 
     def running(self) -> Job | None:
         """The job that is training now, if any."""
@@ -369,11 +382,25 @@ class JobManager:
         return job if job is not None and job.alive else None
 
     def ensure_idle(self) -> None:
-        """Raise :class:`Busy` while a training runs."""
+        """Raise :class:`Busy` while a training or the Lab's comparison runs."""
         job = self.running()
         if job is not None:
             raise Busy(tr("busy: {name} is training; stop it or wait until it ends (one training at a time)",
                           name=job.name))
+        if self.comparing is not None:
+            raise Busy(tr("busy: the Init Lab is comparing; stop it (Init Lab tab, Compare) or wait until it ends "
+                          "(one training at a time)"))
+
+    @contextlib.contextmanager
+    def comparison(self, owner: str | None) -> Iterator[Comparing]:
+        """While the Lab's comparison for the visitor ``owner`` runs (or raise :class:`Busy`)."""
+        with self._lock:
+            self.ensure_idle()
+            self.comparing = comparing = Comparing(owner)
+        try:
+            yield comparing
+        finally:
+            self.comparing = None
 
     def start(self, config: TrainConfig, owner: str | None = None) -> Job:
         """Start training ``config`` in the background for the visitor ``owner``, or raise
@@ -410,7 +437,9 @@ class JobManager:
         return bool(job and job.run_dir and Path(job.run_dir).resolve() == Path(run_dir).resolve())
 
     def shutdown(self, timeout: float = 30.0) -> None:
-        """Stop the running job (if any) and wait for it to save."""
+        """Stop the running job (if any) and wait for it to save; stop the Lab's comparison."""
+        if self.comparing is not None:
+            self.comparing.stop.set()
         job = self.running()
         if job is not None:
             job.stop()

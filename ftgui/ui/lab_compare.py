@@ -7,7 +7,8 @@ per pair saying whether the difference is larger than the seed-to-seed noise.
 The runs are small (the bundled pretrained backbone's architecture at 32 pixels, a few
 epochs) and go to ``<runs>/lab-compare-<time>/`` with ``compare.json``; they are not in the
 Runs tab's list, which shows the runs directly under the runs folder. One comparison at a
-time, and none while the app's training job runs (both would share the same CPU cores). Stop
+time, and no training while it runs, nor it while one trains (they would share the same CPU
+cores: JobManager.comparison). Stop
 ends it after the current run (the run cut short is left out: it would compare fewer epochs);
 the table and sentences then show the runs that finished.
 """
@@ -23,7 +24,7 @@ import pandas as pd
 from ..errors import FtguiError
 from ..i18n import N_, tr
 from . import charts, heavy
-from .context import AppContext, Comparing, demo_backbone, demo_settings
+from .context import AppContext, demo_backbone, demo_settings
 from .handlers import bind
 
 PROGRESS = gr.Progress()
@@ -70,7 +71,7 @@ def run_compare(ctx: AppContext, data: str, vary_text: str, seeds: float, epochs
                 request: gr.Request | None = None, progress: gr.Progress = PROGRESS) -> tuple[pd.DataFrame, str, dict]:
     """The handler of "Compare": (table, verdicts, curves)."""
     data = check_data(ctx, data)
-    ctx.jobs.ensure_idle()
+    ctx.jobs.ensure_idle()  # before the heavy imports; again, atomically, as the comparison starts
     heavy.load()
     from .. import compare
     from ..config import TrainConfig
@@ -87,12 +88,9 @@ def run_compare(ctx: AppContext, data: str, vary_text: str, seeds: float, epochs
         progress(index / total, desc=tr("{run}, seed {seed} ({number} of {total} runs)", run=name, seed=seed,
                                         number=index + 1, total=total))
 
-    ctx.comparing = comparing = Comparing(ctx.visitor(request).id)
-    try:
+    with ctx.jobs.comparison(ctx.visitor(request).id) as comparing:
         result = compare.compare(config, vary, seeds=int(seeds), root=root, registry=ctx.registry, on_run=on_run,
                                  listener=lambda event: None, stop=comparing.stop)
-    finally:
-        ctx.comparing = None
     table = pd.DataFrame([[r.config.name, f"{r.mean:.3f} ± {r.std:.3f}", len(r.runs), f"{r.seconds:.1f} s",
                            f"{r.trainable:,}" if r.trainable is not None else "-"] for r in result.results],
                          columns=empty_table().columns)
@@ -127,7 +125,7 @@ def run_compare(ctx: AppContext, data: str, vary_text: str, seeds: float, epochs
 def stop_compare(ctx: AppContext, request: gr.Request | None = None) -> str:
     """The handler of "Stop": end the comparison after its current run, when this visitor
     started it (on a local app anyone may)."""
-    comparing = ctx.comparing
+    comparing = ctx.jobs.comparing
     if comparing is None:
         return tr("Nothing is being compared.")
     if not ctx.visitor(request).owns(comparing.owner):
