@@ -5,6 +5,8 @@ would not want (an error, a warning such as Vega's "Infinite extent", a failed r
 browser_kit.PageProblems) fails the test. Screenshot (1280 wide) in ``test-artifacts/lab.png``."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from browser_kit import ARTIFACTS, MARKS, PHONE, choose, open_tab, plotted, tiny_app, wait_for_plot, wait_for_text
 
@@ -89,6 +91,38 @@ def test_lab_runs_an_experiment_and_shows_the_seeds_figures(app, page):
         .map(e => e.innerText)""")
     assert not clipped, f"clipped labels at 390 px: {clipped}"
     assert page.locator("button[role=tab]", has_text="6 · Init Lab").first.is_visible()
+
+
+def test_a_comparison_keeps_training_out_and_stops_with_the_runs_that_finished(app, page):
+    """Compare, then Start in the Train tab while it runs (refused: they would share the cores),
+    then Stop: the page says how many runs finished and the table has exactly those."""
+    page.goto(app.local_url)
+    open_tab(page, "6 · Init Lab")
+    page.locator("#lab-compare .label-wrap").first.click()
+    vary = page.locator("#lab-compare-vary textarea, #lab-compare-vary input").first
+    vary.fill("init=zeros,lecun")
+    vary.press("Tab")
+    epochs = page.locator("#lab-compare-epochs input[type=number]")
+    epochs.fill("4")
+    epochs.press("Tab")
+    page.locator("#lab-compare-run").click()
+    wait_for_text(page, "#lab-compare", "(2 of 6 runs)")  # 2 initialisers x 3 seeds; one has finished
+
+    open_tab(page, "2 · Train")
+    page.locator("#start").click()
+    page.locator(".toast-body", has_text="the Init Lab is comparing").first.wait_for(timeout=30_000)
+    assert app.ftgui_context.jobs.running() is None
+
+    open_tab(page, "6 · Init Lab")
+    page.locator("#lab-compare-stop").click()
+    wait_for_text(page, "#lab-compare-verdicts", "Stopped")
+    verdicts = page.locator("#lab-compare-verdicts").inner_text()
+    done, total = map(int, re.search(r"Stopped after (\d+) of (\d+) runs", verdicts).groups())
+    assert total == 6 and 1 <= done < 6
+    rows = page.locator("#lab-compare-table [role=row][data-index]").all()  # the grid shown, not its sizing table
+    cells = [row.locator("[role=gridcell]").all_inner_texts() for row in rows]
+    assert [cell[0] for cell in cells][:1] == ["init=zeros"] and sum(int(cell[2]) for cell in cells) == done
+    assert app.ftgui_context.jobs.comparing is None
 
 
 def test_runs_tab_plots_gradients_per_stage_of_a_grad_norms_run(app, page):
