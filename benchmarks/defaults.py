@@ -428,6 +428,8 @@ def full_section(measured: list[str], cells: list[tuple[int, str, list[Result]]]
              "varies (the luck of training: the order of the images, the augmentation, and the new layer's start "
              "where it is random); *one seed*: the seed fixed while the split varies (the luck of the data: which "
              "images train and which validate).", *([uncertainty(min(counts))] if min(counts) > 1 else []),
+             "`--spread-only` measures the spread target alone on more seeds (section \"The spread over many "
+             "seeds\").",
              *([f"Runs whose training again on all images did not complete (they saved the validated model): "
                 f"{'; '.join(odd)}."]
                if odd else []),
