@@ -226,6 +226,30 @@ def test_train_at_chance_reload_stop_resume_and_preview(app, page, problems, tmp
 
 
 # -- item 14: a phone ------------------------------------------------------------------------------------
+def test_find_a_learning_rate_plots_the_test_and_puts_its_suggestion_in_the_form(app, page, tmp_path):
+    """Issue 15, item 1 as the page shows it: the loss against the rate, the suggestion marked on
+    that plot, and the same number in the sentence and in the Learning rate box."""
+    data = zip_folder(make_dataset(tmp_path / "shapes", THREE, per_class=10), tmp_path / "shapes.zip")
+    page.goto(app.local_url)
+    page.locator("#data-zip input[type=file]").set_input_files(str(data))
+    wait_for_text(page, "#data-summary", "30 images in 3 classes")
+    open_tab(page, "2 · Train")
+    choose_mode(page, "from scratch", "lecun")  # offline: no hub weights to fine-tune
+    page.get_by_text("Find a learning rate · save or load these settings").click()
+    page.locator("#find-lr").click()
+    wait_for_text(page, "#lr-note", "Suggested learning rate")
+    suggested = float(re.search(r"Suggested learning rate ([0-9.e-]+)", markdown_text(page, "#lr-note")).group(1))
+    shown = wait_for_plot(page, "#lr-plot", lambda s: sorted(s["legend"]) == ["suggested", "training loss (smoothed)"])
+    tested = shown["series"][shown["legend"].index("training loss (smoothed)")]["points"]
+    marked = shown["series"][shown["legend"].index("suggested")]["points"]
+    assert len(tested) >= 10 and tested[0][0] == pytest.approx(-7, abs=0.05)  # from 1e-7 upwards
+    assert [x for x, _ in marked] == pytest.approx([math.log10(suggested)] * 2, abs=0.05)  # a vertical mark
+    box = page.get_by_role("spinbutton", name="Learning rate", exact=True)
+    assert float(box.input_value()) == pytest.approx(suggested, rel=1e-9)
+    page.locator("#lr-plot").scroll_into_view_if_needed()
+    shoot(page, "train-lr-find")
+
+
 def test_phone_start_is_near_and_labels_are_whole(app, browser, problems):
     context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
     page = problems.watch(context.new_page())

@@ -16,7 +16,7 @@ from test_ui_handlers import ctx, form  # noqa: F401 - the fixture and the form 
 
 def test_find_a_learning_rate_fills_the_form_and_plots_the_test(ctx, three_classes):  # noqa: F811
     lr, plot, note = train_tools.find_learning_rate(ctx, str(three_classes), 0.2, form(ctx))
-    assert 1e-5 < lr < 1.0 and f"{lr:.2g}" in note
+    assert 1e-5 < lr < 1.0 and f"**{lr:g}**" in note and lr == float(f"{lr:.2g}")  # two digits, as it says
     frame = plot["value"]
     tested = frame[frame["curve"] == "training loss (smoothed)"]
     assert len(tested) >= 10 and tested["log10 learning rate"].min() == pytest.approx(-7)

@@ -26,16 +26,17 @@ def find_learning_rate(ctx: AppContext, data: str | None, val_split: float, form
     from ..engine import lr_find
 
     finding = lr_find(config, registry=ctx.registry)
+    suggestion = float(f"{finding.suggestion:.2g}")  # the box shows what the sentence says: 0.0003, not 0.000298...
     frame = pd.DataFrame({"log10 learning rate": [math.log10(lr) for lr in finding.lrs],
                           "loss": finding.losses, "curve": tr("training loss (smoothed)")})
-    near = min(range(len(finding.lrs)), key=lambda i: abs(finding.lrs[i] - finding.suggestion))
-    mark = pd.DataFrame({"log10 learning rate": [math.log10(finding.suggestion)] * 2,
+    near = min(range(len(finding.lrs)), key=lambda i: abs(finding.lrs[i] - suggestion))
+    mark = pd.DataFrame({"log10 learning rate": [math.log10(suggestion)] * 2,
                          "loss": [min(finding.losses), finding.losses[near]], "curve": tr("suggested")})
     note = tr("Suggested learning rate **{lr}**, put in *Learning rate* above: the loss fell fastest around it "
               "(the mean of {tests} tries of {steps} steps from 1e-7 upwards, each stopped once the loss exploded). "
-              "The weights are untouched: training starts from where it would have.", lr=f"{finding.suggestion:.2g}",
+              "The weights are untouched: training starts from where it would have.", lr=f"{suggestion:g}",
               tests=finding.tests, steps=finding.steps)
-    return finding.suggestion, gr.update(value=pd.concat([frame, mark]), visible=True), note
+    return suggestion, gr.update(value=pd.concat([frame, mark]), visible=True), note
 
 
 def save_settings(ctx: AppContext, data: str | None, val_split: float, form: dict[str, Any]) -> str:
