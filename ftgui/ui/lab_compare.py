@@ -8,9 +8,8 @@ The runs are small (the bundled pretrained backbone's architecture at 32 pixels,
 epochs) and go to ``<runs>/lab-compare-<time>/`` with ``compare.json``; they are not in the
 Runs tab's list, which shows the runs directly under the runs folder. One comparison at a
 time, and no training while it runs, nor it while one trains (they would share the same CPU
-cores: JobManager.comparison). Stop
-ends it after the current run (the run cut short is left out: it would compare fewer epochs);
-the table and sentences then show the runs that finished.
+cores: JobManager.comparison). Stop ends it after the current run (the run cut short is left
+out: it would compare fewer epochs); the table and sentences then show the runs that finished.
 """
 from __future__ import annotations
 
