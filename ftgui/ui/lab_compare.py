@@ -130,7 +130,8 @@ def stop_compare(ctx: AppContext, request: gr.Request | None = None) -> str:
     if not ctx.visitor(request).owns(comparing.owner):
         raise FtguiError(tr("this comparison was started by another visitor: only they may stop it"))
     comparing.stop.set()
-    return tr("Stopping the comparison: the run in progress is left out, the runs that finished are shown.")
+    return tr("Stopping the comparison: the run in progress is left out; the page that started it shows the runs "
+              "that finished.")
 
 
 def chart(curves: pd.DataFrame) -> tuple[dict, str]:
@@ -165,7 +166,7 @@ def layout(ctx: AppContext) -> None:
             seeds = gr.Slider(2, 5, value=3, step=1, label="Random seeds", elem_id="lab-compare-seeds")
             epochs = gr.Slider(1, 10, value=3, step=1, label="Epochs", elem_id="lab-compare-epochs")
             button = gr.Button("Compare", variant="primary", elem_id="lab-compare-run")
-            stop = gr.Button("Stop", variant="stop", elem_id="lab-compare-stop")
+            stop = gr.Button("Stop", elem_id="lab-compare-stop")  # always on: after a reload it still stops
         notice = gr.Markdown(elem_id="lab-compare-notice")
         table = gr.Dataframe(headers=TABLE, interactive=False, label="Best validation accuracy over seeds",
                              elem_id="lab-compare-table")
