@@ -178,6 +178,33 @@ def test_callbacks_see_the_training_again_as_a_second_fit_without_validation(thr
                               ("on_fit_end", False)]
 
 
+class StartRecorder(ftgui.Callback):
+    """Keeps a copy of the weights each fit starts from."""
+
+    name = "start-recorder"
+    description = "records the weights at each fit's start"
+
+    def __init__(self) -> None:
+        self.starts: list[dict[str, torch.Tensor]] = []
+
+    def on_fit_start(self, state, **params):
+        self.starts.append({name: value.detach().clone() for name, value in state.model.state_dict().items()})
+
+
+def test_a_data_dependent_initialiser_gives_the_training_again_the_same_start(three_classes, tmp_path):
+    """LSUV scales each layer on a batch of training images: the training again on all images
+    measures on the very images the first training's initialiser saw (not the first of all
+    images, which include validation ones), so it starts where the first training started."""
+    recorder = StartRecorder()
+    config = scratch(three_classes, tmp_path / "run", epochs=1, refit="yes", seed=3, callbacks={"start-recorder": {}})
+    config.init = "lsuv"
+    train(config, registry=registry_with(recorder))
+    first, again = recorder.starts
+    assert first.keys() == again.keys()
+    differ = [name for name in first if not torch.equal(first[name], again[name])]
+    assert not differ, differ
+
+
 def test_head_only_trains_again_on_the_features_it_has(three_classes, pretrained_run, tmp_path, monkeypatch):
     """The first training computed the frozen backbone's features of every image (training and
     validation): the training again takes them, and no image is decoded again."""

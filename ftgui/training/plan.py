@@ -52,6 +52,10 @@ class RunPlan:
     """Whether the run trains again on all images to the validated epoch (``--refit``), once resolved."""
     refit_runs: int = 1
     """How many times it does, their weights averaged (``--refit-runs``), once resolved."""
+    init_images: tuple[int, ...] | None = None
+    """The images (indices into the data) an initialiser that looks at images sees; None: the
+    first batch of the training images. The training again on all images names the first
+    training's, so that it starts where that one started (refit.refit_plan)."""
 
     def resolved(self) -> Sizes:
         if self.sizes is None:

@@ -5,7 +5,7 @@ it could learn from, and which images happen to be held back decides much of how
 (benchmarks/defaults.py: at 5 images per class that luck of the split outweighed every other).
 So, after the run has chosen its epoch on the validation images, it trains once more from the
 same start (the same weights, the new head initialised with the same seed - an initialiser that
-looks at a batch of images sees the first batch of all of them) on every image, the validation
+looks at a batch of images sees the same images it saw then) on every image, the validation
 ones too, with the same settings and learning-rate schedule, up to the chosen epoch, and saves
 that model. Its validation accuracy cannot be measured any more (it has seen those images): the
 run keeps reporting the validated epoch's, measured before, which if anything understates it.
@@ -46,13 +46,15 @@ if TYPE_CHECKING:
     from .loop import TrainResult
 
 
-def refit_plan(plan: RunPlan, batch_size: int) -> RunPlan:
+def refit_plan(plan: RunPlan, batch_size: int, init_images: tuple[int, ...]) -> RunPlan:
     """``plan`` for every image: no validation, and the first training's epochs (its schedule),
     batch size (as it ended: smaller if memory ran out), warm-up and learning rate as numbers,
-    so nothing is chosen again for the larger number of images."""
+    so nothing is chosen again for the larger number of images; an initialiser that looks at
+    images sees ``init_images``, those the first training's saw."""
     config = dataclasses.replace(plan.config, val_split=0.0, val_data=None, lr=plan.lr, epochs=plan.epochs,
                                  batch_size=batch_size, warmup_epochs=plan.warmup_epochs, refit="no")
-    return dataclasses.replace(plan, config=config, sizes=None, auto_settings=None, refit=False)
+    return dataclasses.replace(plan, config=config, sizes=None, auto_settings=None, refit=False,
+                               init_images=init_images or None)
 
 
 class RefitEvents:
@@ -171,7 +173,7 @@ def train_on_all(plan: RunPlan, best: Row, earlier: BatchSources, run_dir: Path,
     writer.refit = info
     save_record()  # a crash from here on leaves a completed run with its validated model
     listener = RefitEvents(events.listener, until, count)
-    again = refit_plan(plan, earlier.batch_size)
+    again = refit_plan(plan, earlier.batch_size, earlier.setup.init_images)
     quiet = EventStream(listener, 0, 0)
     weights, losses, accuracies, alone = WeightSum(), [], [], []
     try:

@@ -69,6 +69,8 @@ class RunSetup:
     train: Images | None = None
     val: Images | None = None
     warnings: list[str] = field(default_factory=list)
+    init_images: tuple[int, ...] = ()
+    """The images (indices into the data) the initialiser saw, once :func:`initialize` ran."""
 
     @property
     def data_config(self) -> dict:
@@ -200,12 +202,18 @@ def _images(collection: ImageCollection, indices: list[int], resize, label_names
 
 def initialize(plan: RunPlan, setup: RunSetup, log: Log) -> None:
     """Reset biases and norm layers among the new layers, then let the initialiser set the
-    Conv/Linear weights, seeing the whole model and a batch of the user's images."""
+    Conv/Linear weights, seeing the whole model and a batch of the user's images (the first
+    batch of the training images, or ``plan.init_images``)."""
     layers = models.reset_new_layers(setup.new_layers, plan.bias)
     batch = None
     if setup.train is not None and len(setup.train.decoded):
-        count = min(len(setup.train.decoded), plan.batch_size)
-        uint8 = torch.stack([setup.transforms.eval(setup.train.decoded[i]) for i in range(count)])
+        if plan.init_images is None:
+            positions = list(range(min(len(setup.train.decoded), plan.batch_size)))
+        else:
+            position_of = {index: position for position, index in enumerate(setup.train.indices)}
+            positions = [position_of[index] for index in plan.init_images]
+        setup.init_images = tuple(setup.train.indices[p] for p in positions)
+        uint8 = torch.stack([setup.transforms.eval(setup.train.decoded[p]) for p in positions])
         batch = setup.normalize(uint8)
         if len(layers) > 1:
             layers = models.forward_order(setup.model, layers, batch)
