@@ -44,11 +44,12 @@ trainings at a high rate knew nothing); so 129-140 are fresh):
   while the split varies (which images train and which validate: the luck of the data).
 
 Per configuration: the mean test accuracy over seeds, its spread (sample standard deviation
-over seeds) and the points below the sweep's best mean. ``--spread-only`` runs just *before, 30
-epochs* and *defaults*, which the spread target compares, so that it can afford the many seeds a
-standard deviation needs (seeds 149-178: 141-148 tried refits to fixed epochs), and writes its own
-section "The spread over many seeds", with a bootstrap interval of the ratio. Writes (or replaces) the section
-"Defaults against a learning-rate sweep" of benchmarks/RESULTS.md, keeping the rest. Runs on
+over seeds) and the points below the sweep's best mean. Writes (or replaces) the section
+"Defaults against a learning-rate sweep" of benchmarks/RESULTS.md, keeping the rest.
+``--spread-only`` runs just *before, 30 epochs* and *defaults*, which the spread target compares,
+so that it can afford the many seeds a standard deviation needs (seeds 149-178: 141-148 tried
+refits to fixed epochs), and writes its own section "The spread over many seeds", with a
+bootstrap interval of the ratio. Runs on
 the CPU, one training at a time per process, the (N, mode) cells in ``--jobs`` processes (one
 thread and one feature cache each), each cell's seeds as tasks of the pool, seed by seed; with
 ``--stop-after`` no run starts after that many minutes and a cell's seed that misses a run is
@@ -300,7 +301,10 @@ def verdicts(cells: list[tuple[int, str, list[Result]]]) -> list[str]:
 
 def spread_ratio_interval(before: list[float], after: list[float], draws: int = 10000) -> tuple[float, float]:
     """A 95% bootstrap interval of spread(after) / spread(before) over the same seeds: the seeds
-    drawn again with replacement, both configurations' runs of a seed kept together."""
+    drawn again with replacement, both configurations' runs of a seed kept together (NaN below
+    three seeds, where it means nothing)."""
+    if len(before) < 3:
+        return math.nan, math.nan
     rng, ratios = random.Random(0), []
     for _ in range(draws):
         picked = [rng.randrange(len(before)) for _ in before]

@@ -246,6 +246,14 @@ def test_find_a_learning_rate_plots_the_test_and_puts_its_suggestion_in_the_form
     assert [x for x, _ in marked] == pytest.approx([math.log10(suggested)] * 2, abs=0.05)  # a vertical mark
     box = page.get_by_role("spinbutton", name="Learning rate", exact=True)
     assert float(box.input_value()) == pytest.approx(suggested, rel=1e-9)
+    shown_legend = page.evaluate("""() => {
+        const box = document.querySelector('#lr-plot').getBoundingClientRect();
+        return [...document.querySelectorAll('#lr-plot .role-legend text')].filter(t => {
+            const r = t.getBoundingClientRect();
+            return r.height > 0 && r.top >= box.top && r.bottom <= box.bottom;
+        }).map(t => t.textContent);
+    }""")
+    assert "suggested" in shown_legend, shown_legend  # the mark says what it is: its legend entry not cut off
     page.locator("#lr-plot").scroll_into_view_if_needed()
     shoot(page, "train-lr-find")
 

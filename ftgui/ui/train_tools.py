@@ -74,8 +74,9 @@ def tools_section(ui: dict) -> None:
             ui["save_settings"] = gr.Button("Save these settings", elem_id="save-settings")
         ui["lr_note"] = gr.Markdown(elem_id="lr-note")
         ui["lr_plot"] = gr.LinePlot(x="log10 learning rate", y="loss", color="curve", visible=False, height=240,
-                                    x_title="log10 learning rate", y_title="loss", color_title="curve",
-                                    label="Loss as the learning rate grows", elem_id="lr-plot")
+                                    x_title="log10 learning rate", y_title="loss", color_title="",
+                                    label="Loss as the learning rate grows", elem_id="lr-plot",
+                                    elem_classes="ftgui-plot")  # room for the legend, as every plot has
         with gr.Row():
             ui["settings_file"] = gr.File(label="Settings file (YAML)", interactive=False, elem_id="settings-file")
             ui["load_settings"] = gr.File(label="Load settings (a .yaml/.json, or a run's ftgui.json)",
